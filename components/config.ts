@@ -1,0 +1,385 @@
+// The stack's settings: one zod schema, parsed once, every problem reported at once.
+// Each problem is one line naming the full key (`fragalysis-relocation:quiesce[1].namespace`)
+// and what a valid value looks like, so an operator can fix them all in one pass.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+export const PROJECT = "fragalysis-relocation";
+
+// Secret settings are read with requireSecret and never pass through the schema's messages.
+export const SECRET_KEYS = ["awsAccessKeyId", "awsSecretAccessKey", "sshPrivateKey"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const PREFIX = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/$/;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+const ABSOLUTE_PATH = /^\/[^\0]*$/;
+const HOST = /^[A-Za-z0-9.:-]+$/;
+
+/** A value that is absent gets "required", anything else the hint. */
+function hint(text: string) {
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? `required; ${text}` : `invalid; ${text}`;
+}
+
+const k8sName = (example: string) =>
+  z
+    .string({ error: hint(`a Kubernetes name such as "${example}"`) })
+    .max(63, { error: `at most 63 characters, e.g. "${example}"` })
+    .regex(K8S_NAME, {
+      error: `lowercase letters, digits and '-' only, e.g. "${example}"`,
+    });
+
+const s3Prefix = (example: string) =>
+  z.string({ error: hint(`an S3 prefix such as "${example}"`) }).regex(PREFIX, {
+    error: `a relative S3 prefix ending in '/', without leading '/', e.g. "${example}"`,
+  });
+
+const absolutePath = (example: string) =>
+  z.string({ error: hint(`an absolute path such as "${example}"`) }).regex(ABSOLUTE_PATH, {
+    error: `an absolute path, e.g. "${example}"`,
+  });
+
+const seconds = (fallback: number, max: number) =>
+  z
+    .number({ error: hint(`whole seconds between 1 and ${max}, e.g. ${fallback}`) })
+    .int({ error: `whole seconds between 1 and ${max}, e.g. ${fallback}` })
+    .min(1, { error: `whole seconds between 1 and ${max}, e.g. ${fallback}` })
+    .max(max, { error: `whole seconds between 1 and ${max}, e.g. ${fallback}` })
+    .default(fallback);
+
+const flag = (fallback: boolean) => z.boolean({ error: hint("true or false") }).default(fallback);
+
+const executor = z.enum(["ssh", "job"], { error: 'one of "ssh" or "job"' });
+
+/** The aws-cli image Jobs use; pinned so a re-run uses the same client. */
+export const DEFAULT_JOB_IMAGE = "amazon/aws-cli:2.31.39";
+/** kubectl + aws for env dumps in-cluster. */
+export const DEFAULT_ENV_DUMP_IMAGE = "bitnami/kubectl:1.32.4";
+
+const statefulSetRef = z.strictObject({
+  namespace: k8sName("production-stack"),
+  statefulSet: k8sName("stack"),
+});
+
+const podRef = z.strictObject({
+  namespace: k8sName("production-stack"),
+  pod: k8sName("stack-0"),
+});
+
+const backup = z.strictObject({
+  /** Names the backup's resources and outputs. */
+  name: k8sName("keycloak-db"),
+  /** `latest`: the newest matching dump file; `tree`: every file under the directory. */
+  kind: z.enum(["latest", "tree"], { error: 'one of "latest" (newest dump) or "tree" (sync)' }),
+  sourceDir: absolutePath("/nfs/kubernetes-media-replica"),
+  prefix: s3Prefix("production-stack-db/"),
+  executor: executor.default("ssh"),
+  pattern: z
+    .string({ error: hint('a shell glob such as "backup-*-dumpall.sql.gz"') })
+    .regex(/^[^/]+$/, { error: 'a file-name glob without "/", e.g. "backup-*-dumpall.sql.gz"' })
+    .default("backup-*-dumpall.sql.gz"),
+  select: z
+    .string({ error: hint("an exact file name in sourceDir") })
+    .regex(/^[^/]+$/, {
+      error: 'a file name without "/", e.g. "backup-2023-10-16T12:07:01Z-dumpall.sql.gz"',
+    })
+    .optional(),
+  minAgeSeconds: z
+    .number({ error: hint("whole seconds >= 0, e.g. 120") })
+    .int({ error: "whole seconds >= 0, e.g. 120" })
+    .min(0, { error: "whole seconds >= 0, e.g. 120" })
+    .default(120),
+  notBefore: z
+    .string({ error: hint('UTC ISO-8601 such as "2023-10-16T12:00:00Z"') })
+    .regex(ISO_UTC, { error: 'UTC ISO-8601 to the second, e.g. "2023-10-16T12:00:00Z"' })
+    .optional(),
+  /** `tree` only: copy once while the stack is live, so the final copy sends only the delta. */
+  preSync: flag(true),
+  /** `tree` with the `job` executor only: split the tree into this many balanced shards. */
+  shards: z
+    .number({ error: hint("a whole number from 1 to 64, e.g. 4") })
+    .int({ error: "a whole number from 1 to 64, e.g. 4" })
+    .min(1, { error: "a whole number from 1 to 64, e.g. 4" })
+    .max(64, { error: "a whole number from 1 to 64, e.g. 4" })
+    .default(1),
+  /** `job` executor: mount this existing PVC instead of the NFS export. */
+  pvc: k8sName("media-replica").optional(),
+});
+
+const nfs = z.strictObject(
+  {
+    host: z
+      .string({ error: hint('the NFS server\'s address, e.g. "192.168.253.39"') })
+      .regex(HOST, { error: 'a host name or IP address, e.g. "192.168.253.39"' }),
+    port: z
+      .number({ error: hint("a TCP port, e.g. 22") })
+      .int({ error: "a TCP port from 1 to 65535, e.g. 22" })
+      .min(1, { error: "a TCP port from 1 to 65535, e.g. 22" })
+      .max(65535, { error: "a TCP port from 1 to 65535, e.g. 22" })
+      .default(22),
+    user: z
+      .string({ error: hint('the SSH user on the NFS server, e.g. "root"') })
+      .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'a Unix user name, e.g. "root"' }),
+    /** The server's public host key ("ssh-ed25519 AAAA..."); pins the SSH connection. */
+    hostKey: z
+      .string({ error: hint('a public key line such as "ssh-ed25519 AAAA..."') })
+      .regex(/^(ssh-|ecdsa-)[a-z0-9-]+ [A-Za-z0-9+/=]+$/, {
+        error: 'a public key line "<type> <base64>", e.g. "ssh-ed25519 AAAAC3Nza..."',
+      })
+      .optional(),
+    /** Where the scripts are copied on the NFS server. */
+    scriptDir: absolutePath("/tmp/fragalysis-relocation").default("/tmp/fragalysis-relocation"),
+  },
+  { error: hint("an object such as {host: 192.168.253.39, user: root}") },
+);
+
+const bucket = z.strictObject(
+  {
+    name: z.string({ error: hint('an S3 bucket name such as "im-fragalysis"') }).regex(BUCKET, {
+      error: 'an S3 bucket name (3-63 lowercase letters, digits, "." or "-"), e.g. "im-fragalysis"',
+    }),
+    create: flag(false),
+  },
+  { error: hint("an object such as {name: im-fragalysis, create: false}") },
+);
+
+const aws = z.strictObject(
+  {
+    manage: flag(true),
+    region: z
+      .string({ error: hint('an AWS region such as "eu-central-1"') })
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'an AWS region, e.g. "eu-central-1"' }),
+    endpoint: z
+      .url({ error: 'an http(s) URL of an S3-compatible endpoint, e.g. "http://127.0.0.1:5000"' })
+      .optional(),
+  },
+  { error: hint("an object such as {manage: true, region: eu-central-1}") },
+);
+
+const jobs = z
+  .strictObject(
+    {
+      namespace: k8sName("fragalysis-relocation").default("fragalysis-relocation"),
+      image: z
+        .string({ error: hint("a container image with bash and the aws CLI") })
+        .min(1, { error: "a container image with bash and the aws CLI" })
+        .default(DEFAULT_JOB_IMAGE),
+    },
+    { error: hint("an object such as {namespace: fragalysis-relocation}") },
+  )
+  .default({ namespace: "fragalysis-relocation", image: DEFAULT_JOB_IMAGE });
+
+const envDump = z.strictObject(
+  {
+    executor: z.enum(["job", "local"], { error: 'one of "job" or "local"' }).default("job"),
+    prefix: s3Prefix("production-env/"),
+    pods: z.array(podRef, {
+      error: hint("a list such as [{namespace: im-infra, pod: keycloak-0}]"),
+    }),
+    manifests: flag(true),
+    image: z
+      .string({ error: hint("a container image with kubectl and the aws CLI") })
+      .min(1, { error: "a container image with kubectl and the aws CLI" })
+      .default(DEFAULT_ENV_DUMP_IMAGE),
+  },
+  { error: hint("an object such as {prefix: production-env/, pods: [...]}") },
+);
+
+const schema = z
+  .strictObject({
+    quiesce: z
+      .array(statefulSetRef, {
+        error: hint("a list such as [{namespace: im-infra, statefulSet: keycloak}]"),
+      })
+      .min(1, { error: "list at least one StatefulSet to scale to zero" }),
+    quiesceTimeoutSeconds: seconds(600, 3600),
+    kubeContext: z
+      .string({ error: hint("a kubeconfig context name") })
+      .min(1, { error: "a kubeconfig context name" })
+      .optional(),
+    nfs,
+    bucket,
+    aws,
+    backups: z
+      .array(backup, { error: hint("a list of backups such as [{name, kind, sourceDir, prefix}]") })
+      .min(1, { error: "list at least one backup to copy" }),
+    copyTimeoutSeconds: seconds(4 * 3600, 24 * 3600),
+    jobs,
+    envDump,
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.quiesce.forEach((s, i) => {
+      const id = `${s.namespace}/${s.statefulSet}`;
+      if (seen.has(id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["quiesce", i],
+          message: `duplicate of quiesce[${seen.get(id)}] (${id}); list each StatefulSet once`,
+        });
+      }
+      seen.set(id, i);
+    });
+    const names = new Map<string, number>();
+    const prefixes = new Map<string, number>();
+    c.backups.forEach((b, i) => {
+      if (names.has(b.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backups", i, "name"],
+          message: `duplicate of backups[${names.get(b.name)}].name; names must be unique`,
+        });
+      }
+      names.set(b.name, i);
+      if (prefixes.has(b.prefix)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backups", i, "prefix"],
+          message: `same prefix as backups[${prefixes.get(b.prefix)}]; give each backup its own prefix so nothing is overwritten`,
+        });
+      }
+      prefixes.set(b.prefix, i);
+      if (b.prefix === c.envDump.prefix) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backups", i, "prefix"],
+          message: "same as envDump.prefix; env dumps need a prefix of their own",
+        });
+      }
+      if (b.kind === "tree" && (b.select !== undefined || b.notBefore !== undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backups", i, b.select !== undefined ? "select" : "notBefore"],
+          message: 'only for kind "latest"; remove it from this "tree" backup',
+        });
+      }
+      if (b.shards > 1 && (b.kind !== "tree" || b.executor !== "job")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backups", i, "shards"],
+          message: 'shards > 1 needs kind "tree" and executor "job"; set shards: 1',
+        });
+      }
+      if (b.pvc !== undefined && b.executor !== "job") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backups", i, "pvc"],
+          message: 'only for executor "job"; remove it or set executor: job',
+        });
+      }
+    });
+  });
+
+export type RelocationConfig = z.infer<typeof schema>;
+export type Backup = RelocationConfig["backups"][number];
+export type StatefulSetRef = RelocationConfig["quiesce"][number];
+export type PodRef = RelocationConfig["envDump"]["pods"][number];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `${problems.length} configuration problem(s); fix them with \`pulumi config set\` or in Pulumi.<stack>.yaml:\n` +
+        problems.join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** `["quiesce", 1, "namespace"]` -> `fragalysis-relocation:quiesce[1].namespace` */
+export function formatKey(path: readonly PropertyKey[]): string {
+  let out = `${PROJECT}:`;
+  path.forEach((part, i) => {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += i === 0 ? String(part) : `.${String(part)}`;
+  });
+  return out;
+}
+
+const STRING_KEYS = new Set(["kubeContext"]);
+
+function decode(value: string): unknown {
+  // Pulumi hands structured values over as JSON text; plain strings stay strings.
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/** What Pulumi's config map holds, reduced to this project's keys without the namespace. */
+export function projectSettings(all: Record<string, string>): Record<string, string> {
+  const own: Record<string, string> = {};
+  for (const [key, value] of Object.entries(all)) {
+    if (key.startsWith(`${PROJECT}:`)) own[key.slice(PROJECT.length + 1)] = value;
+  }
+  return own;
+}
+
+/**
+ * Validates the raw settings (key without namespace -> Pulumi's string value).
+ * Secret keys are checked for presence only, so no secret text ever reaches a message.
+ */
+export function parseConfig(raw: Record<string, string>): RelocationConfig {
+  const problems: string[] = [];
+  const plain: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
+    // A string setting that merely looks like JSON (a context named "123") stays a string.
+    plain[key] = STRING_KEYS.has(key) ? value : decode(value);
+  }
+  const result = schema.safeParse(plain);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          problems.push(
+            `${formatKey([...issue.path, key])}: unknown setting (a typo?); remove it or see the README's config table`,
+          );
+        }
+      } else {
+        problems.push(`${formatKey(issue.path)}: ${issue.message}`);
+      }
+    }
+  }
+  if (result.success) problems.push(...missingSecrets(result.data, raw));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data!;
+}
+
+/** Which secrets this configuration needs, and the command that sets each. */
+export function missingSecrets(c: RelocationConfig, raw: Record<string, string>): string[] {
+  const needed = new Map<SecretKey, string>();
+  if (c.backups.some((b) => b.executor === "ssh")) {
+    needed.set(
+      "sshPrivateKey",
+      "the SSH private key for nfs.user (cat key | pulumi config set --secret sshPrivateKey)",
+    );
+  }
+  if (!c.aws.manage) {
+    needed.set(
+      "awsAccessKeyId",
+      "the access key id for the bucket (pulumi config set --secret awsAccessKeyId ...)",
+    );
+    needed.set(
+      "awsSecretAccessKey",
+      "the secret access key (pulumi config set --secret awsSecretAccessKey ...)",
+    );
+  }
+  const out: string[] = [];
+  for (const [key, what] of needed) {
+    if (!raw[key]) out.push(`${formatKey([key])}: required secret; set ${what}`);
+  }
+  return out;
+}
+
+/** Reads and validates the stack's config; stops the program before any resource on error. */
+export function loadConfig(): RelocationConfig {
+  return parseConfig(projectSettings(pulumi.runtime.allConfig()));
+}
+
+/** A secret setting as a Pulumi secret Output (never a plain string). */
+export function secretSetting(key: SecretKey): pulumi.Output<string> {
+  return new pulumi.Config(PROJECT).requireSecret(key);
+}

@@ -1,0 +1,183 @@
+// Pulumi mocks that record every resource with its parent, dependencies and options, and that
+// fail on anything not mocked: a test sees exactly the graph the program would register.
+import * as pulumi from "@pulumi/pulumi";
+import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+
+export interface Registered {
+  readonly type: string;
+  readonly name: string;
+  readonly urn: string;
+  /** URN of the parent, "" for the stack's direct children. */
+  readonly parent: string;
+  /** URNs this resource waits for (dependsOn and input dependencies). */
+  readonly dependencies: string[];
+  readonly inputs: Record<string, unknown>;
+  readonly custom: boolean;
+  /** Set for `.get` reads: the id read. */
+  readonly readId?: string;
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly deleteBeforeReplace: boolean;
+  /** Names of outputs the program marked as additional secrets. */
+  readonly additionalSecretOutputs: string[];
+}
+
+export interface MockOptions {
+  /** Live StatefulSets by "namespace/name" -> replicas; any other `.get` fails like the provider. */
+  readonly statefulSets?: Record<string, number>;
+  /** Pods that exist, "namespace/name". */
+  readonly pods?: string[];
+  /** Outputs a Command "ran" with, by resource name; default: the mock's own per-type answer. */
+  readonly commandStdout?: (name: string, inputs: Record<string, unknown>) => string;
+  readonly preview?: boolean;
+  readonly stack?: string;
+  /** Extra state per resource type token. */
+  readonly state?: (
+    type: string,
+    name: string,
+    inputs: Record<string, unknown>,
+  ) => Record<string, unknown>;
+}
+
+export class Recorder {
+  readonly resources: Registered[] = [];
+
+  byType(type: string): Registered[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+
+  named(name: string): Registered {
+    const found = this.resources.find((r) => r.name === name);
+    if (!found) {
+      throw new Error(
+        `no resource named ${name}; have: ${this.resources.map((r) => r.name).join(", ")}`,
+      );
+    }
+    return found;
+  }
+
+  /** True if `child` waits for `parentOrDep`, directly or through its own dependencies/parents. */
+  waitsFor(child: Registered, dep: Registered): boolean {
+    const seen = new Set<string>();
+    const todo = [...child.dependencies];
+    while (todo.length > 0) {
+      const urn = todo.pop()!;
+      if (urn === dep.urn) return true;
+      if (seen.has(urn)) continue;
+      seen.add(urn);
+      // Depending on a component means waiting for all of its children.
+      for (const r of this.resources) {
+        if (r.urn === urn) todo.push(...r.dependencies);
+        if (r.parent === urn) todo.push(r.urn);
+      }
+    }
+    return false;
+  }
+}
+
+function defaultStdout(name: string, inputs: Record<string, unknown>): string {
+  const env = (inputs.environment ?? {}) as Record<string, string>;
+  if (env.STATEFULSET) {
+    return `{"namespace":"${env.NAMESPACE}","statefulSet":"${env.STATEFULSET}","originalReplicas":3,"quiescedAt":"2026-11-25T10:00:00Z"}`;
+  }
+  return `{"mock":"${name}"}`;
+}
+
+/** Installs the mocks; call before importing or constructing anything under test. */
+export async function useMocks(options: MockOptions = {}): Promise<Recorder> {
+  const recorder = new Recorder();
+  const statefulSets = options.statefulSets ?? {};
+  const pods = new Set(options.pods ?? []);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const inputs = args.inputs as Record<string, unknown>;
+        const extra = options.state?.(args.type, args.name, inputs) ?? {};
+        if (args.id && args.type === "kubernetes:apps/v1:StatefulSet") {
+          if (!(args.id in statefulSets)) throw new Error(`resource '${args.id}' does not exist`);
+          const [namespace, name] = args.id.split("/");
+          return {
+            id: args.id,
+            state: {
+              metadata: { namespace, name },
+              spec: { replicas: statefulSets[args.id], selector: { matchLabels: { app: name } } },
+              ...extra,
+            },
+          };
+        }
+        if (args.id && args.type === "kubernetes:core/v1:Pod") {
+          if (!pods.has(args.id)) throw new Error(`resource '${args.id}' does not exist`);
+          const [namespace, name] = args.id.split("/");
+          return { id: args.id, state: { metadata: { namespace, name }, ...extra } };
+        }
+        if (args.type.startsWith("command:")) {
+          const stdout = (options.commandStdout ?? defaultStdout)(args.name, inputs);
+          return { id: `${args.name}-id`, state: { ...inputs, stdout, stderr: "", ...extra } };
+        }
+        return { id: `${args.name}-id`, state: { ...inputs, ...extra } };
+      },
+      call(args) {
+        throw new Error(`unexpected invoke ${args.token}: mock it explicitly`);
+      },
+    },
+    "fragalysis-relocation",
+    options.stack ?? "test",
+    options.preview ?? false,
+  );
+
+  const monitor = pulumi.runtime.getMonitor() as unknown as Record<string, Function>;
+  const record = (req: any, readId?: string) =>
+    recorder.resources.push({
+      type: req.getType(),
+      name: req.getName(),
+      urn: "",
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList?.() ?? [],
+      inputs: {},
+      custom: readId !== undefined || Boolean(req.getCustom?.()),
+      readId,
+      protect: Boolean(req.getProtect?.()),
+      retainOnDelete: Boolean(req.getRetainondelete?.()),
+      deleteBeforeReplace: Boolean(req.getDeletebeforereplace?.()),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
+    });
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: Function) => {
+    const index = recorder.resources.length;
+    record(req);
+    return register(req, (err: unknown, res: any) => {
+      if (res) complete(index, res.getUrn(), req.getObject());
+      callback(err, res);
+    });
+  };
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req: any, callback: Function) => {
+    const index = recorder.resources.length;
+    record(req, req.getId());
+    return read(req, (err: unknown, res: any) => {
+      if (res) complete(index, res.getUrn(), req.getProperties());
+      callback(err, res);
+    });
+  };
+  function complete(index: number, urn: string, inputs: any) {
+    const r = recorder.resources[index] as { -readonly [K in keyof Registered]: Registered[K] };
+    r.urn = urn;
+    r.inputs = inputs ? deserializeProperties(inputs) : {};
+  }
+  return recorder;
+}
+
+/** The value of an Output (unknown values never resolve, so only for non-preview tests). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<pulumi.Unwrap<T>> {
+  return new Promise((resolve) => output.apply((v) => resolve(v as pulumi.Unwrap<T>)));
+}
+
+/** Whether an Output is marked secret. */
+export function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
+  return pulumi.isSecret(output);
+}
+
+/** Lets every pending registration finish. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,267 @@
+// Config validation: the production file parses; each broken setting fails with its full key.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, formatKey, parseConfig } from "../../components/config";
+import { readStackSettings, stackFilePath } from "../../components/stack-file";
+
+const production = () => readStackSettings(stackFilePath("production"));
+const withSecrets = (raw: Record<string, string>): Record<string, string> => ({
+  ...raw,
+  sshPrivateKey: "k",
+});
+
+function problemsOf(raw: Record<string, string>): string[] {
+  try {
+    parseConfig(raw);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  return [];
+}
+
+/** Production settings with one JSON-valued key edited. */
+function edit(key: string, change: (value: any) => any): Record<string, string> {
+  const raw = withSecrets(production());
+  raw[key] = JSON.stringify(change(JSON.parse(raw[key]!)));
+  return raw;
+}
+
+describe("production config", () => {
+  it("production file with the ssh key set = valid, runbook values", () => {
+    const c = parseConfig(withSecrets(production()));
+    assert.deepEqual(c.quiesce, [
+      { namespace: "production-stack", statefulSet: "stack" },
+      { namespace: "im-infra", statefulSet: "keycloak" },
+    ]);
+    assert.equal(c.nfs.host, "192.168.253.39");
+    assert.equal(c.bucket.name, "im-fragalysis");
+    assert.equal(c.bucket.create, false);
+    assert.equal(c.aws.region, "eu-central-1");
+    assert.deepEqual(
+      c.backups.map((b) => [b.name, b.kind, b.prefix, b.executor]),
+      [
+        ["keycloak-db", "latest", "production-keycloak-db/", "ssh"],
+        ["stack-db", "latest", "production-stack-db/", "ssh"],
+        ["stack-media", "tree", "production-stack-media/", "ssh"],
+      ],
+    );
+    assert.match(c.backups[0]!.sourceDir, /im-infra-pg-bu-pvc-5fad6224.*\/hourly$/);
+    assert.equal(c.backups[2]!.sourceDir, "/nfs/kubernetes-media-replica");
+    assert.deepEqual(
+      c.envDump.pods.map((p) => `${p.namespace}/${p.pod}`),
+      [
+        "production-stack/database-0",
+        "production-stack/stack-0",
+        "im-infra/database-0",
+        "im-infra/keycloak-0",
+      ],
+    );
+    assert.equal(c.quiesceTimeoutSeconds, 600);
+  });
+
+  it("production file without the ssh key = one problem naming sshPrivateKey", () => {
+    assert.deepEqual(
+      problemsOf(production()).map((p) => p.split(":").slice(0, 2).join(":")),
+      ["fragalysis-relocation:sshPrivateKey"],
+    );
+  });
+
+  it("secret values never appear in messages", () => {
+    const raw = { ...edit("quiesce", () => "bad"), awsSecretAccessKey: "TOPSECRETVALUE" };
+    const message = problemsOf(raw).join("\n");
+    assert.doesNotMatch(message, /TOPSECRETVALUE/);
+  });
+});
+
+describe("invalid config = one line naming the full key", () => {
+  const cases: Array<[string, () => Record<string, string>, string, RegExp]> = [
+    [
+      "namespace with capitals",
+      () => edit("quiesce", (q) => [q[0], { ...q[1], namespace: "Im_Infra" }]),
+      "quiesce[1].namespace",
+      /lowercase/,
+    ],
+    [
+      "statefulSet missing",
+      () => edit("quiesce", () => [{ namespace: "x" }]),
+      "quiesce[0].statefulSet",
+      /required/,
+    ],
+    [
+      "typo in a quiesce entry",
+      () => edit("quiesce", (q) => [{ ...q[0], statefullSet: "x" }]),
+      "quiesce[0].statefullSet",
+      /unknown setting/,
+    ],
+    ["empty quiesce list", () => edit("quiesce", () => []), "quiesce", /at least one/],
+    [
+      "duplicate StatefulSet",
+      () => edit("quiesce", (q) => [q[0], q[0]]),
+      "quiesce[1]",
+      /duplicate/,
+    ],
+    [
+      "unknown top-level key",
+      () => ({ ...withSecrets(production()), quiesceTimeout: "5" }),
+      "quiesceTimeout",
+      /unknown setting/,
+    ],
+    [
+      "timeout not a number",
+      () => ({ ...withSecrets(production()), quiesceTimeoutSeconds: "soon" }),
+      "quiesceTimeoutSeconds",
+      /whole seconds/,
+    ],
+    [
+      "timeout zero",
+      () => ({ ...withSecrets(production()), quiesceTimeoutSeconds: "0" }),
+      "quiesceTimeoutSeconds",
+      /between 1 and 3600/,
+    ],
+    ["nfs host missing", () => edit("nfs", ({ host, ...rest }) => rest), "nfs.host", /required/],
+    [
+      "nfs port out of range",
+      () => edit("nfs", (n) => ({ ...n, port: 70000 })),
+      "nfs.port",
+      /1 to 65535/,
+    ],
+    [
+      "bad host key",
+      () => edit("nfs", (n) => ({ ...n, hostKey: "not a key" })),
+      "nfs.hostKey",
+      /ssh-ed25519/,
+    ],
+    [
+      "bucket with capitals",
+      () => edit("bucket", (b) => ({ ...b, name: "IM_Fragalysis" })),
+      "bucket.name",
+      /bucket name/,
+    ],
+    [
+      "region malformed",
+      () => edit("aws", (a) => ({ ...a, region: "europe" })),
+      "aws.region",
+      /eu-central-1/,
+    ],
+    [
+      "endpoint not a URL",
+      () => edit("aws", (a) => ({ ...a, endpoint: "localhost" })),
+      "aws.endpoint",
+      /URL/,
+    ],
+    [
+      "prefix with leading slash",
+      () => edit("backups", (b) => [{ ...b[0], prefix: "/keycloak/" }, b[1], b[2]]),
+      "backups[0].prefix",
+      /relative S3 prefix/,
+    ],
+    [
+      "prefix without trailing slash",
+      () => edit("backups", (b) => [b[0], { ...b[1], prefix: "stack-db" }, b[2]]),
+      "backups[1].prefix",
+      /ending in '\/'/,
+    ],
+    [
+      "relative source dir",
+      () => edit("backups", (b) => [b[0], b[1], { ...b[2], sourceDir: "media" }]),
+      "backups[2].sourceDir",
+      /absolute path/,
+    ],
+    [
+      "unknown kind",
+      () => edit("backups", (b) => [{ ...b[0], kind: "newest" }, b[1], b[2]]),
+      "backups[0].kind",
+      /latest/,
+    ],
+    [
+      "unknown executor",
+      () => edit("backups", (b) => [{ ...b[0], executor: "kubectl" }, b[1], b[2]]),
+      "backups[0].executor",
+      /"ssh" or "job"/,
+    ],
+    [
+      "two backups share a prefix",
+      () => edit("backups", (b) => [b[0], { ...b[1], prefix: b[0].prefix }, b[2]]),
+      "backups[1].prefix",
+      /own prefix/,
+    ],
+    [
+      "duplicate backup names",
+      () => edit("backups", (b) => [b[0], { ...b[1], name: b[0].name }, b[2]]),
+      "backups[1].name",
+      /unique/,
+    ],
+    [
+      "notBefore not UTC",
+      () => edit("backups", (b) => [{ ...b[0], notBefore: "2023-10-16 12:00" }, b[1], b[2]]),
+      "backups[0].notBefore",
+      /ISO-8601/,
+    ],
+    [
+      "select on a tree",
+      () => edit("backups", (b) => [b[0], b[1], { ...b[2], select: "x" }]),
+      "backups[2].select",
+      /only for kind "latest"/,
+    ],
+    [
+      "shards with ssh",
+      () => edit("backups", (b) => [b[0], b[1], { ...b[2], shards: 4 }]),
+      "backups[2].shards",
+      /executor "job"/,
+    ],
+    [
+      "env dump pod missing name",
+      () => edit("envDump", (e) => ({ ...e, pods: [{ namespace: "im-infra" }] })),
+      "envDump.pods[0].pod",
+      /required/,
+    ],
+    [
+      "env dump executor unknown",
+      () => edit("envDump", (e) => ({ ...e, executor: "ssh" })),
+      "envDump.executor",
+      /"job" or "local"/,
+    ],
+    [
+      "bring-your-own without keys",
+      () => edit("aws", (a) => ({ ...a, manage: false })),
+      "awsAccessKeyId",
+      /required secret/,
+    ],
+    [
+      "backups not JSON",
+      () => ({ ...withSecrets(production()), backups: "keycloak" }),
+      "backups",
+      /list of backups/,
+    ],
+  ];
+
+  for (const [condition, raw, key, message] of cases) {
+    it(`${condition} = error at ${key}`, () => {
+      const problems = problemsOf(raw());
+      const line = problems.find((p) => p.startsWith(`${formatKey([])}${key}: `));
+      assert.ok(line, `no problem for ${key}; got:\n${problems.join("\n")}`);
+      assert.match(line, message);
+      assert.ok(!line.includes("\n"), "one line per problem");
+    });
+  }
+
+  it("several problems = all reported at once, one line each", () => {
+    const raw = edit("nfs", (n) => ({ ...n, port: 0, user: "Root" }));
+    raw.quiesceTimeoutSeconds = "-1";
+    const err = (() => {
+      try {
+        parseConfig(raw);
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error("expected an error");
+    })();
+    assert.deepEqual(err.problems.map((p) => p.slice(0, p.indexOf(": "))).sort(), [
+      "fragalysis-relocation:nfs.port",
+      "fragalysis-relocation:nfs.user",
+      "fragalysis-relocation:quiesceTimeoutSeconds",
+    ]);
+    assert.match(err.message, /^3 configuration problem\(s\)/);
+  });
+});
