@@ -1,0 +1,71 @@
+// S3 credentials as the copy and env-dump executors receive them: always Pulumi secrets, and
+// for in-cluster Jobs a Kubernetes Secret the pods read through secretKeyRef.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** An access key for the bucket; both fields are secret Outputs. */
+export interface S3Credentials {
+  readonly accessKeyId: pulumi.Output<string>;
+  readonly secretAccessKey: pulumi.Output<string>;
+}
+
+/** Where the scripts send requests: region and, for S3-compatible stores, an endpoint. */
+export interface S3Target {
+  readonly bucket: string;
+  readonly region: string;
+  /** @default AWS's own endpoint for the region */
+  readonly endpoint?: string;
+}
+
+/** The env the scripts read (AWS_* names the aws CLI honours). Values stay secret Outputs. */
+export function awsEnvironment(
+  target: S3Target,
+  credentials: S3Credentials,
+): Record<string, pulumi.Output<string>> {
+  return {
+    AWS_ACCESS_KEY_ID: pulumi.secret(credentials.accessKeyId),
+    AWS_SECRET_ACCESS_KEY: pulumi.secret(credentials.secretAccessKey),
+    AWS_DEFAULT_REGION: pulumi.output(target.region),
+    ...(target.endpoint ? { AWS_ENDPOINT_URL: pulumi.output(target.endpoint) } : {}),
+  };
+}
+
+export interface AwsCredentialsSecretArgs {
+  /** Namespace the consuming Jobs run in. */
+  readonly namespace: pulumi.Input<string>;
+  readonly credentials: S3Credentials;
+}
+
+/** Keys of the Secret, as `secretKeyRef.key` names. */
+export const SECRET_KEY_ID = "AWS_ACCESS_KEY_ID";
+export const SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY";
+
+/** A Kubernetes Secret holding the access key for Jobs in one namespace. */
+export class AwsCredentialsSecret extends pulumi.ComponentResource {
+  public readonly secretName: pulumi.Output<string>;
+
+  constructor(
+    name: string,
+    args: AwsCredentialsSecretArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super("relocation:credentials:AwsCredentialsSecret", name, {}, opts);
+    const secret = new k8s.core.v1.Secret(
+      `${name}-secret`,
+      {
+        metadata: {
+          namespace: args.namespace,
+          labels: { "app.kubernetes.io/managed-by": "fragalysis-relocation" },
+        },
+        type: "Opaque",
+        stringData: {
+          [SECRET_KEY_ID]: pulumi.secret(args.credentials.accessKeyId),
+          [SECRET_ACCESS_KEY]: pulumi.secret(args.credentials.secretAccessKey),
+        },
+      },
+      { parent: this, additionalSecretOutputs: ["stringData", "data"] },
+    );
+    this.secretName = secret.metadata.name;
+    this.registerOutputs({ secretName: this.secretName });
+  }
+}

@@ -1,0 +1,113 @@
+// Real servers for the script tests, each on 127.0.0.1 with a free port, stopped by the caller.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until something accepts TCP connections on the port (no HTTP request: moto counts those). */
+export async function waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+}
+
+export interface Moto {
+  readonly endpoint: string;
+  readonly port: number;
+  /** Env for the aws CLI: endpoint, region, dummy root credentials, no user config. */
+  readonly env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface MotoOptions {
+  /** Enforce IAM after this many requests (moto's INITIAL_NO_AUTH_ACTION_COUNT). */
+  readonly enforceIamAfter?: number;
+  /** Reuse this port (to restart a stopped server at the same endpoint). */
+  readonly port?: number;
+}
+
+/** Starts `moto_server` (S3, IAM, STS) on 127.0.0.1. */
+export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
+  const port = options.port ?? (await freePort());
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (options.enforceIamAfter !== undefined) {
+    env.INITIAL_NO_AUTH_ACTION_COUNT = String(options.enforceIamAfter);
+  }
+  const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  try {
+    await waitForPort(port);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(`moto_server did not start: ${(err as Error).message}\n${stderr}`);
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    port,
+    env: awsEnv(endpoint, "testing", "testing"),
+    stop: () => stopProcess(child),
+  };
+}
+
+/** aws CLI environment isolated from the operator's own config files. */
+export function awsEnv(endpoint: string, keyId: string, secret: string): Record<string, string> {
+  const home = tempDir("aws-home");
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: keyId,
+    AWS_SECRET_ACCESS_KEY: secret,
+    AWS_DEFAULT_REGION: "eu-central-1",
+    AWS_CONFIG_FILE: path.join(home, "config"),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(home, "credentials"),
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_PAGER: "",
+  };
+}
+
+export function stopProcess(
+  child: ChildProcess,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
