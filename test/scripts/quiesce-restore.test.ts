@@ -1,0 +1,165 @@
+// The quiesce/restore pair run for real (bash, exactly the text the local.Command runs) against a
+// stand-in kubectl that keeps StatefulSets in a file: up, second up, destroy as behaviour.
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { script } from "../../components/scripts";
+import { lastJson, run, type RunResult } from "../helpers/run";
+import { tempDir } from "../helpers/servers";
+
+const FAKE_BIN = path.join(__dirname, "..", "fixtures", "fake-kube");
+
+interface FakeStatefulSet {
+  replicas: number;
+  annotations: Record<string, string>;
+  pods: string[];
+  lingerPolls?: number;
+  stuck?: boolean;
+}
+
+class FakeCluster {
+  readonly file = path.join(tempDir("fake-kube"), "state.json");
+
+  constructor(statefulSets: Record<string, Partial<FakeStatefulSet> & { replicas: number }>) {
+    const full: Record<string, FakeStatefulSet> = {};
+    for (const [key, s] of Object.entries(statefulSets)) {
+      const name = key.split("/")[1];
+      full[key] = {
+        annotations: {},
+        pods: Array.from({ length: s.replicas }, (_, i) => `${name}-${i}`),
+        ...s,
+      };
+    }
+    writeFileSync(this.file, JSON.stringify({ statefulSets: full }));
+  }
+
+  get(key: string): FakeStatefulSet {
+    return JSON.parse(readFileSync(this.file, "utf8")).statefulSets[key];
+  }
+
+  /** kubectl calls that changed something (annotate/scale). */
+  writes(): string[] {
+    return readFileSync(`${this.file}.log`, "utf8")
+      .split("\n")
+      .filter((l) => /^--namespace \S+ (annotate|scale) /.test(l));
+  }
+
+  /** Runs a script the way the Command does: `bash -c <text>` with the Command's environment. */
+  run(name: string, env: Record<string, string>): Promise<RunResult> {
+    return run("/bin/bash", ["-c", script(name).text], {
+      env: { ...env, FAKE_KUBE_STATE: this.file, PATH: `${FAKE_BIN}:${process.env.PATH}` },
+    });
+  }
+}
+
+const STACK = { NAMESPACE: "production-stack", STATEFULSET: "stack" };
+
+describe("quiesce-statefulset.sh", () => {
+  it("StatefulSet at 3 = scaled to 0, pods gone, original 3 recorded on stdout and object", async () => {
+    const kube = new FakeCluster({ "production-stack/stack": { replicas: 3, lingerPolls: 2 } });
+    const result = await kube.run("quiesce-statefulset.sh", STACK);
+    assert.equal(result.code, 0, result.stderr);
+    const record = lastJson(result.stdout);
+    assert.equal(record.originalReplicas, 3);
+    assert.equal(record.namespace, "production-stack");
+    assert.match(String(record.quiescedAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const sts = kube.get("production-stack/stack");
+    assert.equal(sts.replicas, 0);
+    assert.deepEqual(sts.pods, []);
+    assert.equal(sts.annotations["relocation.fragalysis/original-replicas"], "3");
+    assert.match(result.stderr, /waiting for pods to stop: stack-0 stack-1 stack-2/);
+  });
+
+  it("second run after quiesce = still records 3, not the 0 it set, and changes nothing", async () => {
+    const kube = new FakeCluster({ "production-stack/stack": { replicas: 3 } });
+    assert.equal((await kube.run("quiesce-statefulset.sh", STACK)).code, 0);
+    const writesAfterFirst = kube.writes().length;
+    const second = await kube.run("quiesce-statefulset.sh", STACK);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(lastJson(second.stdout).originalReplicas, 3);
+    assert.equal(kube.writes().length, writesAfterFirst, "no annotate/scale on the second run");
+  });
+
+  it("StatefulSet missing = fails naming namespace/name and writes nothing", async () => {
+    const kube = new FakeCluster({ "production-stack/stack": { replicas: 2 } });
+    const result = await kube.run("quiesce-statefulset.sh", { ...STACK, STATEFULSET: "stacks" });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^quiesce production-stack\/stacks: StatefulSet not found/m);
+    assert.equal(result.stderr.trim().split("\n").length, 1, "one line");
+    assert.deepEqual(kube.writes(), []);
+    assert.equal(kube.get("production-stack/stack").replicas, 2);
+  });
+
+  it("pods that never stop = times out naming the pods still running", async () => {
+    const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 2, stuck: true } });
+    const result = await kube.run("quiesce-statefulset.sh", {
+      NAMESPACE: "im-infra",
+      STATEFULSET: "keycloak",
+      TIMEOUT_SECONDS: "1",
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /timed out after 1s waiting for pods to stop: keycloak-0 keycloak-1;/,
+    );
+  });
+});
+
+describe("restore-statefulset.sh", () => {
+  it("up, second up, destroy = back to the ORIGINAL 3", async () => {
+    const kube = new FakeCluster({ "production-stack/stack": { replicas: 3 } });
+    const first = await kube.run("quiesce-statefulset.sh", STACK);
+    await kube.run("quiesce-statefulset.sh", STACK);
+    // destroy: @pulumi/command hands the create's stdout (kept in state) to delete.
+    const restore = await kube.run("restore-statefulset.sh", {
+      ...STACK,
+      PULUMI_COMMAND_STDOUT: first.stdout,
+    });
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.equal(lastJson(restore.stdout).restoredReplicas, 3);
+    const sts = kube.get("production-stack/stack");
+    assert.equal(sts.replicas, 3);
+    assert.equal(sts.annotations["relocation.fragalysis/original-replicas"], undefined);
+  });
+
+  it("no stdout in state = count read from the annotation", async () => {
+    const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 5 } });
+    await kube.run("quiesce-statefulset.sh", { NAMESPACE: "im-infra", STATEFULSET: "keycloak" });
+    const restore = await kube.run("restore-statefulset.sh", {
+      NAMESPACE: "im-infra",
+      STATEFULSET: "keycloak",
+    });
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.equal(kube.get("im-infra/keycloak").replicas, 5);
+  });
+
+  it("original 0 (already scaled down before up) = restored to 0, not to a default", async () => {
+    const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 0 } });
+    const first = await kube.run("quiesce-statefulset.sh", {
+      NAMESPACE: "im-infra",
+      STATEFULSET: "keycloak",
+    });
+    assert.equal(lastJson(first.stdout).originalReplicas, 0);
+    await kube.run("restore-statefulset.sh", {
+      NAMESPACE: "im-infra",
+      STATEFULSET: "keycloak",
+      PULUMI_COMMAND_STDOUT: first.stdout,
+    });
+    assert.equal(kube.get("im-infra/keycloak").replicas, 0);
+  });
+
+  it("StatefulSet deleted meanwhile = reported and skipped, destroy not stuck", async () => {
+    const kube = new FakeCluster({});
+    const restore = await kube.run("restore-statefulset.sh", STACK);
+    assert.equal(restore.code, 0);
+    assert.match(restore.stderr, /no longer exists; nothing to restore/);
+  });
+
+  it("nothing recorded anywhere = fails with the manual command", async () => {
+    const kube = new FakeCluster({ "production-stack/stack": { replicas: 0 } });
+    const restore = await kube.run("restore-statefulset.sh", STACK);
+    assert.equal(restore.code, 1);
+    assert.match(restore.stderr, /no original replica count recorded; scale it by hand/);
+  });
+});
