@@ -10,10 +10,9 @@
 // A second `pulumi up` does not run create again (inputs unchanged), so the recorded count stays;
 // if it does run again (script edited, state lost) the annotation keeps the first count instead
 // of the 0 it set. `deleteBeforeReplace` makes a replacement restore before it re-quiesces, so the
-// new record reads the real count. A `StatefulSet.get` reads the live object first: a missing
-// StatefulSet fails preview and up, naming namespace/name, before anything changes.
+// new record reads the real count. Existence is checked earlier, for all StatefulSets at once, by
+// the Preflight component; the script also fails naming namespace/name if one is missing.
 import * as command from "@pulumi/command";
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { script } from "./scripts";
 
@@ -58,8 +57,6 @@ export function parseQuiesceRecord(stdout: string, target: string): QuiesceRecor
 export class QuiescedStatefulSet extends pulumi.ComponentResource {
   /** "namespace/name". */
   public readonly target: string;
-  /** Replicas the live object has when the program runs (what preview will scale down). */
-  public readonly liveReplicas: pulumi.Output<number>;
   /** The count before the first quiesce; destroy restores exactly this. */
   public readonly originalReplicas: pulumi.Output<number>;
   /** When the last pod was gone (UTC ISO-8601). */
@@ -70,9 +67,6 @@ export class QuiescedStatefulSet extends pulumi.ComponentResource {
   constructor(name: string, args: QuiescedStatefulSetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("relocation:quiesce:QuiescedStatefulSet", name, {}, opts);
     this.target = `${args.namespace}/${args.statefulSet}`;
-
-    const live = k8s.apps.v1.StatefulSet.get(`${name}-live`, this.target, { parent: this });
-    this.liveReplicas = live.spec.apply((spec) => spec?.replicas ?? 1);
 
     const quiesce = script("quiesce-statefulset.sh");
     const restore = script("restore-statefulset.sh");
@@ -92,7 +86,7 @@ export class QuiescedStatefulSet extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [live, ...after]),
+        dependsOn: args.runAfter ?? [],
         deleteBeforeReplace: true,
         customTimeouts: { create: `${(args.timeoutSeconds ?? 600) + 60}s` },
       },
@@ -103,7 +97,6 @@ export class QuiescedStatefulSet extends pulumi.ComponentResource {
     this.quiescedAt = record.quiescedAt;
 
     this.registerOutputs({
-      liveReplicas: this.liveReplicas,
       originalReplicas: this.originalReplicas,
       quiescedAt: this.quiescedAt,
     });

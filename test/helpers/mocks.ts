@@ -56,20 +56,23 @@ export class Recorder {
     return found;
   }
 
-  /** True if `child` waits for `parentOrDep`, directly or through its own dependencies/parents. */
-  waitsFor(child: Registered, dep: Registered): boolean {
+  /**
+   * True if `res` cannot start before `dep` is done: through its dependencies (the SDK already
+   * expands a component dependency into the component's resources), through its parents (a child
+   * registers only after its parent, and a component registers only after its own dependsOn), and
+   * transitively through theirs.
+   */
+  waitsFor(res: Registered, dep: Registered): boolean {
+    const byUrn = new Map(this.resources.map((r) => [r.urn, r]));
     const seen = new Set<string>();
-    const todo = [...child.dependencies];
+    const todo = [...res.dependencies, res.parent].filter(Boolean);
     while (todo.length > 0) {
       const urn = todo.pop()!;
       if (urn === dep.urn) return true;
       if (seen.has(urn)) continue;
       seen.add(urn);
-      // Depending on a component means waiting for all of its children.
-      for (const r of this.resources) {
-        if (r.urn === urn) todo.push(...r.dependencies);
-        if (r.parent === urn) todo.push(r.urn);
-      }
+      const r = byUrn.get(urn);
+      if (r) todo.push(...r.dependencies, ...(r.parent ? [r.parent] : []));
     }
     return false;
   }

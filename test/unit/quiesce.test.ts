@@ -1,4 +1,4 @@
-// The quiesce component's graph: a live read first, then one Command whose create/delete are the
+// The quiesce component's graph: one Command whose create/delete are the
 // quiesce/restore scripts, waiting for the work that needs the pods running.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
@@ -17,7 +17,7 @@ before(async () => {
 });
 
 describe("QuiescedStatefulSet", () => {
-  it("configured StatefulSet = live read, then a quiesce/restore Command that waits for runAfter", async () => {
+  it("configured StatefulSet = a quiesce/restore Command that waits for runAfter", async () => {
     const envDump = new command.local.Command("env-dump", { create: "true" });
     const q = new mod.QuiescedStatefulSet("quiesce-production-stack-stack", {
       namespace: "production-stack",
@@ -26,16 +26,10 @@ describe("QuiescedStatefulSet", () => {
       runAfter: [envDump],
     });
     assert.equal(await valueOf(q.originalReplicas), 3);
-    assert.equal(await valueOf(q.liveReplicas), 3);
     assert.equal(await valueOf(q.quiescedAt), "2026-11-25T10:00:00Z");
 
     const component = recorder.named("quiesce-production-stack-stack");
     assert.equal(component.type, "relocation:quiesce:QuiescedStatefulSet");
-
-    const live = recorder.named("quiesce-production-stack-stack-live");
-    assert.equal(live.type, "kubernetes:apps/v1:StatefulSet");
-    assert.equal(live.readId, "production-stack/stack");
-    assert.equal(live.parent, component.urn);
 
     const scale = recorder.named("quiesce-production-stack-stack-scale");
     assert.equal(scale.type, "command:local:Command");
@@ -50,7 +44,6 @@ describe("QuiescedStatefulSet", () => {
       STATEFULSET: "stack",
       TIMEOUT_SECONDS: "900",
     });
-    assert.ok(recorder.waitsFor(scale, live), "the live read comes first");
     assert.ok(recorder.waitsFor(scale, recorder.named("env-dump")), "runAfter comes first");
   });
 

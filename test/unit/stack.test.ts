@@ -1,0 +1,63 @@
+// The whole program (index.ts) under mocks with the production stack file: what preview would
+// register, in which order, and the stack outputs.
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { useStackConfig } from "../helpers/stack";
+
+let recorder: Recorder;
+let stack: typeof import("../../index");
+
+before(async () => {
+  recorder = await useMocks({
+    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
+  });
+  useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
+  stack = await import("../../index");
+  await valueOf(stack.originalReplicas);
+});
+
+describe("production stack", () => {
+  it("each configured StatefulSet = one live read in preflight, by namespace/name", () => {
+    const reads = recorder.resources.filter((r) => r.readId !== undefined);
+    assert.deepEqual(reads.map((r) => r.readId).sort(), [
+      "im-infra/keycloak",
+      "production-stack/stack",
+    ]);
+    const preflight = recorder.named("preflight");
+    assert.ok(reads.every((r) => r.parent === preflight.urn));
+  });
+
+  it("every resource that changes something = waits for every preflight read", () => {
+    const reads = recorder.resources.filter((r) => r.readId !== undefined);
+    const changing = recorder.resources.filter((r) => r.custom && r.readId === undefined);
+    assert.ok(changing.length > 0);
+    for (const r of changing) {
+      for (const read of reads) {
+        assert.ok(recorder.waitsFor(r, read), `${r.name} does not wait for ${read.readId}`);
+      }
+    }
+  });
+
+  it("quiesce = one Command per StatefulSet", () => {
+    const scales = recorder
+      .byType("command:local:Command")
+      .filter((r) => r.name.startsWith("quiesce-"));
+    assert.deepEqual(scales.map((r) => r.name).sort(), [
+      "quiesce-im-infra-keycloak-scale",
+      "quiesce-production-stack-stack-scale",
+    ]);
+  });
+
+  it("outputs = original counts by namespace/name, live counts, latest quiesce time", async () => {
+    assert.deepEqual(await valueOf(stack.originalReplicas), {
+      "production-stack/stack": 3,
+      "im-infra/keycloak": 3,
+    });
+    assert.deepEqual(await valueOf(stack.liveReplicas), {
+      "production-stack/stack": 3,
+      "im-infra/keycloak": 1,
+    });
+    assert.equal(await valueOf(stack.quiescedAt), "2026-11-25T10:00:00Z");
+  });
+});
