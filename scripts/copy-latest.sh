@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Copies the newest complete database backup from SOURCE_DIR to S3, verified, never overwriting.
+#
+# Env:
+#   SOURCE_DIR        directory holding the backups (e.g. .../hourly); only read, never written
+#   DEST_URI          s3://bucket/prefix/ (the object key is prefix + file name)
+#   PATTERN           file-name glob (default backup-*-dumpall.sql.gz)
+#   SELECT            an exact file name to copy instead of the newest (optional)
+#   MIN_AGE_SECONDS   skip files modified more recently than this (default 120: still being written)
+#   NOT_BEFORE        UTC ISO-8601 (2023-10-16T12:00:00Z): fail if the chosen backup is older
+#   SINGLE_PUT_MAX_BYTES  files up to this size go in one create-only PUT (default 5 GiB)
+#   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+#   AWS_DEFAULT_REGION: as for the aws CLI. See copy-common.sh for tuning and RESULT_FILE.
+#
+# Choice: newest by the ISO-8601 UTC time in the name; files younger than MIN_AGE_SECONDS or
+# failing `gzip -t` are skipped, each with its reason on stderr.
+# Upload: with x-amz-meta-sha256 (hex SHA-256 of the content). Up to SINGLE_PUT_MAX_BYTES a single
+# PUT with If-None-Match: * (S3 refuses to replace an existing key, even one written after our
+# check) and x-amz-checksum-sha256 (S3 rejects the body if it does not hash to it); bigger files
+# go multipart with `aws s3 cp` after the existence check (a writer racing us in between could be
+# overwritten: the CLI's multipart upload has no create-only option).
+# Verification: HEAD the object; size, sha256 metadata and, when S3 reports it, its own
+# SHA-256 checksum (single PUT) or the multipart ETag computed locally must match.
+# Re-run: an object already holding the same content (same size and sha256, or for objects
+# copied by hand the same ETag) is success without upload; different content is an error and
+# nothing is overwritten.
+# Stdout, last line: {"bucket","key","size","sha256","source","sourceTime"}.
+# Failure: exit 1 and one last stderr line "copy-latest: ERROR: ...".
+set -euo pipefail
+
+# shellcheck disable=SC1091 # shipped next to this script by both executors
+. "$(dirname -- "${BASH_SOURCE[0]}")/copy-common.sh" copy-latest
+
+require_tools aws gzip sha256sum md5sum base64 stat date sort split mktemp
+: "${SOURCE_DIR:?SOURCE_DIR is required}" "${DEST_URI:?DEST_URI is required}"
+PATTERN="${PATTERN:-backup-*-dumpall.sql.gz}"
+MIN_AGE_SECONDS="${MIN_AGE_SECONDS:-120}"
+SINGLE_PUT_MAX_BYTES="${SINGLE_PUT_MAX_BYTES:-5368709120}"
+require_uint MIN_AGE_SECONDS "$MIN_AGE_SECONDS"
+require_uint SINGLE_PUT_MAX_BYTES "$SINGLE_PUT_MAX_BYTES"
+readonly ISO_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+if [[ -n "${NOT_BEFORE:-}" && ! "$NOT_BEFORE" =~ ^${ISO_RE}$ ]]; then
+  fail "NOT_BEFORE must be UTC ISO-8601 like 2023-10-16T12:00:00Z, got '$NOT_BEFORE'"
+fi
+if [[ -n "${SELECT:-}" && "$SELECT" == */* ]]; then
+  fail "SELECT must be a file name in SOURCE_DIR, without '/', got '$SELECT'"
+fi
+parse_dest_uri "$DEST_URI"
+
+[[ -e "$SOURCE_DIR" ]] || fail "source directory $SOURCE_DIR does not exist"
+[[ -d "$SOURCE_DIR" ]] || fail "source $SOURCE_DIR is not a directory"
+[[ -r "$SOURCE_DIR" && -x "$SOURCE_DIR" ]] || fail "source directory $SOURCE_DIR is not readable by $(id -un)"
+SOURCE_DIR="${SOURCE_DIR%/}"
+case "${RESULT_FILE:-}" in "$SOURCE_DIR"/*) fail "RESULT_FILE must not be inside SOURCE_DIR" ;; esac
+
+setup_aws
+
+# Candidates as "time<TAB>name" lines, newest first.
+candidates=()
+if [[ -n "${SELECT:-}" ]]; then
+  [[ -e "$SOURCE_DIR/$SELECT" ]] || fail "SELECT: $SELECT is not in $SOURCE_DIR"
+  candidates=("$SELECT")
+else
+  glob_matches() {
+    local IFS= # PATTERN globs but never splits on spaces
+    shopt -s nullglob
+    # shellcheck disable=SC2206 # PATTERN is meant to glob
+    matches=("$SOURCE_DIR"/$PATTERN)
+    shopt -u nullglob
+  }
+  glob_matches
+  ((${#matches[@]} > 0)) || fail "no file matching '$PATTERN' in $SOURCE_DIR"
+  lines=()
+  for path in "${matches[@]}"; do
+    name="${path##*/}"
+    if [[ "$name" == *$'\n'* ]]; then
+      log "skip: a name with a newline (${name//$'\n'/?}) is not supported"
+    elif [[ "$name" =~ $ISO_RE ]]; then
+      lines+=("${BASH_REMATCH[0]}"$'\t'"$name")
+    else
+      log "skip $name: no ISO-8601 UTC time (YYYY-MM-DDTHH:MM:SSZ) in its name"
+    fi
+  done
+  ((${#lines[@]} > 0)) || fail "none of the ${#matches[@]} file(s) matching '$PATTERN' in $SOURCE_DIR has a time in its name"
+  while IFS=$'\t' read -r _ name; do candidates+=("$name"); done \
+    < <(printf '%s\n' "${lines[@]}" | LC_ALL=C sort -r)
+fi
+
+time_of() { # name -> ISO time from the name, else the file's mtime
+  if [[ "$1" =~ $ISO_RE ]]; then printf '%s' "${BASH_REMATCH[0]}"; else mtime_iso "$SOURCE_DIR/$1"; fi
+}
+
+now=$(date +%s)
+chosen="" chosen_time="" newest_found="${candidates[0]}" skipped=0
+for name in "${candidates[@]}"; do
+  path="$SOURCE_DIR/$name"
+  t=$(time_of "$name")
+  if [[ -n "${NOT_BEFORE:-}" && "$t" < "$NOT_BEFORE" ]]; then
+    if ((skipped > 0)); then
+      fail "NOT_BEFORE $NOT_BEFORE not met: the newest found, $newest_found, was skipped (reasons above) and the next, $name, is from $t"
+    fi
+    fail "NOT_BEFORE $NOT_BEFORE not met: the newest backup found is $name from $t"
+  fi
+  reason=""
+  if [[ ! -f "$path" ]]; then
+    reason="not a regular file"
+  elif [[ ! -r "$path" ]]; then
+    reason="not readable by $(id -un)"
+  else
+    age=$((now - $(stat -c %Y -- "$path")))
+    if ((age < MIN_AGE_SECONDS)); then
+      reason="too young: modified ${age}s ago (< MIN_AGE_SECONDS=$MIN_AGE_SECONDS), may still be being written"
+    elif ! gzip -t -- "$path" 2>"$WORK_DIR/gzip.err"; then
+      why=$(tail -n 1 "$WORK_DIR/gzip.err")
+      reason="fails gzip -t (${why//"$SOURCE_DIR/"/})"
+    fi
+  fi
+  if [[ -z "$reason" ]]; then
+    chosen="$name" chosen_time="$t"
+    break
+  fi
+  [[ -n "${SELECT:-}" ]] && fail "SELECT $name is not usable: $reason"
+  log "skip $name: $reason"
+  skipped=$((skipped + 1))
+done
+[[ -n "$chosen" ]] || fail "none of the ${#candidates[@]} backup(s) matching '$PATTERN' in $SOURCE_DIR is usable (reasons above)"
+
+path="$SOURCE_DIR/$chosen"
+key="$DEST_PREFIX$chosen"
+dest="s3://$DEST_BUCKET/$key"
+size=$(stat -c %s -- "$path")
+sha256=$(sha256sum -- "$path" | cut -c1-64)
+log "chose $chosen ($chosen_time, $size bytes, sha256 $sha256)"
+
+# Base64 of the binary digest, as S3 reports x-amz-checksum-sha256.
+sha256_b64=$(hex_bytes "$sha256" | base64 -w0)
+
+# S3's ETag for this file uploaded by the aws CLI with multipart threshold $1 and part size $2
+# (plain MD5 below the threshold; the CLI doubles the part size to stay within 10000 parts).
+etag_for() {
+  local threshold="$1" chunk="$2" parts hex
+  if ((size < threshold)); then
+    md5sum -- "$path" | cut -c1-32
+    return
+  fi
+  while (((size + chunk - 1) / chunk > 10000)); do chunk=$((chunk * 2)); done
+  hex=$(split -b "$chunk" --filter='md5sum' -- "$path" | cut -c1-32 | tr -d '\n')
+  parts=$(((size + chunk - 1) / chunk))
+  printf '%s-%s' "$(hex_bytes "$hex" | md5sum | cut -c1-32)" "$parts"
+}
+
+# HEAD the key: sets H_SIZE H_SHA H_ETAG H_CHECKSUM H_SSE; returns 1 if there is no object.
+head_object() {
+  local out
+  if ! out=$(s3 s3api head-object --bucket "$DEST_BUCKET" --key "$key" --checksum-mode ENABLED \
+    --query '[ContentLength, Metadata.sha256, ETag, ChecksumSHA256, ServerSideEncryption]' \
+    --output text); then
+    grep -qE '\(404\)|Not Found|NoSuchKey' "$WORK_DIR/aws.err" && return 1
+    fail "$(s3_error "read $dest")"
+  fi
+  IFS=$'\t' read -r H_SIZE H_SHA H_ETAG H_CHECKSUM H_SSE <<<"$out"
+  H_ETAG="${H_ETAG//\"/}"
+  return 0
+}
+
+# Whether the object at the key holds exactly our file.
+same_content() {
+  [[ "$H_SIZE" == "$size" ]] || return 1
+  if [[ "$H_SHA" != None ]]; then
+    [[ "$H_SHA" == "$sha256" ]]
+    return
+  fi
+  # No sha256 metadata (copied by hand, as in the runbook): compare the ETag, computed for the
+  # CLI's default 8 MiB parts and for ours.
+  [[ "$H_SSE" == aws:kms ]] && return 1
+  [[ "$H_ETAG" == "$(etag_for 8388608 8388608)" ]] && return 0
+  [[ "$H_ETAG" == "$(etag_for "$MULTIPART_THRESHOLD_BYTES" "$MULTIPART_CHUNKSIZE_BYTES")" ]]
+  return 1
+}
+
+result() {
+  emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"key\":$(json_str "$key"),\"size\":$size,\"sha256\":\"$sha256\",\"source\":$(json_str "$path"),\"sourceTime\":\"$chosen_time\"}"
+}
+
+conflict() {
+  fail "$dest already exists with different content (size $H_SIZE, sha256 ${H_SHA/None/unknown}; ours: size $size, sha256 $sha256); nothing overwritten. Check which one is right, then delete the object or choose another prefix"
+}
+
+if head_object; then
+  same_content || conflict
+  log "$dest already holds this file (same size and checksum); nothing uploaded"
+  result
+  exit 0
+fi
+
+if ((size <= SINGLE_PUT_MAX_BYTES)); then
+  log "uploading to $dest (single create-only PUT)"
+  if ! s3 s3api put-object --bucket "$DEST_BUCKET" --key "$key" --body "$path" \
+    --metadata "sha256=$sha256" --checksum-algorithm SHA256 --checksum-sha256 "$sha256_b64" --if-none-match '*' \
+    --output text >/dev/null; then
+    if grep -qE 'PreconditionFailed|\(412\)|ConditionalRequestConflict|\(409\)' "$WORK_DIR/aws.err"; then
+      # Someone wrote the key after our check: same rules as above.
+      head_object || fail "$(s3_error "upload to $dest")"
+      same_content || conflict
+      log "$dest was written meanwhile by someone else with this same file; nothing uploaded"
+      result
+      exit 0
+    fi
+    fail "$(s3_error "upload to $dest")"
+  fi
+else
+  log "uploading to $dest (multipart, $size bytes)"
+  s3 s3 cp --only-show-errors --no-progress --metadata "sha256=$sha256" "$path" "$dest" ||
+    fail "$(s3_error "upload to $dest")"
+fi
+
+head_object || fail "$dest is missing right after the upload; S3 lost it or another writer deleted it"
+[[ "$H_SIZE" == "$size" ]] || fail "verification failed: $dest has $H_SIZE bytes, the source $size"
+[[ "$H_SHA" == "$sha256" ]] || fail "verification failed: $dest records sha256 $H_SHA, the source has $sha256"
+if [[ "$H_CHECKSUM" != None && "$H_CHECKSUM" != *-* ]]; then
+  [[ "$H_CHECKSUM" == "$sha256_b64" ]] ||
+    fail "verification failed: S3 computed SHA-256 $H_CHECKSUM for $dest, the source has $sha256_b64"
+  log "verified: size $size, S3's own SHA-256 of the stored object matches"
+elif [[ "$H_SSE" != aws:kms ]]; then
+  expected=$(etag_for "$MULTIPART_THRESHOLD_BYTES" "$MULTIPART_CHUNKSIZE_BYTES")
+  [[ "$H_ETAG" == "$expected" ]] ||
+    fail "verification failed: $dest has ETag $H_ETAG, the source's content gives $expected"
+  log "verified: size $size, the object's ETag matches the source's MD5 (per part)"
+else
+  log "verified: size $size and sha256 metadata (SSE-KMS: no content checksum to compare)"
+fi
+result
