@@ -48,11 +48,13 @@ log() { printf '[env-dump %s] %s\n' "$NAMESPACE" "$*" >&2; }
 first_error() { head -n 1 "$errors" 2>/dev/null | tr -d '\r' || true; }
 
 # Exit 0 if the key exists, 1 if it does not, 2 (message in $errors) if S3 could not say.
+# Without s3:ListBucket on the key itself (the IAM policy grants it only with an s3:prefix
+# condition, which a HEAD does not carry) S3 answers 403, not 404, for a missing key.
 object_exists() {
   if "${s3[@]}" s3api head-object --bucket "$BUCKET" --key "$1" >/dev/null 2>"$errors"; then
     return 0
   fi
-  if grep -q -e '(404)' -e 'Not Found' "$errors"; then return 1; fi
+  if grep -q -e '(404)' -e 'Not Found' -e '(403)' "$errors"; then return 1; fi
   return 2
 }
 
@@ -80,7 +82,7 @@ pod_down() {
       log "$pod: $why; the earlier capture s3://$BUCKET/$key stands"
       kept+=("$key")
       ;;
-    1) fail_pod "$pod" "$why and no earlier capture at s3://$BUCKET/$key; start the pod (or fix pods in envDump config) and run again" ;;
+    1) fail_pod "$pod" "$why and no earlier capture readable at s3://$BUCKET/$key; start the pod (or fix pods in envDump config) and run again" ;;
     *) fail_pod "$pod" "$why, and checking s3://$BUCKET/$key failed: $(first_error)" ;;
   esac
 }

@@ -49,9 +49,10 @@ if [[ -z "$yaml" || "$yaml" =~ (^|$'\n')items:\ \[\]($'\n'|$) ]]; then
     result "" "\"$key\""
     exit 0
   fi
-  grep -q -e '(404)' -e 'Not Found' "$errors" ||
+  # 403: a missing key when s3:ListBucket is granted only per prefix (see dump-env.sh).
+  grep -q -e '(404)' -e 'Not Found' -e '(403)' "$errors" ||
     fail "no resources found, and checking s3://$BUCKET/$key failed: $(first_error)"
-  fail "no resources found and no earlier snapshot at s3://$BUCKET/$key; does the namespace exist?"
+  fail "no resources found and no earlier snapshot readable at s3://$BUCKET/$key; does the namespace exist?"
 fi
 
 bytes=$(

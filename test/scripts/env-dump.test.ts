@@ -181,7 +181,10 @@ describe("dump-env.sh", () => {
       FAKE_RUNNING: "other-ns/web-0",
     });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^env-dump other-ns\/ghost-0: pod not found and no earlier capture/m);
+    assert.match(
+      r.stderr,
+      /^env-dump other-ns\/ghost-0: pod not found and no earlier capture readable/m,
+    );
     assert.match(r.stderr, /other-ns: 1 of 2 pod\(s\) failed: ghost-0$/m);
     assert.doesNotMatch(r.stdout, /\{/, "no result line on failure");
     assertNoValues(r);
@@ -250,7 +253,7 @@ describe("dump-env.sh", () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^env-dump fresh-ns\/database-0: pod is Pending, not Running and no earlier capture/m,
+      /^env-dump fresh-ns\/database-0: pod is Pending, not Running and no earlier capture readable/m,
     );
     assert.equal(await exists(envDumpKey(PREFIX, "fresh-ns", "database-0")), false);
   });
@@ -329,7 +332,10 @@ describe("snapshot-manifests.sh", () => {
   it("namespace gone without an earlier snapshot = fails naming the namespace", async () => {
     const r = await runScript("snapshot-manifests.sh", { NAMESPACE: "gone-ns", FAKE_EMPTY: "1" });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^manifests gone-ns: no resources found and no earlier snapshot/m);
+    assert.match(
+      r.stderr,
+      /^manifests gone-ns: no resources found and no earlier snapshot readable/m,
+    );
     assert.equal(await exists(manifestKey(PREFIX, "gone-ns")), false);
   });
 });
