@@ -2,14 +2,30 @@
 // Read the config, build the components, export the outputs; the logic lives in components/.
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./components/config";
+import { writablePrefixes } from "./components/layout";
 import { Preflight } from "./components/preflight";
 import { QuiescedStatefulSet } from "./components/quiesced-statefulset";
+import { S3Access } from "./components/s3-access";
 
 const config = loadConfig();
 
 // Read every StatefulSet first: a wrong name fails preview/up before anything changes.
 const preflight = new Preflight("preflight", { statefulSets: config.quiesce });
 const afterPreflight = { dependsOn: [preflight] };
+
+// Where the backups go and who may write them: a managed IAM identity, or the key you were handed.
+const s3 = new S3Access(
+  "s3",
+  {
+    bucket: config.bucket.name,
+    createBucket: config.bucket.create,
+    prefixes: writablePrefixes(config),
+    region: config.aws.region,
+    endpoint: config.aws.endpoint,
+    manage: config.aws.manage,
+  },
+  afterPreflight,
+);
 
 // Suspend user activity: every configured StatefulSet to zero (destroy restores the counts).
 const quiesced = config.quiesce.map(
@@ -33,3 +49,8 @@ export const originalReplicas = pulumi
 export const quiescedAt = pulumi
   .all(quiesced.map((q) => q.quiescedAt))
   .apply((times) => times.reduce((latest, t) => (t > latest ? t : latest)));
+
+export const bucket = s3.target.bucket;
+export const prefixes = s3.prefixes;
+export const copyPolicy = s3.policyDocument;
+export const copyUser = s3.userName;

@@ -210,6 +210,14 @@ const schema = z
     envDump,
   })
   .superRefine((c, ctx) => {
+    if (c.bucket.create && !c.aws.manage) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bucket", "create"],
+        message:
+          "needs aws.manage: true (bring-your-own mode declares no AWS resource); set it to false",
+      });
+    }
     const seen = new Map<string, number>();
     c.quiesce.forEach((s, i) => {
       const id = `${s.namespace}/${s.statefulSet}`;

@@ -229,6 +229,16 @@ describe("invalid config = one line naming the full key", () => {
       /required secret/,
     ],
     [
+      "bucket created in bring-your-own mode",
+      () => {
+        const raw = edit("aws", (a) => ({ ...a, manage: false }));
+        raw.bucket = JSON.stringify({ name: "im-fragalysis", create: true });
+        return { ...raw, awsAccessKeyId: "id", awsSecretAccessKey: "secret" };
+      },
+      "bucket.create",
+      /needs aws.manage: true/,
+    ],
+    [
       "backups not JSON",
       () => ({ ...withSecrets(production()), backups: "keycloak" }),
       "backups",
