@@ -1,7 +1,9 @@
 // fragalysis-relocation: the runbook "Preparing for relocation" as one Pulumi stack.
 // Read the config, build the components, export the outputs; the logic lives in components/.
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig } from "./components/config";
+import { loadConfig, usesJobs } from "./components/config";
+import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
 import { Preflight } from "./components/preflight";
 import { QuiescedStatefulSet } from "./components/quiesced-statefulset";
@@ -27,6 +29,30 @@ const s3 = new S3Access(
   afterPreflight,
 );
 
+// Jobs (copies or env dumps in-cluster) run in a namespace of their own; deleted on destroy.
+const jobsNamespace = usesJobs(config)
+  ? new k8s.core.v1.Namespace("jobs", { metadata: { name: config.jobs.namespace } }, afterPreflight)
+      .metadata.name
+  : config.jobs.namespace;
+
+// Record pod environments and namespace manifests while the pods still run (before quiesce).
+const envDump = new PodEnvDump(
+  "env-dump",
+  {
+    pods: config.envDump.pods,
+    prefix: config.envDump.prefix,
+    target: s3.target,
+    credentials: s3.credentials,
+    executor: config.envDump.executor,
+    manifests: config.envDump.manifests,
+    image: config.envDump.image,
+    awsImage: config.jobs.image,
+    kubeContext: config.kubeContext,
+    jobsNamespace,
+  },
+  afterPreflight,
+);
+
 // Suspend user activity: every configured StatefulSet to zero (destroy restores the counts).
 const quiesced = config.quiesce.map(
   (s) =>
@@ -37,6 +63,7 @@ const quiesced = config.quiesce.map(
         statefulSet: s.statefulSet,
         timeoutSeconds: config.quiesceTimeoutSeconds,
         kubeContext: config.kubeContext,
+        runAfter: envDump.resources,
       },
       afterPreflight,
     ),
@@ -54,3 +81,6 @@ export const bucket = s3.target.bucket;
 export const prefixes = s3.prefixes;
 export const copyPolicy = s3.policyDocument;
 export const copyUser = s3.userName;
+export const envDumpKeys = envDump.envKeys;
+export const manifestKeys = envDump.manifestKeys;
+export const envDumpKept = envDump.keptKeys;

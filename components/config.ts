@@ -55,7 +55,7 @@ const executor = z.enum(["ssh", "job"], { error: 'one of "ssh" or "job"' });
 
 /** The aws-cli image Jobs use; pinned so a re-run uses the same client. */
 export const DEFAULT_JOB_IMAGE = "amazon/aws-cli:2.31.39";
-/** kubectl + aws for env dumps in-cluster. */
+/** Env-dump Jobs copy the kubectl binary out of this image (needs sh and cp). */
 export const DEFAULT_ENV_DUMP_IMAGE = "bitnami/kubectl:1.32.4";
 
 const statefulSetRef = z.strictObject({
@@ -180,8 +180,8 @@ const envDump = z.strictObject(
     }),
     manifests: flag(true),
     image: z
-      .string({ error: hint("a container image with kubectl and the aws CLI") })
-      .min(1, { error: "a container image with kubectl and the aws CLI" })
+      .string({ error: hint("a container image with kubectl, sh and cp (its kubectl is copied)") })
+      .min(1, { error: "a container image with kubectl, sh and cp (its kubectl is copied)" })
       .default(DEFAULT_ENV_DUMP_IMAGE),
   },
   { error: hint("an object such as {prefix: production-env/, pods: [...]}") },
@@ -354,6 +354,11 @@ export function parseConfig(raw: Record<string, string>): RelocationConfig {
   if (result.success) problems.push(...missingSecrets(result.data, raw));
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data!;
+}
+
+/** True if anything runs as a Kubernetes Job (and so needs the jobs namespace). */
+export function usesJobs(c: RelocationConfig): boolean {
+  return c.envDump.executor === "job" || c.backups.some((b) => b.executor === "job");
 }
 
 /** Which secrets this configuration needs, and the command that sets each. */

@@ -49,6 +49,30 @@ describe("production stack", () => {
     ]);
   });
 
+  it("env dumps (job executor) = one Job per namespace, each finished before any quiesce", () => {
+    const jobs = recorder
+      .byType("kubernetes:batch/v1:Job")
+      .filter((r) => r.name.startsWith("env-dump"));
+    assert.equal(jobs.length, 2);
+    const scales = recorder.resources.filter((r) => /^quiesce-.*-scale$/.test(r.name));
+    for (const scale of scales) {
+      for (const job of jobs)
+        assert.ok(recorder.waitsFor(scale, job), `${scale.name} vs ${job.name}`);
+    }
+    const namespace = recorder.named("jobs");
+    assert.equal(namespace.type, "kubernetes:core/v1:Namespace");
+    assert.ok(jobs.every((j) => recorder.waitsFor(j, namespace)));
+  });
+
+  it("env dump keys = one per configured pod, under the env prefix", async () => {
+    assert.deepEqual(Object.values(await valueOf(stack.envDumpKeys)).sort(), [
+      "production-env/im-infra/database-0.env",
+      "production-env/im-infra/keycloak-0.env",
+      "production-env/production-stack/database-0.env",
+      "production-env/production-stack/stack-0.env",
+    ]);
+  });
+
   it("outputs = original counts by namespace/name, live counts, latest quiesce time", async () => {
     assert.deepEqual(await valueOf(stack.originalReplicas), {
       "production-stack/stack": 3,
