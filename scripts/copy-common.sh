@@ -8,6 +8,7 @@
 #   MULTIPART_THRESHOLD_BYTES   files at least this big go multipart (default 64 MiB)
 #   MULTIPART_CHUNKSIZE_BYTES   part size of multipart uploads (default 16 MiB)
 #   RESULT_FILE                 also write the result JSON line here (a Job's termination log)
+#   SSE                         server-side encryption of uploads: AES256 (default) or none
 
 ME="$1"
 
@@ -44,7 +45,8 @@ parse_dest_uri() {
 # come from the standard env vars or the shared credentials file; the region from the env or,
 # if unset, the operator's config (read before switching).
 setup_aws() {
-  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/${ME}.XXXXXX")
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/${ME}.XXXXXX" 2>/dev/null) ||
+    fail "cannot create a temporary directory in ${TMPDIR:-/tmp}; point TMPDIR at a writable one"
   # shellcheck disable=SC2064 # expand now: the path is fixed
   trap "rm -rf -- '$WORK_DIR'" EXIT
   local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
@@ -73,6 +75,12 @@ s3 =
 EOF
   export AWS_CONFIG_FILE="$WORK_DIR/aws-config" AWS_DEFAULT_REGION="$region"
   export AWS_PAGER="" AWS_CLI_AUTO_PROMPT=off PYTHONUTF8=1
+  # shellcheck disable=SC2034 # used by the sourcing script
+  case "${SSE:-AES256}" in
+  AES256) SSE_ARGS=(--sse AES256) PUT_SSE_ARGS=(--server-side-encryption AES256) ;;
+  none) SSE_ARGS=() PUT_SSE_ARGS=() ;;
+  *) fail "SSE must be AES256 or none, got '$SSE'" ;;
+  esac
   # aws CLI v1 reads AWS_ENDPOINT_URL only in recent releases; pass it explicitly as well.
   ENDPOINT_ARGS=()
   local endpoint="${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}"
@@ -80,8 +88,10 @@ EOF
 }
 
 # Runs the aws CLI; on failure leaves its stderr in $WORK_DIR/aws.err and returns its status.
+# (Empty arrays are expanded as ${a[@]+"${a[@]}"}: bash 4.2, as in some images, treats "${a[@]}"
+# of an empty array as unset under set -u.)
 s3() {
-  aws "${ENDPOINT_ARGS[@]}" "$@" 2>"$WORK_DIR/aws.err"
+  aws ${ENDPOINT_ARGS[@]+"${ENDPOINT_ARGS[@]}"} "$@" 2>"$WORK_DIR/aws.err"
 }
 
 # One line explaining the last failed aws call, credentials never included (the CLI never

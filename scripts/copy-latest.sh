@@ -197,6 +197,7 @@ if ((size <= SINGLE_PUT_MAX_BYTES)); then
   log "uploading to $dest (single create-only PUT)"
   if ! s3 s3api put-object --bucket "$DEST_BUCKET" --key "$key" --body "$path" \
     --metadata "sha256=$sha256" --checksum-algorithm SHA256 --checksum-sha256 "$sha256_b64" --if-none-match '*' \
+    ${PUT_SSE_ARGS[@]+"${PUT_SSE_ARGS[@]}"} \
     --output text >/dev/null; then
     if grep -qE 'PreconditionFailed|\(412\)|ConditionalRequestConflict|\(409\)' "$WORK_DIR/aws.err"; then
       # Someone wrote the key after our check: same rules as above.
@@ -210,7 +211,8 @@ if ((size <= SINGLE_PUT_MAX_BYTES)); then
   fi
 else
   log "uploading to $dest (multipart, $size bytes)"
-  s3 s3 cp --only-show-errors --no-progress --metadata "sha256=$sha256" "$path" "$dest" ||
+  s3 s3 cp --only-show-errors --no-progress ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} --metadata "sha256=$sha256" \
+    "$path" "$dest" ||
     fail "$(s3_error "upload to $dest")"
 fi
 

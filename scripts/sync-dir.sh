@@ -82,8 +82,8 @@ progress() {
   next=$((SECONDS + PROGRESS_SECONDS))
 }
 set +e
-aws "${ENDPOINT_ARGS[@]}" s3 sync "$SOURCE_DIR/" "s3://$DEST_BUCKET/$DEST_PREFIX" \
-  --no-follow-symlinks --no-progress 2>"$WORK_DIR/sync.err" |
+aws ${ENDPOINT_ARGS[@]+"${ENDPOINT_ARGS[@]}"} s3 sync "$SOURCE_DIR/" "s3://$DEST_BUCKET/$DEST_PREFIX" \
+  --no-follow-symlinks --no-progress ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} 2>"$WORK_DIR/sync.err" |
   while :; do
     # Wake up every 5 s even when no file finishes, so progress keeps coming during big files.
     IFS= read -r -t 5 chunk

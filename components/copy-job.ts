@@ -1,0 +1,221 @@
+// The `job` executor: a batch/v1 Job runs a backup's copy script in the cluster, reading the
+// backup directory through a READ-ONLY mount of the NFS export (or of an existing PVC).
+//
+// How the result gets back: the script writes its JSON result line to RESULT_FILE, which is the
+// container's termination message file (/dev/termination-log). Kubernetes keeps it in the pod's
+// status (`state.terminated.message`, max 4 KiB; ours is ~300 bytes) for as long as the pod
+// exists: ttlSecondsAfterFinished (3 days) after the Job finished. Pulumi waits for the Job to
+// complete, then a local.Command (scripts/copy-job-result.sh) reads the message of the
+// succeeded pod with kubectl, the same way the quiesce reads StatefulSets. Chosen over a result
+// object in S3 because it needs no extra object next to the backups, no read access for the
+// machine running Pulumi and works against any cluster `kubectl` reaches.
+//
+// Re-running: the script's SHA-256 is in the pod template (an edit replaces the Job, which
+// runs again); a failed Job is replaced on the next `up` (pulumi.com/replaceUnready) instead
+// of awaited again. The ConfigMap holding the scripts is replaced on any change of content.
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Backup } from "./config";
+import {
+  copySettings,
+  exportedFields,
+  parseCopyResult,
+  scriptFiles,
+  scriptFor,
+  type CopyResult,
+} from "./copy-result";
+import {
+  AwsCredentialsSecret,
+  SECRET_ACCESS_KEY,
+  SECRET_KEY_ID,
+  type S3Credentials,
+  type S3Target,
+} from "./credentials";
+import { script } from "./scripts";
+
+/** The unprivileged uid/gid the copy runs as ("nobody"): it only reads the backups. */
+export const COPY_JOB_USER = 65534;
+export const JOB_SOURCE_DIR = "/source";
+export const JOB_SCRIPTS_DIR = "/scripts";
+/** A finished Job and its pod (with the result) are kept this long. */
+export const JOB_TTL_SECONDS = 3 * 24 * 3600;
+const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
+
+/**
+ * Where the script sees the backup directory inside the Job: the NFS export is mounted at
+ * its root, so SOURCE_DIR is /source; a PVC is mounted at its root and sourceDir is the path
+ * inside that volume ("/" for the root, "/hourly" for a subdirectory).
+ */
+export function jobSourceDir(backup: Backup): string {
+  if (backup.pvc === undefined) return JOB_SOURCE_DIR;
+  const inside = backup.sourceDir.replace(/\/+$/, "");
+  return `${JOB_SOURCE_DIR}${inside}`;
+}
+
+/** The Job's source volume: the NFS export or the PVC, read-only either way. */
+export function sourceVolume(backup: Backup, nfsServer: string): k8s.types.input.core.v1.Volume {
+  return backup.pvc !== undefined
+    ? { name: "source", persistentVolumeClaim: { claimName: backup.pvc, readOnly: true } }
+    : { name: "source", nfs: { server: nfsServer, path: backup.sourceDir, readOnly: true } };
+}
+
+export interface CopyJobArgs {
+  readonly backup: Backup;
+  readonly target: S3Target;
+  /** Put into a Secret in `namespace`; the pod reads it through secretKeyRef. */
+  readonly credentials: S3Credentials;
+  /** The NFS server exporting backup.sourceDir (unused with backup.pvc). */
+  readonly nfsServer: string;
+  /** Namespace of the Job, its Secret and ConfigMap (and of backup.pvc). @default "fragalysis-relocation" */
+  readonly namespace?: string;
+  /** Image with bash, the aws CLI, coreutils, findutils and gzip. @default DEFAULT_JOB_IMAGE */
+  readonly image: string;
+  /** activeDeadlineSeconds of the Job. @default 14400 */
+  readonly timeoutSeconds?: number;
+  /** Pod retries after a failure (the copy is idempotent). @default 2 */
+  readonly backoffLimit?: number;
+  /** Parallel S3 requests of the transfer. @default the script's own (10) */
+  readonly concurrency?: number;
+  /** kubeconfig context for reading the result back. @default the current context */
+  readonly kubeContext?: string;
+  /** Resources that must finish before the Job is created (the quiesce). @default [] */
+  readonly runAfter?: pulumi.Input<pulumi.Resource>[];
+}
+
+export class CopyJob extends pulumi.ComponentResource {
+  public readonly result: pulumi.Output<CopyResult>;
+  /** What the stack exports for this backup (see exportedFields). */
+  public readonly outputs: pulumi.Output<Record<string, string | number>>;
+  public readonly job: k8s.batch.v1.Job;
+
+  constructor(name: string, args: CopyJobArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("relocation:backup:CopyJob", name, {}, opts);
+    const { backup } = args;
+    if (backup.shards > 1) {
+      throw new pulumi.ResourceError(
+        `backup ${backup.name}: shards > 1 is not implemented by this version; set shards: 1`,
+        this,
+      );
+    }
+    const namespace = args.namespace ?? "fragalysis-relocation";
+    const timeoutSeconds = args.timeoutSeconds ?? 14400;
+    const scriptName = scriptFor(backup.kind);
+    const files = scriptFiles(backup.kind).map((f) => script(f));
+
+    const secret = new AwsCredentialsSecret(
+      `${name}-aws`,
+      { namespace, credentials: args.credentials },
+      { parent: this },
+    );
+    const scripts = new k8s.core.v1.ConfigMap(
+      `${name}-scripts`,
+      {
+        metadata: { namespace, labels: LABELS },
+        data: Object.fromEntries(files.map((s) => [s.name, s.text])),
+      },
+      { parent: this },
+    );
+
+    const settings = {
+      ...copySettings(backup, args.target, jobSourceDir(backup)),
+      ...(args.concurrency ? { CONCURRENCY: String(args.concurrency) } : {}),
+      RESULT_FILE: "/dev/termination-log",
+      HOME: "/tmp",
+    };
+    const secretRef = (key: string) => ({ secretKeyRef: { name: secret.secretName, key } });
+    const locked = {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    };
+
+    this.job = new k8s.batch.v1.Job(
+      `${name}-job`,
+      {
+        metadata: {
+          namespace,
+          labels: LABELS,
+          annotations: { "pulumi.com/replaceUnready": "true" },
+        },
+        spec: {
+          backoffLimit: args.backoffLimit ?? 2,
+          activeDeadlineSeconds: timeoutSeconds,
+          ttlSecondsAfterFinished: JOB_TTL_SECONDS,
+          template: {
+            metadata: {
+              labels: LABELS,
+              annotations: {
+                "relocation.fragalysis/scripts-sha256": files.map((s) => s.sha256).join(" "),
+              },
+            },
+            spec: {
+              restartPolicy: "Never",
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: COPY_JOB_USER,
+                runAsGroup: COPY_JOB_USER,
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              volumes: [
+                sourceVolume(backup, args.nfsServer),
+                { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
+                { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
+              ],
+              containers: [
+                {
+                  name: "copy",
+                  image: args.image,
+                  command: ["bash", `${JOB_SCRIPTS_DIR}/${scriptName}`],
+                  env: [
+                    ...Object.entries(settings).map(([n, value]) => ({ name: n, value })),
+                    { name: "AWS_ACCESS_KEY_ID", valueFrom: secretRef(SECRET_KEY_ID) },
+                    { name: "AWS_SECRET_ACCESS_KEY", valueFrom: secretRef(SECRET_ACCESS_KEY) },
+                  ],
+                  securityContext: locked,
+                  terminationMessagePolicy: "FallbackToLogsOnError",
+                  volumeMounts: [
+                    { name: "source", mountPath: JOB_SOURCE_DIR, readOnly: true },
+                    { name: "scripts", mountPath: JOB_SCRIPTS_DIR, readOnly: true },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                  resources: {
+                    requests: { cpu: "250m", memory: "256Mi" },
+                    limits: { memory: "1Gi" },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+      {
+        parent: this,
+        dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [secret, ...after]),
+        customTimeouts: { create: `${timeoutSeconds + 300}s` },
+      },
+    );
+
+    const reader = script("copy-job-result.sh");
+    const readBack = new command.local.Command(
+      `${name}-result`,
+      {
+        interpreter: ["/bin/bash", "-c"],
+        create: reader.text,
+        environment: {
+          NAMESPACE: namespace,
+          JOB_NAME: this.job.metadata.name,
+          ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
+        },
+        // A new Job (replaced) has a new uid: read its result again.
+        triggers: [this.job.metadata.uid, reader.sha256],
+      },
+      { parent: this, dependsOn: [this.job], customTimeouts: { create: "120s" } },
+    );
+
+    this.result = readBack.stdout.apply((out) => parseCopyResult(backup.kind, out, backup.name));
+    this.outputs = this.result.apply(exportedFields);
+    this.registerOutputs({ result: this.result, outputs: this.outputs });
+  }
+}
