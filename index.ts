@@ -11,9 +11,16 @@ import { S3Access } from "./components/s3-access";
 
 const config = loadConfig();
 
+// One cluster for everything: the provider's reads and Jobs and the scripts' kubectl share kubeContext.
+const cluster = new k8s.Provider("cluster", { context: config.kubeContext });
+
 // Read every StatefulSet first: a wrong name fails preview/up before anything changes.
-const preflight = new Preflight("preflight", { statefulSets: config.quiesce });
-const afterPreflight = { dependsOn: [preflight] };
+const preflight = new Preflight(
+  "preflight",
+  { statefulSets: config.quiesce },
+  { providers: [cluster] },
+);
+const afterPreflight = { dependsOn: [preflight], providers: [cluster] };
 
 // Where the backups go and who may write them: a managed IAM identity, or the key you were handed.
 const s3 = new S3Access(
@@ -31,8 +38,11 @@ const s3 = new S3Access(
 
 // Jobs (copies or env dumps in-cluster) run in a namespace of their own; deleted on destroy.
 const jobsNamespace = usesJobs(config)
-  ? new k8s.core.v1.Namespace("jobs", { metadata: { name: config.jobs.namespace } }, afterPreflight)
-      .metadata.name
+  ? new k8s.core.v1.Namespace(
+      "jobs",
+      { metadata: { name: config.jobs.namespace } },
+      { dependsOn: [preflight], provider: cluster },
+    ).metadata.name
   : config.jobs.namespace;
 
 // Record pod environments and namespace manifests while the pods still run (before quiesce).

@@ -13,6 +13,8 @@ export interface Registered {
   readonly dependencies: string[];
   readonly inputs: Record<string, unknown>;
   readonly custom: boolean;
+  /** Provider reference ("urn::id"), "" for the default provider. */
+  readonly provider: string;
   /** Set for `.get` reads: the id read. */
   readonly readId?: string;
   readonly protect: boolean;
@@ -135,6 +137,7 @@ export async function useMocks(options: MockOptions = {}): Promise<Recorder> {
       name: req.getName(),
       urn: "",
       parent: req.getParent(),
+      provider: req.getProvider?.() ?? "",
       dependencies: req.getDependenciesList?.() ?? [],
       inputs: {},
       custom: readId !== undefined || Boolean(req.getCustom?.()),

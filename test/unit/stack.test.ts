@@ -30,13 +30,23 @@ describe("production stack", () => {
 
   it("every resource that changes something = waits for every preflight read", () => {
     const reads = recorder.resources.filter((r) => r.readId !== undefined);
-    const changing = recorder.resources.filter((r) => r.custom && r.readId === undefined);
+    const changing = recorder.resources.filter(
+      (r) => r.custom && r.readId === undefined && !r.type.startsWith("pulumi:providers:"),
+    );
     assert.ok(changing.length > 0);
     for (const r of changing) {
       for (const read of reads) {
         assert.ok(recorder.waitsFor(r, read), `${r.name} does not wait for ${read.readId}`);
       }
     }
+  });
+
+  it("Kubernetes resources = all through the one provider that kubectl's context matches", () => {
+    const provider = recorder.named("cluster");
+    assert.equal(provider.type, "pulumi:providers:kubernetes");
+    const k8sResources = recorder.resources.filter((r) => r.type.startsWith("kubernetes:"));
+    assert.ok(k8sResources.length > 0);
+    for (const r of k8sResources) assert.match(r.provider, /::cluster::/, r.name);
   });
 
   it("quiesce = one Command per StatefulSet", () => {
