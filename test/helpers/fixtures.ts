@@ -1,15 +1,7 @@
 // Fixture backups and trees for the copy script tests, and small S3 helpers over the aws CLI.
-import { randomBytes } from "node:crypto";
-import { createHash } from "node:crypto";
-import {
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import { run } from "./run";
@@ -30,7 +22,7 @@ export function sha256(data: Buffer | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-export function setAge(file: string, ageSeconds: number): void {
+export function setAge(file: string | Buffer, ageSeconds: number): void {
   const t = (Date.now() - ageSeconds * 1000) / 1000;
   utimesSync(file, t, t);
 }
@@ -82,6 +74,9 @@ export function writeMediaTree(root: string, bigBytes = 12 * 1024 * 1024): TreeF
   mkdirSync(path.join(root, "empty-dir"), { recursive: true });
   symlinkSync("/etc/hostname", path.join(root, "link-out-of-tree"));
   symlinkSync("../zero-bytes.bin", path.join(root, "deep", "link-in-tree"));
+  // Written an hour ago, like real media: S3's LastModified has whole seconds, and the CLI
+  // re-sends a file whose mtime is later than it (one written in the second of its upload).
+  ageTree(root);
   return files.map(([rel, data]) => ({ rel, size: data.length }));
 }
 
@@ -94,23 +89,22 @@ export function writeManyFiles(root: string, count: number, bytes = 16 * 1024): 
     writeFileSync(path.join(root, rel), randomBytes(bytes));
     out.push({ rel, size: bytes });
   }
+  ageTree(root);
   return out;
 }
 
-/** Names, sizes and mtimes of everything under `root` (links not followed): to prove that a
- * run wrote nothing there. */
+/** Names, types, modes, sizes and mtimes of everything under `root` (links not followed, any
+ * bytes in names): to prove that a run wrote nothing there. */
 export function snapshotTree(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = path.join(dir, name);
-      const st = lstatSync(p);
-      out.push(`${path.relative(root, p)} ${st.mode} ${st.size} ${st.mtimeMs}`);
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(root);
-  return out;
+  const out = execFileSync("find", [root, "-printf", "%P %y %m %s %T@\\0"]);
+  return out.toString("latin1").split("\0").sort();
+}
+
+/** Sets every file's mtime under `root` to `ageSeconds` ago (fixtures are "old" media). */
+function ageTree(root: string, ageSeconds = 3600): void {
+  const out = execFileSync("find", [root, "-type", "f", "-print0"]).toString("latin1");
+  for (const file of out.split("\0").filter(Boolean))
+    setAge(Buffer.from(file, "latin1"), ageSeconds);
 }
 
 export interface S3Object {

@@ -1,0 +1,307 @@
+// scripts/sync-dir.sh for real: the aws CLI against moto_server on fixture trees, including an
+// S3 outage in the middle of a run.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { appendFileSync, writeFileSync } from "node:fs";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  SCRIPTS,
+  createBucket,
+  listObjects,
+  putObject,
+  snapshotTree,
+  writeManyFiles,
+  writeMediaTree,
+  type TreeFile,
+} from "../helpers/fixtures";
+import { lastJson, run, type RunResult } from "../helpers/run";
+import { freePort, startMoto, tempDir, type Moto } from "../helpers/servers";
+
+const BUCKET = "relocation-media";
+const SECRET = "never-printed-secret-fedcba9876543210";
+// Small multipart settings so the 12 MiB fixture file goes multipart (3 parts).
+const MULTIPART = { MULTIPART_THRESHOLD_BYTES: "8388608", MULTIPART_CHUNKSIZE_BYTES: "5242880" };
+let moto: Moto;
+let env: Record<string, string>;
+
+before(async () => {
+  moto = await startMoto();
+  env = { ...moto.env, AWS_SECRET_ACCESS_KEY: SECRET };
+  await createBucket(env, BUCKET);
+});
+after(() => moto.stop());
+
+interface Result {
+  bucket: string;
+  prefix: string;
+  files: number;
+  bytes: number;
+  uploaded: number;
+  skipped: number;
+}
+
+async function syncDir(
+  source: string,
+  prefix: string,
+  extraEnv: Record<string, string> = {},
+): Promise<RunResult> {
+  const before = snapshotTree(source);
+  const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
+    env: {
+      ...env,
+      ...MULTIPART,
+      SOURCE_DIR: source,
+      DEST_URI: `s3://${BUCKET}/${prefix}`,
+      ...extraEnv,
+    },
+  });
+  assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET), "secret printed");
+  assert.deepEqual(snapshotTree(source), before, "the run changed SOURCE_DIR");
+  return r;
+}
+
+function success(r: RunResult): Result {
+  assert.equal(r.code, 0, r.stderr);
+  return lastJson<Result>(r.stdout);
+}
+
+function failure(r: RunResult): string {
+  assert.equal(r.code, 1, `expected exit 1, got ${r.code}\n${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.match(lines[lines.length - 1]!, /^sync-dir: ERROR: /);
+  assert.equal(lines.filter((l) => l.includes("ERROR:")).length, 1, r.stderr);
+  return lines[lines.length - 1]!;
+}
+
+/** Objects under a prefix as "relative key size", sorted. */
+async function stored(prefix: string): Promise<string[]> {
+  return (await listObjects(env, BUCKET, prefix)).map(
+    (o) => `${o.Key.slice(prefix.length)} ${o.Size}`,
+  );
+}
+
+const expected = (files: TreeFile[]) => files.map((f) => `${f.rel} ${f.size}`).sort();
+
+describe("sync-dir.sh", () => {
+  it("media tree = every regular file at prefix + path with its size; links not copied", async () => {
+    const root = tempDir("media");
+    const files = writeMediaTree(root);
+    const r = await syncDir(root, "media/");
+    const result = success(r);
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    assert.deepEqual(result, {
+      bucket: BUCKET,
+      prefix: "media/",
+      files: files.length,
+      bytes,
+      uploaded: files.length,
+      skipped: 0,
+    });
+    assert.deepEqual(await stored("media/"), expected(files));
+    assert.match(
+      r.stderr,
+      /not copied: 2 symbolic link\(s\) \(not followed\): 'deep\/link-in-tree', 'link-out-of-tree'|not copied: 2 symbolic link\(s\) \(not followed\): 'link-out-of-tree', 'deep\/link-in-tree'/,
+    );
+    assert.match(r.stderr, /verified: all 6 file\(s\)/);
+    const big = (await listObjects(env, BUCKET, "media/big/"))[0]!;
+    assert.match(big.ETag, /-3"$/, "the 12 MiB file went up in 3 parts");
+  });
+
+  it("re-run = nothing sent again, all skipped, still verified", async () => {
+    const root = tempDir("media");
+    const files = writeMediaTree(root, 1024);
+    success(await syncDir(root, "rerun/"));
+    const before = await listObjects(env, BUCKET, "rerun/");
+    await new Promise((r) => setTimeout(r, 1100)); // a re-upload would change LastModified
+    const result = success(await syncDir(root, "rerun/"));
+    assert.equal(result.uploaded, 0);
+    assert.equal(result.skipped, files.length);
+    assert.deepEqual(await listObjects(env, BUCKET, "rerun/"), before);
+  });
+
+  it("changed and new files = only those sent; objects not in the source kept", async () => {
+    const root = tempDir("media");
+    const files = writeMediaTree(root, 1024);
+    success(await syncDir(root, "delta/"));
+    const leftover = path.join(tempDir("x"), "old");
+    writeFileSync(leftover, "from an earlier copy");
+    await putObject(env, BUCKET, "delta/removed-since.txt", leftover);
+    appendFileSync(path.join(root, "deep/a/b/c/d.txt"), "grown\n");
+    writeFileSync(path.join(root, "new file.txt"), "new\n");
+    const result = success(await syncDir(root, "delta/"));
+    assert.equal(result.uploaded, 2);
+    assert.equal(result.skipped, files.length - 1);
+    const now = await stored("delta/");
+    assert.ok(now.includes("removed-since.txt 20"), "sync deleted an object at the destination");
+    assert.ok(now.includes("deep/a/b/c/d.txt 11"));
+    assert.ok(now.includes("new file.txt 4"));
+  });
+
+  it("empty source = success with zero files, a warning", async () => {
+    const r = await syncDir(tempDir("empty"), "empty/");
+    assert.deepEqual(success(r), {
+      bucket: BUCKET,
+      prefix: "empty/",
+      files: 0,
+      bytes: 0,
+      uploaded: 0,
+      skipped: 0,
+    });
+    assert.match(r.stderr, /warning: .* has no regular files/);
+  });
+
+  it("a file the CLI cannot send (name not UTF-8) = exit 1 naming it", async () => {
+    const root = tempDir("media");
+    writeFileSync(path.join(root, "fine.txt"), "ok\n");
+    writeFileSync(Buffer.from(path.join(root, "bad-\xff-name.txt"), "latin1"), "latin-1 name\n");
+    const line = failure(await syncDir(root, "badname/"));
+    assert.match(line, /upload failed: .*bad-.*-name\.txt.* 1 file\(s\) were sent, 1 failed/);
+  });
+
+  it("sync that misses a file and mangles another = verification fails naming both", async () => {
+    // A stand-in for a CLI that reports success but loses data: it runs the real aws, excluding
+    // one file from the sync and replacing another object afterwards.
+    const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
+    const bin = tempDir("bin");
+    writeFileSync(
+      path.join(bin, "aws"),
+      [
+        "#!/bin/bash",
+        `if [[ " $* " == *" sync "* ]]; then`,
+        `  "${real}" "$@" --exclude missing.txt || exit`,
+        `  exec "${real}" s3 cp /etc/hostname s3://${BUCKET}/verify/resized.txt --quiet`,
+        "fi",
+        `exec "${real}" "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const root = tempDir("media");
+    writeFileSync(path.join(root, "missing.txt"), "never sent\n");
+    writeFileSync(path.join(root, "resized.txt"), "x".repeat(500));
+    writeFileSync(path.join(root, "fine.txt"), "ok\n");
+    const line = failure(await syncDir(root, "verify/", { PATH: `${bin}:${process.env.PATH}` }));
+    assert.match(line, /verification failed for s3:\/\/relocation-media\/verify\/: /);
+    assert.match(line, /1 file\(s\) missing: 'missing\.txt'/);
+    assert.match(
+      line,
+      /1 file\(s\) with a different size: 'resized\.txt \(\d+ bytes at the destination, 500 here\)'/,
+    );
+  });
+
+  it("missing source = exit 1, one clear line", async () => {
+    assert.match(
+      failure(await syncDir(tempDir("x"), "none/", { SOURCE_DIR: "/nonexistent/media" })),
+      /source directory \/nonexistent\/media does not exist/,
+    );
+  });
+
+  it("progress = lines at intervals, far fewer than files", async () => {
+    const root = tempDir("many");
+    const files = writeManyFiles(root, 120, 2048);
+    const r = await syncDir(root, "progress/", { PROGRESS_SECONDS: "1", CONCURRENCY: "2" });
+    success(r);
+    const lines = r.stderr.split("\n").filter((l) => l.includes("progress:"));
+    assert.ok(lines.length >= 2, r.stderr);
+    assert.ok(lines.length < files.length / 4, `${lines.length} progress lines`);
+  });
+});
+
+/** A TCP proxy in front of moto: stopping it is an S3 outage that keeps the stored objects. */
+class Outage {
+  private server?: Server;
+  private sockets = new Set<Socket>();
+  constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
+
+  up(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target, "127.0.0.1");
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.once("close", () => this.sockets.delete(s));
+        s.on("error", () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    return new Promise((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
+  }
+
+  down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+describe("sync-dir.sh interrupted by an S3 outage", () => {
+  it("outage mid-run = exit 1; re-run after = the rest sent, nothing sent twice, all verified", async () => {
+    const root = tempDir("many");
+    const files = writeManyFiles(root, 300);
+    const outage = new Outage(await freePort(), moto.port);
+    await outage.up();
+    const settings = {
+      ...env,
+      SOURCE_DIR: root,
+      DEST_URI: `s3://${BUCKET}/outage/`,
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${outage.port}`,
+      CONCURRENCY: "2",
+      PROGRESS_SECONDS: "1",
+      AWS_MAX_ATTEMPTS: "1", // fail fast once the server is gone instead of retrying each file
+    };
+
+    // First run: stop S3 once some files (but not all) are in.
+    const child = spawn("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
+      env: { ...process.env, ...settings },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let stdout = "";
+    let stopped = false;
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      const counts = [...stderr.matchAll(/progress: (\d+) file\(s\) uploaded/g)];
+      const done = Number(counts[counts.length - 1]?.[1] ?? 0);
+      if (!stopped && done >= 10) {
+        stopped = true;
+        void outage.down();
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    assert.ok(stopped, `the run finished before the outage:\n${stderr}`);
+    assert.equal(code, 1, stderr);
+    assert.equal(stdout, "");
+    assert.match(stderr.trim().split("\n").pop()!, /^sync-dir: ERROR: .*Re-run to resume/);
+
+    const present = await listObjects(env, BUCKET, "outage/"); // straight to moto
+    assert.ok(present.length > 0 && present.length < files.length, `${present.length} present`);
+
+    // S3 is back (same endpoint, same objects); re-run.
+    await new Promise((r) => setTimeout(r, 1100)); // a re-upload would change LastModified
+    await outage.up();
+    try {
+      const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], { env: settings });
+      const result = success(r);
+      assert.equal(result.files, files.length);
+      assert.equal(result.skipped, present.length, "files already there were sent again");
+      assert.equal(result.uploaded, files.length - present.length);
+      const after = await listObjects(env, BUCKET, "outage/");
+      assert.deepEqual(
+        after.map((o) => `${o.Key.slice("outage/".length)} ${o.Size}`),
+        expected(files),
+      );
+      // Objects stored before the outage were not written again.
+      const byKey = new Map(after.map((o) => [o.Key, o]));
+      for (const o of present) assert.deepEqual(byKey.get(o.Key), o);
+    } finally {
+      await outage.down();
+    }
+  });
+});
