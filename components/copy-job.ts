@@ -214,7 +214,9 @@ export class CopyJob extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.job], customTimeouts: { create: "120s" } },
     );
 
-    this.result = readBack.stdout.apply((out) => parseCopyResult(backup.kind, out, backup.name));
+    this.result = pulumi.unsecret(
+      readBack.stdout.apply((out) => parseCopyResult(backup.kind, out, backup.name)),
+    );
     this.outputs = this.result.apply(exportedFields);
     this.registerOutputs({ result: this.result, outputs: this.outputs });
   }

@@ -187,7 +187,11 @@ export class NfsToS3Copy extends pulumi.ComponentResource {
       },
     );
 
-    this.result = this.copy.stdout.apply((out) => parseCopyResult(backup.kind, out, backup.name));
+    // stdout holds only the result line and log lines (the scripts never print credentials), but
+    // the engine may mark it secret because stdin is; the result itself is plain.
+    this.result = pulumi.unsecret(
+      this.copy.stdout.apply((out) => parseCopyResult(backup.kind, out, backup.name)),
+    );
     this.outputs = this.result.apply(exportedFields);
     this.registerOutputs({ result: this.result, outputs: this.outputs });
   }
