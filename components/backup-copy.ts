@@ -16,8 +16,10 @@ export interface BackupCopyArgs {
   readonly nfs: NfsSettings;
   /** SSH private key for nfs.user (secret). Required when backup.executor is "ssh". */
   readonly sshPrivateKey?: pulumi.Input<string>;
-  /** Namespace and image of Jobs. @default {namespace: "fragalysis-relocation", image: DEFAULT_JOB_IMAGE} */
+  /** Namespace and image of Jobs (config jobs). */
   readonly jobs: RelocationConfig["jobs"];
+  /** The jobs namespace as a resource output, so Jobs wait for it. @default jobs.namespace */
+  readonly jobsNamespace?: pulumi.Input<string>;
   /** How long one copy may take (config copyTimeoutSeconds). @default 14400 */
   readonly timeoutSeconds?: number;
   /** kubeconfig context (job executor reads its result with kubectl). @default current context */
@@ -63,7 +65,7 @@ export class BackupCopy extends pulumi.ComponentResource {
           target: args.target,
           credentials: args.credentials,
           nfsServer: args.nfs.host,
-          namespace: args.jobs.namespace,
+          namespace: args.jobsNamespace ?? args.jobs.namespace,
           image: args.jobs.image,
           timeoutSeconds: args.timeoutSeconds,
           kubeContext: args.kubeContext,

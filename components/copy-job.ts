@@ -68,7 +68,7 @@ export interface CopyJobArgs {
   /** The NFS server exporting backup.sourceDir (unused with backup.pvc). */
   readonly nfsServer: string;
   /** Namespace of the Job, its Secret and ConfigMap (and of backup.pvc). @default "fragalysis-relocation" */
-  readonly namespace?: string;
+  readonly namespace?: pulumi.Input<string>;
   /** Image with bash, the aws CLI, coreutils, findutils and gzip. @default DEFAULT_JOB_IMAGE */
   readonly image: string;
   /** activeDeadlineSeconds of the Job. @default 14400 */
