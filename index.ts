@@ -2,7 +2,8 @@
 // Read the config, build the components, export the outputs; the logic lives in components/.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig, usesJobs } from "./components/config";
+import { BackupCopy } from "./components/backup-copy";
+import { loadConfig, secretSetting, usesJobs } from "./components/config";
 import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
 import { Preflight } from "./components/preflight";
@@ -79,6 +80,30 @@ const quiesced = config.quiesce.map(
     ),
 );
 
+// Copy the backups once every StatefulSet is at zero and the access key is in place, in parallel.
+const sshPrivateKey = config.backups.some((b) => b.executor === "ssh")
+  ? secretSetting("sshPrivateKey")
+  : undefined;
+const copies = config.backups.map(
+  (b) =>
+    new BackupCopy(
+      `backup-${b.name}`,
+      {
+        backup: b,
+        target: s3.target,
+        credentials: s3.credentials,
+        nfs: config.nfs,
+        sshPrivateKey,
+        jobs: config.jobs,
+        jobsNamespace,
+        timeoutSeconds: config.copyTimeoutSeconds,
+        kubeContext: config.kubeContext,
+        runAfter: [...quiesced.map((q) => q.scaledToZero), s3],
+      },
+      afterPreflight,
+    ),
+);
+
 export const liveReplicas = preflight.liveReplicas;
 export const originalReplicas = pulumi
   .all(quiesced.map((q) => q.originalReplicas))
@@ -94,3 +119,7 @@ export const copyUser = s3.userName;
 export const envDumpKeys = envDump.envKeys;
 export const manifestKeys = envDump.manifestKeys;
 export const envDumpKept = envDump.keptKeys;
+/** Per backup: {bucket, key, size, sha256, sourceTime} for a dump, {bucket, prefix, files, bytes} for a tree. */
+export const backups = pulumi
+  .all(copies.map((c) => c.outputs))
+  .apply((outs) => Object.fromEntries(config.backups.map((b, i) => [b.name, outs[i]])));

@@ -5,12 +5,32 @@ import { before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { useStackConfig } from "../helpers/stack";
 
+const SHA = "a".repeat(64);
+
+/** What each copy script prints last, as the real scripts would for the production config. */
+function copyResult(name: string, inputs: Record<string, unknown>): string {
+  const env = (inputs.environment ?? {}) as Record<string, string>;
+  if (env.STATEFULSET) {
+    return `{"namespace":"${env.NAMESPACE}","statefulSet":"${env.STATEFULSET}","originalReplicas":3,"quiescedAt":"2026-11-25T10:00:00Z"}`;
+  }
+  const backup = /^backup-(.+)-(ssh-copy|job-result)$/.exec(name)?.[1];
+  if (backup === "stack-media") {
+    return `{"bucket":"im-fragalysis","prefix":"production-stack-media/","files":10,"bytes":2048,"uploaded":10,"skipped":0}`;
+  }
+  if (backup) {
+    const key = `production-${backup}/backup-2026-11-25T09:07:01Z-dumpall.sql.gz`;
+    return `{"bucket":"im-fragalysis","key":"${key}","size":1234,"sha256":"${SHA}","source":"/nfs/${key}","sourceTime":"2026-11-25T09:07:01Z"}`;
+  }
+  return "";
+}
+
 let recorder: Recorder;
 let stack: typeof import("../../index");
 
 before(async () => {
   recorder = await useMocks({
     statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
+    commandStdout: copyResult,
   });
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
   stack = await import("../../index");
@@ -81,6 +101,27 @@ describe("production stack", () => {
       "production-env/production-stack/database-0.env",
       "production-env/production-stack/stack-0.env",
     ]);
+  });
+
+  it("copies = one per backup, each after every quiesce, outputs by backup name", async () => {
+    const copies = recorder.resources.filter((r) => /^backup-.*-ssh-copy$/.test(r.name));
+    assert.deepEqual(copies.map((r) => r.name).sort(), [
+      "backup-keycloak-db-ssh-copy",
+      "backup-stack-db-ssh-copy",
+      "backup-stack-media-ssh-copy",
+    ]);
+    const scales = recorder.resources.filter((r) => /^quiesce-.*-scale$/.test(r.name));
+    for (const copy of copies) {
+      for (const scale of scales)
+        assert.ok(recorder.waitsFor(copy, scale), `${copy.name} vs ${scale.name}`);
+    }
+    const out = await valueOf(stack.backups);
+    assert.deepEqual(Object.keys(out).sort(), ["keycloak-db", "stack-db", "stack-media"]);
+    assert.equal(
+      (out["keycloak-db"] as Record<string, unknown>).key,
+      "production-keycloak-db/backup-2026-11-25T09:07:01Z-dumpall.sql.gz",
+    );
+    assert.equal((out["stack-media"] as Record<string, unknown>).files, 10);
   });
 
   it("outputs = original counts by namespace/name, live counts, latest quiesce time", async () => {
