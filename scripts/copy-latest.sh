@@ -156,6 +156,13 @@ head_object() {
     --query '[ContentLength, Metadata.sha256, ETag, ChecksumSHA256, ServerSideEncryption]' \
     --output text); then
     grep -qE '\(404\)|Not Found|NoSuchKey' "$WORK_DIR/aws.err" && return 1
+    # AWS answers a HEAD of a missing key with 403 when ListBucket is granted per prefix only (the
+    # copy policy): absent, as far as we can tell. Safe because the single PUT is create-only; a
+    # multipart upload is not, so there we refuse to guess.
+    if grep -qE '\(403\)|Forbidden' "$WORK_DIR/aws.err" && ((size <= SINGLE_PUT_MAX_BYTES)); then
+      log "HEAD $dest answered 403 (no list permission on the exact key); treating it as absent, the create-only upload still refuses to overwrite"
+      return 1
+    fi
     fail "$(s3_error "read $dest")"
   fi
   IFS=$'\t' read -r H_SIZE H_SHA H_ETAG H_CHECKSUM H_SSE <<<"$out"

@@ -215,6 +215,86 @@ describe("copy-latest.sh re-runs", () => {
   });
 });
 
+/**
+ * PATH with a stand-in aws that answers a HEAD of a missing key as AWS does when ListBucket is
+ * granted per prefix only (the copy policy): 403 Forbidden instead of 404. Moto always says 404.
+ */
+async function awsAnswering403(): Promise<string> {
+  const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
+  const bin = tempDir("bin403");
+  writeFileSync(
+    path.join(bin, "aws"),
+    [
+      "#!/bin/bash",
+      `if [[ " $* " == *" head-object "* ]]; then`,
+      `  err=$(mktemp); "${real}" "$@" 2>"$err"; code=$?`,
+      `  if grep -q '(404)' "$err"; then`,
+      `    echo 'An error occurred (403) when calling the HeadObject operation: Forbidden' >&2; exit 255`,
+      "  fi",
+      `  cat "$err" >&2; exit $code`,
+      "fi",
+      `exec "${real}" "$@"`,
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  return `${bin}:${process.env.PATH}`;
+}
+
+describe("copy-latest.sh against AWS's 403 for a missing key", () => {
+  it("HEAD of a missing key answers 403 = treated as absent, uploaded create-only, verified", async () => {
+    const { dir, times } = hourly();
+    const r = await copyLatest(
+      dir,
+      { DEST_URI: `s3://${BUCKET}/forbidden-head/` },
+      {
+        PATH: await awsAnswering403(),
+      },
+    );
+    const result = success(r);
+    assert.equal(result.key, `forbidden-head/${backupName(times[2]!)}`);
+    assert.match(r.stderr, /answered 403 .*treating it as absent/);
+  });
+
+  it("403 on HEAD but another object at the key = the create-only PUT refuses, untouched", async () => {
+    const { dir, times } = hourly();
+    const name = backupName(times[2]!);
+    const other = path.join(tempDir("other403"), "x");
+    writeFileSync(other, "someone else's dump");
+    await putObject(env, BUCKET, `forbidden-conflict/${name}`, other);
+    // The stand-in hides the object from HEAD only for 404s; make HEAD fail with 403 throughout.
+    const bin = tempDir("bin403all");
+    const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
+    writeFileSync(
+      path.join(bin, "aws"),
+      [
+        "#!/bin/bash",
+        `if [[ " $* " == *" head-object "* ]]; then`,
+        `  echo 'An error occurred (403) when calling the HeadObject operation: Forbidden' >&2; exit 255`,
+        "fi",
+        `exec "${real}" "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const r = await copyLatest(
+      dir,
+      { DEST_URI: `s3://${BUCKET}/forbidden-conflict/` },
+      {
+        PATH: `${bin}:${process.env.PATH}`,
+      },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    const got = await getObject(
+      env,
+      BUCKET,
+      `forbidden-conflict/${name}`,
+      path.join(tempDir("dl"), "x"),
+    );
+    assert.equal(got.toString(), "someone else's dump");
+  });
+});
+
 describe("copy-latest.sh failures", () => {
   const cases: {
     name: string;
