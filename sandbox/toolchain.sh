@@ -43,6 +43,7 @@ ALL_TOOLS=(
   pulumi-language-nodejs
   pulumi-resource-kubernetes
   pulumi-resource-command
+  etcd
   kwok
   kubernetes
 )
@@ -66,6 +67,7 @@ tool_bins() {
   pulumi-language-nodejs) echo pulumi-language-nodejs pulumi-resource-pulumi-nodejs ;;
   pulumi-resource-kubernetes) echo pulumi-resource-kubernetes ;;
   pulumi-resource-command) echo pulumi-resource-command ;;
+  etcd) echo etcd ;;
   kwok) echo kwok kwokctl ;;
   kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler ;;
   *) return 1 ;;
@@ -79,6 +81,7 @@ tool_version() {
   pulumi-language-nodejs) echo "v$PULUMI_VERSION-sandbox" ;;
   pulumi-resource-kubernetes) echo "v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE_VERSION)" ;;
   pulumi-resource-command) echo "v$COMMAND_PROVIDER_VERSION-sandbox" ;;
+  etcd) echo "v$ETCD_VERSION" ;;
   kwok) echo "v$KWOK_VERSION" ;;
   kubernetes) echo "v$KUBERNETES_VERSION" ;;
   *) return 1 ;;
@@ -145,7 +148,7 @@ fresh_dir() {
 # module_dir MODULE@VERSION : download a module, print its dir in GOMODCACHE.
 module_dir() {
   local tool=$1 mv=$2 out
-  out=$(go mod download -json "$mv" 2>>"$LOGS/$tool.log") ||
+  out=$(cd "$WORK" && go mod download -json "$mv" 2>>"$LOGS/$tool.log") ||
     die "building $tool failed (go mod download $mv); see $LOGS/$tool.log"
   sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$out"
 }
@@ -221,6 +224,22 @@ build_pulumi-resource-command() {
     -o "$OUT/pulumi-resource-command" .)
 }
 
+build_etcd() {
+  local w=$WORK/etcd m
+  fresh_dir "$w"
+  # go.etcd.io/etcd/server/v3 is the etcd binary's main package; its go.mod
+  # replaces the sibling modules (api, client/pkg, client/v3, pkg) with ../*,
+  # so require them at the same version from a wrapper instead.
+  {
+    printf 'module fragalysis.local/toolchain/etcd\n\ngo 1.26\n\nrequire (\n'
+    for m in server/v3 api/v3 client/pkg/v3 client/v3 pkg/v3; do
+      printf '\tgo.etcd.io/etcd/%s v%s\n' "$m" "$ETCD_VERSION"
+    done
+    printf ')\n'
+  } >"$w/go.mod"
+  (cd "$w" && gobuild etcd -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3)
+}
+
 build_kwok() {
   local w=$WORK/kwok
   fresh_dir "$w"
@@ -260,7 +279,7 @@ build_kubernetes() {
     done
     printf ')\n'
   } >"$w/go.mod"
-  local v=k8s.io/component-base/version c=k8s.io/client-go/pkg/version x=()
+  local v=k8s.io/component-base/version c=k8s.io/client-go/pkg/version x=() p
   local ver=v$KUBERNETES_VERSION
   for p in $v $c; do
     x+=("-X $p.gitVersion=$ver" "-X $p.gitMajor=1" "-X $p.gitMinor=$minor" "-X $p.gitTreeState=clean" "-X $p.buildDate=1970-01-01T00:00:00Z")
