@@ -126,7 +126,7 @@ run_logged() {
   shift
   printf '+ %s\n' "$*" >>"$LOGS/$tool.log"
   if ! "$@" >>"$LOGS/$tool.log" 2>&1; then
-    die "building $tool failed (step: $1 ${2:-}); see $LOGS/$tool.log"
+    die "building $tool failed (step: ${*:1:3}); see $LOGS/$tool.log"
   fi
 }
 
@@ -203,7 +203,7 @@ build_pulumi-resource-kubernetes() {
   chmod -R u+w "$w"
   # Built as the main module, so its own go.sum pins every dependency; the
   # replace of sdk/v4 => ../sdk only resolves inside the upstream repo.
-  run_logged pulumi-resource-kubernetes go mod edit -modfile="$w/go.mod" -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4
+  (cd "$w" && run_logged pulumi-resource-kubernetes go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4)
   # main.go go:embeds schema-embed.json and terraform-mapping-embed.json,
   # which upstream generates (`go generate` -> generate.go) and which are not
   # in the module zip. Run the same generator.
