@@ -10,6 +10,8 @@
 #   sandbox/toolchain.sh --print-path    print the bin dir (put it on PATH)
 #   sandbox/toolchain.sh --list          list tools and their pinned versions
 #   sandbox/toolchain.sh --force [TOOL...]  rebuild even if the stamp matches
+#   sandbox/toolchain.sh --check [TOOL...]  build, then smoke-test the binaries
+#                                        (versions; plugins must print a port)
 #
 # Environment:
 #   FRAGALYSIS_CACHE  cache root (default: $HOME/.cache/fragalysis-relocation)
@@ -288,6 +290,55 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
 }
 
+# --- smoke checks (--check) ---------------------------------------------------
+
+# prints_port BIN : a Pulumi plugin prints its gRPC port on the first line.
+prints_port() {
+  local bin=$1 out pid i rc=0
+  out=$(mktemp)
+  "$bin" 127.0.0.1:1 >"$out" 2>/dev/null &
+  pid=$!
+  for ((i = 0; i < 150; i++)); do
+    [[ -s $out ]] && break
+    sleep 0.2
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  head -n1 "$out" | grep -Eq '^[0-9]+$' || rc=1
+  rm -f "$out"
+  return "$rc"
+}
+
+check_tool() {
+  local t=$1 b
+  case $t in
+  pulumi) "$BIN/pulumi" version ;;
+  pulumi-language-nodejs) prints_port "$BIN/pulumi-language-nodejs" && "$BIN/pulumi-language-nodejs" -version ;;
+  pulumi-resource-kubernetes | pulumi-resource-command) prints_port "$BIN/$t" && echo "$t serves" ;;
+  etcd) "$BIN/etcd" --version | head -n1 ;;
+  kwok) "$BIN/kwokctl" --version && "$BIN/kwok" --version ;;
+  kubernetes)
+    for b in $(tool_bins kubernetes); do
+      printf '%s: ' "$b"
+      "$BIN/$b" --version
+    done
+    ;;
+  esac
+}
+
+run_checks() {
+  local t failed=0 out
+  for t in "$@"; do
+    if out=$(check_tool "$t" 2>&1); then
+      log "check $t: ok ($(echo "$out" | tr '\n' ' ' | sed 's/ *$//'))"
+    else
+      log "check $t: FAILED: $out"
+      failed=1
+    fi
+  done
+  return "$failed"
+}
+
 # --- driver -------------------------------------------------------------------
 
 write_versions() {
@@ -303,7 +354,7 @@ write_versions() {
 }
 
 main() {
-  local force=0 tools=() t
+  local force=0 check=0 tools=() t
   while [[ $# -gt 0 ]]; do
     case $1 in
     --print-path)
@@ -317,6 +368,7 @@ main() {
       return 0
       ;;
     --force) force=1 ;;
+    --check) check=1 ;;
     -h | --help)
       usage
       return 0
@@ -358,6 +410,9 @@ main() {
   done
   write_versions
   log "done in $((SECONDS - all_start))s; binaries in $BIN"
+  if [[ $check -eq 1 ]]; then
+    run_checks "${tools[@]}" || die "smoke checks failed"
+  fi
 }
 
 main "$@"
