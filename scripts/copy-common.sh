@@ -4,7 +4,7 @@
 #
 # Sourced as `. copy-common.sh <name>`: the name prefixes every message.
 # Tuning (env, all optional):
-#   CONCURRENCY                 parallel S3 requests of one transfer (default 10)
+#   CONCURRENCY                 parallel S3 requests of one transfer (default 10; sync-dir.sh 32)
 #   MULTIPART_THRESHOLD_BYTES   files at least this big go multipart (default 64 MiB)
 #   MULTIPART_CHUNKSIZE_BYTES   part size of multipart uploads (default 16 MiB)
 #   RESULT_FILE                 also write the result JSON line here (a Job's termination log)
@@ -88,10 +88,24 @@ EOF
 }
 
 # Runs the aws CLI; on failure leaves its stderr in $WORK_DIR/aws.err and returns its status.
+# An access key IAM created seconds ago is not valid everywhere yet (eventual consistency), so
+# InvalidAccessKeyId is retried for up to KEY_WAIT_SECONDS (default 60) before it counts.
 # (Empty arrays are expanded as ${a[@]+"${a[@]}"}: bash 4.2, as in some images, treats "${a[@]}"
 # of an empty array as unset under set -u.)
 s3() {
-  aws ${ENDPOINT_ARGS[@]+"${ENDPOINT_ARGS[@]}"} "$@" 2>"$WORK_DIR/aws.err"
+  local waited=0 rc
+  while :; do
+    rc=0
+    aws ${ENDPOINT_ARGS[@]+"${ENDPOINT_ARGS[@]}"} "$@" 2>"$WORK_DIR/aws.err" || rc=$?
+    if ((rc != 0 && waited < ${KEY_WAIT_SECONDS:-60})) &&
+      grep -q InvalidAccessKeyId "$WORK_DIR/aws.err"; then
+      log "S3 does not accept the access key (yet); a new IAM key takes a few seconds, retrying in 5 s"
+      sleep 5
+      waited=$((waited + 5))
+      continue
+    fi
+    return "$rc"
+  done
 }
 
 # One line explaining the last failed aws call, credentials never included (the CLI never
@@ -109,7 +123,7 @@ s3_error() {
   *NoSuchBucket*)
     echo "bucket $DEST_BUCKET does not exist ($err); create it or fix DEST_URI"
     ;;
-  *"Could not connect"* | *"Connection was closed"* | *"Read timeout"* | *"Connect timeout"*)
+  *"Could not connect"* | *"Connection was closed"* | *"Read timeout"* | *"Connect timeout"* | *"connection refused"* | *"dial tcp"* | *"no such host"*)
     echo "cannot reach S3 while trying to $what ($err); check AWS_ENDPOINT_URL and the network"
     ;;
   *)

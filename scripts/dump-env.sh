@@ -132,6 +132,21 @@ capture() {
   written+=("$key")
 }
 
+# A key IAM created seconds ago is not valid everywhere yet (eventual consistency): wait up to
+# KEY_WAIT_SECONDS (default 60) while S3 answers InvalidAccessKeyId; other answers go on, and the
+# real calls report them.
+wait_for_key() {
+  local waited=0
+  while ! "${s3[@]}" s3api list-objects-v2 --bucket "$BUCKET" --prefix "$PREFIX" --max-keys 1 \
+    >/dev/null 2>"$errors"; do
+    grep -q InvalidAccessKeyId "$errors" && ((waited < ${KEY_WAIT_SECONDS:-60})) || return 0
+    log "S3 does not accept the access key (yet); a new IAM key takes a few seconds, retrying in 5 s"
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+
+wait_for_key
 read -r -a pods <<<"$PODS"
 for pod in "${pods[@]}"; do
   capture "$pod" "${PREFIX}${NAMESPACE}/${pod}.env"

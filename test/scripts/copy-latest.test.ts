@@ -404,9 +404,16 @@ describe("copy-latest.sh failures", () => {
       const r = await copyLatest(
         dir,
         { DEST_URI: `s3://${BUCKET}/creds/` },
-        { ...strict.env, AWS_ACCESS_KEY_ID: "AKIAWRONGWRONGWRONG0", AWS_SECRET_ACCESS_KEY: SECRET },
+        {
+          ...strict.env,
+          AWS_ACCESS_KEY_ID: "AKIAWRONGWRONGWRONG0",
+          AWS_SECRET_ACCESS_KEY: SECRET,
+          KEY_WAIT_SECONDS: "5",
+        },
       );
       assert.match(failure(r), /credentials/);
+      // A brand-new IAM key may need seconds to work: the key is retried, within KEY_WAIT_SECONDS.
+      assert.equal(r.stderr.match(/does not accept the access key \(yet\)/g)?.length, 1, r.stderr);
     } finally {
       await strict.stop();
     }

@@ -339,3 +339,28 @@ describe("snapshot-manifests.sh", () => {
     assert.equal(await exists(manifestKey(PREFIX, "gone-ns")), false);
   });
 });
+
+describe("a brand-new access key", () => {
+  it("key S3 does not accept (yet) = retried within KEY_WAIT_SECONDS, then the pod fails", async () => {
+    // IAM keys take seconds to work everywhere; an enforcing moto answers InvalidAccessKeyId.
+    const strict = await startMoto({ enforceIamAfter: 1 });
+    try {
+      const mb = await run("aws", ["s3", "mb", `s3://${bucket}`], { env: strict.env });
+      assert.equal(mb.code, 0, mb.stderr);
+      const r = await runScript("dump-env.sh", {
+        ...strict.env,
+        AWS_ACCESS_KEY_ID: "AKIANOTVALIDYET00000",
+        NAMESPACE: "im-infra",
+        PODS: "keycloak-0",
+        FAKE_RUNNING: "im-infra/keycloak-0",
+        KEY_WAIT_SECONDS: "5",
+      });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.match(/does not accept the access key \(yet\)/g)?.length, 1, r.stderr);
+      assert.match(r.stderr, /keycloak-0/);
+      assertNoValues(r);
+    } finally {
+      await strict.stop();
+    }
+  });
+});
