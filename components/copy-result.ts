@@ -15,6 +15,8 @@ export interface LatestCopyResult {
   readonly source: string;
   /** The backup's time from its name, UTC ISO-8601. */
   readonly sourceTime: string;
+  /** When the object was verified, UTC ISO-8601 (absent from results of older scripts). */
+  readonly verifiedAt?: string;
 }
 
 /** What `sync-dir.sh` prints last. */
@@ -28,6 +30,25 @@ export interface TreeCopyResult {
   readonly uploaded: number;
   /** Files already at the destination, not sent again. */
   readonly skipped: number;
+  /** When the last verification finished, UTC ISO-8601 (absent from older scripts' results). */
+  readonly verifiedAt?: string;
+  /** How many shards copied the tree (1 when it was not split). */
+  readonly shards?: number;
+}
+
+/** What one shard of `sync-dir.sh` prints last: its part, and the whole tree's totals. */
+export interface ShardResult {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly uploaded: number;
+  readonly skipped: number;
+  readonly verifiedAt: string;
+  readonly shard: number;
+  readonly shards: number;
+  readonly treeFiles: number;
+  readonly treeBytes: number;
 }
 
 export type CopyResult = LatestCopyResult | TreeCopyResult;
@@ -74,8 +95,25 @@ function lastLine(stdout: string): string {
   return lines[lines.length - 1] ?? "";
 }
 
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+/** The optional verifiedAt field: absent is fine (older script), malformed is an error. */
+function verifiedAt(obj: Record<string, unknown>, what: string): { verifiedAt?: string } {
+  const v = obj.verifiedAt;
+  if (v === undefined) return {};
+  if (typeof v !== "string" || !ISO_UTC.test(v)) {
+    throw new Error(
+      `${what}: result field "verifiedAt" must be UTC ISO-8601 like 2023-10-16T12:00:00Z, got ${JSON.stringify(v)}`,
+    );
+  }
+  return { verifiedAt: v };
+}
+
 function fields(stdout: string, what: string): Record<string, unknown> {
-  const last = lastLine(stdout);
+  return object(lastLine(stdout), what);
+}
+
+function object(last: string, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(last);
@@ -123,6 +161,7 @@ export function parseLatestResult(stdout: string, backupName: string): LatestCop
     sha256,
     source: need(o, "source", "string", what),
     sourceTime: need(o, "sourceTime", "string", what),
+    ...verifiedAt(o, what),
   };
 }
 
@@ -144,6 +183,7 @@ export function parseTreeResult(stdout: string, backupName: string): TreeCopyRes
     bytes: need(o, "bytes", "count", what),
     uploaded: need(o, "uploaded", "count", what),
     skipped: need(o, "skipped", "count", what),
+    ...verifiedAt(o, what),
   };
   if (result.uploaded + result.skipped !== result.files) {
     throw new Error(
@@ -174,4 +214,93 @@ export function exportedFields(result: CopyResult): Record<string, string | numb
   }
   const { bucket, prefix, files, bytes } = result;
   return { bucket, prefix, files, bytes };
+}
+
+/**
+ * Parses the result lines of an Indexed Job's shards (one JSON line per succeeded pod, in any
+ * order, other lines ignored) and merges them (see mergeShardResults).
+ */
+export function parseShardResults(
+  stdout: string,
+  shards: number,
+  backupName: string,
+): TreeCopyResult {
+  const what = `backup ${backupName}`;
+  const lines = stdout.split("\n").filter((l) => l.trim().startsWith("{"));
+  const parsed = lines.map((line): ShardResult => {
+    const tree = parseTreeResult(line, backupName);
+    const o = object(line.trim(), what);
+    const at = verifiedAt(o, what).verifiedAt;
+    if (at === undefined) throw new Error(`${what}: shard result without "verifiedAt": ${line}`);
+    return {
+      ...tree,
+      verifiedAt: at,
+      shard: need(o, "shard", "count", what),
+      shards: need(o, "shards", "count", what),
+      treeFiles: need(o, "treeFiles", "count", what),
+      treeBytes: need(o, "treeBytes", "count", what),
+    };
+  });
+  return mergeShardResults(parsed, shards, backupName);
+}
+
+/**
+ * One result for a tree copied in `shards` parts: the parts' counts added up, verifiedAt the
+ * latest. Throws unless there is exactly one result per shard 0..shards-1, all for the same
+ * destination and split, and the parts add up to the tree every shard saw (no gap, no overlap).
+ */
+export function mergeShardResults(
+  results: readonly ShardResult[],
+  shards: number,
+  backupName: string,
+): TreeCopyResult {
+  const what = `backup ${backupName}`;
+  const byShard = new Map<number, ShardResult>();
+  for (const r of results) {
+    if (r.shards !== shards) {
+      throw new Error(
+        `${what}: shard ${r.shard} was run as one of ${r.shards}, expected ${shards}`,
+      );
+    }
+    if (byShard.has(r.shard)) throw new Error(`${what}: two results for shard ${r.shard}`);
+    byShard.set(r.shard, r);
+  }
+  const absent = [...Array(shards).keys()].filter((i) => !byShard.has(i));
+  if (absent.length > 0) {
+    throw new Error(
+      `${what}: no result for shard(s) ${absent.join(", ")} of ${shards}; their pods may be gone (ttlSecondsAfterFinished) - replace the Job to copy again`,
+    );
+  }
+  const all = [...byShard.values()].sort((a, b) => a.shard - b.shard);
+  const first = all[0]!;
+  for (const r of all) {
+    if (r.bucket !== first.bucket || r.prefix !== first.prefix) {
+      throw new Error(
+        `${what}: shards copied to different destinations (s3://${first.bucket}/${first.prefix}, s3://${r.bucket}/${r.prefix})`,
+      );
+    }
+    if (r.treeFiles !== first.treeFiles || r.treeBytes !== first.treeBytes) {
+      throw new Error(
+        `${what}: shards saw different trees (${first.treeFiles} files/${first.treeBytes} bytes in shard ${first.shard}, ${r.treeFiles}/${r.treeBytes} in shard ${r.shard}); was it still changing? Copy again after quiesce`,
+      );
+    }
+  }
+  const sum = (f: (r: ShardResult) => number) => all.reduce((n, r) => n + f(r), 0);
+  const merged: TreeCopyResult = {
+    kind: "tree",
+    bucket: first.bucket,
+    prefix: first.prefix,
+    files: sum((r) => r.files),
+    bytes: sum((r) => r.bytes),
+    uploaded: sum((r) => r.uploaded),
+    skipped: sum((r) => r.skipped),
+    verifiedAt: all.map((r) => r.verifiedAt).reduce((a, b) => (b > a ? b : a)),
+    shards,
+  };
+  if (merged.files !== first.treeFiles || merged.bytes !== first.treeBytes) {
+    throw new Error(
+      `${what}: the shards' parts (${merged.files} files, ${merged.bytes} bytes) do not add up to the tree (${first.treeFiles} files, ${first.treeBytes} bytes)`,
+    );
+  }
+  return merged;
 }

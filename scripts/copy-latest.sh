@@ -24,7 +24,8 @@
 # Re-run: an object already holding the same content (same size and sha256, or for objects
 # copied by hand the same ETag) is success without upload; different content is an error and
 # nothing is overwritten.
-# Stdout, last line: {"bucket","key","size","sha256","source","sourceTime"}.
+# Stdout, last line: {"bucket","key","size","sha256","source","sourceTime","verifiedAt"};
+# verifiedAt: when the object was found to hold the file (UTC ISO-8601).
 # Failure: exit 1 and one last stderr line "copy-latest: ERROR: ...".
 set -euo pipefail
 
@@ -185,8 +186,8 @@ same_content() {
   return 1
 }
 
-result() {
-  emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"key\":$(json_str "$key"),\"size\":$size,\"sha256\":\"$sha256\",\"source\":$(json_str "$path"),\"sourceTime\":\"$chosen_time\"}"
+result() { # called right after the object was checked: that time is verifiedAt
+  emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"key\":$(json_str "$key"),\"size\":$size,\"sha256\":\"$sha256\",\"source\":$(json_str "$path"),\"sourceTime\":\"$chosen_time\",\"verifiedAt\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
 }
 
 conflict() {

@@ -40,6 +40,18 @@ interface Result {
   bytes: number;
   uploaded: number;
   skipped: number;
+  verifiedAt: string;
+  tool: string;
+  shard: number;
+  shards: number;
+  treeFiles: number;
+  treeBytes: number;
+}
+
+/** The counts every result has, without the time and the tool. */
+function counts(r: Result) {
+  const { bucket, prefix, files, bytes, uploaded, skipped } = r;
+  return { bucket, prefix, files, bytes, uploaded, skipped };
 }
 
 async function syncDir(
@@ -52,6 +64,7 @@ async function syncDir(
     env: {
       ...env,
       ...MULTIPART,
+      SYNC_TOOL: "aws", // the Job image's tool; rclone has its own cases below
       SOURCE_DIR: source,
       DEST_URI: `s3://${BUCKET}/${prefix}`,
       ...extraEnv,
@@ -88,10 +101,18 @@ describe("sync-dir.sh", () => {
   it("media tree = every regular file at prefix + path with its size; links not copied", async () => {
     const root = tempDir("media");
     const files = writeMediaTree(root);
+    const started = new Date(Date.now() - 1000).toISOString().replace(/\.\d+Z$/, "Z");
     const r = await syncDir(root, "media/");
     const result = success(r);
     const bytes = files.reduce((n, f) => n + f.size, 0);
-    assert.deepEqual(result, {
+    assert.match(result.verifiedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.ok(result.verifiedAt >= started, `verifiedAt ${result.verifiedAt} before ${started}`);
+    assert.deepEqual(
+      { tool: result.tool, shard: result.shard, shards: result.shards },
+      { tool: "aws", shard: 0, shards: 1 },
+    );
+    assert.deepEqual([result.treeFiles, result.treeBytes], [files.length, bytes]);
+    assert.deepEqual(counts(result), {
       bucket: BUCKET,
       prefix: "media/",
       files: files.length,
@@ -141,7 +162,7 @@ describe("sync-dir.sh", () => {
 
   it("empty source = success with zero files, a warning", async () => {
     const r = await syncDir(tempDir("empty"), "empty/");
-    assert.deepEqual(success(r), {
+    assert.deepEqual(counts(success(r)), {
       bucket: BUCKET,
       prefix: "empty/",
       files: 0,
@@ -169,7 +190,7 @@ describe("sync-dir.sh", () => {
       path.join(bin, "aws"),
       [
         "#!/bin/bash",
-        `if [[ " $* " == *" sync "* ]]; then`,
+        `if [[ " $* " == *" cp --recursive "* ]]; then`,
         `  "${real}" "$@" --exclude missing.txt || exit`,
         `  exec "${real}" s3 cp /etc/hostname s3://${BUCKET}/verify/resized.txt --quiet`,
         "fi",
@@ -251,6 +272,7 @@ describe("sync-dir.sh interrupted by an S3 outage", () => {
       SOURCE_DIR: root,
       DEST_URI: `s3://${BUCKET}/outage/`,
       AWS_ENDPOINT_URL: `http://127.0.0.1:${outage.port}`,
+      SYNC_TOOL: "aws",
       CONCURRENCY: "1", // slow enough (~6 s for 400 files) to stop S3 well before the end
       PROGRESS_SECONDS: "1",
       AWS_MAX_ATTEMPTS: "1", // fail fast once the server is gone instead of retrying each file
