@@ -1,6 +1,10 @@
 // One backup copied from the NFS server to S3 by the executor its config names: `ssh` runs the
-// script on the NFS server (NfsToS3Copy), `job` in a Kubernetes Job (CopyJob). Same script,
-// same result, same outputs either way.
+// script on the NFS server (NfsToS3Copy), `job` in a Kubernetes Job (CopyJob, split into an
+// Indexed Job by backup.shards). Same script, same result, same outputs either way.
+//
+// Two-phase media sync: a `tree` backup with preSync gets a second BackupCopy with phase
+// "presync" that runs BEFORE the quiesce (the program puts it in the quiesce's runAfter), while
+// the stack is live; the final copy after the quiesce then sends only what changed since.
 import * as pulumi from "@pulumi/pulumi";
 import type { Backup, RelocationConfig } from "./config";
 import { CopyJob } from "./copy-job";
@@ -26,16 +30,37 @@ export interface BackupCopyArgs {
   readonly kubeContext?: string;
   /** Resources that must finish before the copy: the quiesce's scaledToZero. @default [] */
   readonly runAfter?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * "final": the copy after the quiesce. "presync": the same copy of a tree while the stack is
+   * still up (its scripts live apart from the final copy's, under `<name>-presync`).
+   * @default "final"
+   */
+  readonly phase?: "presync" | "final";
+}
+
+/** The backups that get a pre-sync before the quiesce: trees with preSync on (the default). */
+export function preSyncBackups(backups: readonly Backup[]): Backup[] {
+  return backups.filter((b) => b.kind === "tree" && b.preSync);
 }
 
 export class BackupCopy extends pulumi.ComponentResource {
   public readonly result: pulumi.Output<CopyResult>;
   /** Dump: {bucket, key, size, sha256, sourceTime}; tree: {bucket, prefix, files, bytes}. */
   public readonly outputs: pulumi.Output<Record<string, string | number>>;
+  /** When the copy was verified (UTC ISO-8601); undefined for results of older scripts. */
+  public readonly verifiedAt: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: BackupCopyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("relocation:backup:BackupCopy", name, {}, opts);
-    const { backup } = args;
+    const phase = args.phase ?? "final";
+    if (phase === "presync" && args.backup.kind !== "tree") {
+      throw new pulumi.ResourceError(
+        `backup ${args.backup.name}: only a "tree" backup can be pre-synced; a dump is copied once, after the quiesce`,
+        this,
+      );
+    }
+    const backup =
+      phase === "presync" ? { ...args.backup, name: `${args.backup.name}-presync` } : args.backup;
     let executor: NfsToS3Copy | CopyJob;
     if (backup.executor === "ssh") {
       if (args.sshPrivateKey === undefined) {
@@ -76,6 +101,11 @@ export class BackupCopy extends pulumi.ComponentResource {
     }
     this.result = executor.result;
     this.outputs = executor.outputs;
-    this.registerOutputs({ result: this.result, outputs: this.outputs });
+    this.verifiedAt = executor.result.apply((r) => r.verifiedAt);
+    this.registerOutputs({
+      result: this.result,
+      outputs: this.outputs,
+      verifiedAt: this.verifiedAt,
+    });
   }
 }

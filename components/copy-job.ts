@@ -10,6 +10,11 @@
 // object in S3 because it needs no extra object next to the backups, no read access for the
 // machine running Pulumi and works against any cluster `kubectl` reaches.
 //
+// Shards (backup.shards > 1, trees only): an Indexed Job with completions = parallelism = shards;
+// each pod copies the part JOB_COMPLETION_INDEX names (sync-dir.sh SHARD_COUNT) and verifies it;
+// scripts/copy-job-shard-results.sh reads every succeeded pod's result and the program merges
+// them into one (copy-result.ts mergeShardResults: one per shard, adding up to the tree).
+//
 // Re-running: the script's SHA-256 is in the pod template (an edit replaces the Job, which
 // runs again); a failed Job is replaced on the next `up` (pulumi.com/replaceUnready) instead
 // of awaited again. The ConfigMap holding the scripts is replaced on any change of content.
@@ -21,6 +26,7 @@ import {
   copySettings,
   exportedFields,
   parseCopyResult,
+  parseShardResults,
   scriptFiles,
   scriptFor,
   type CopyResult,
@@ -60,6 +66,19 @@ export function sourceVolume(backup: Backup, nfsServer: string): k8s.types.input
     : { name: "source", nfs: { server: nfsServer, path: backup.sourceDir, readOnly: true } };
 }
 
+/**
+ * The Job spec fields that split a copy into `shards` pods: an Indexed Job runs pods 0..N-1 at
+ * once and each sees its number in JOB_COMPLETION_INDEX; sync-dir.sh copies that part of the
+ * tree. One shard is a plain Job (no fields).
+ */
+export function indexedJobSpec(
+  shards: number,
+): Pick<k8s.types.input.batch.v1.JobSpec, "completionMode" | "completions" | "parallelism"> {
+  if (!Number.isInteger(shards) || shards < 1)
+    throw new Error(`shards must be >= 1, got ${shards}`);
+  return shards > 1 ? { completionMode: "Indexed", completions: shards, parallelism: shards } : {};
+}
+
 export interface CopyJobArgs {
   readonly backup: Backup;
   readonly target: S3Target;
@@ -92,12 +111,13 @@ export class CopyJob extends pulumi.ComponentResource {
   constructor(name: string, args: CopyJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("relocation:backup:CopyJob", name, {}, opts);
     const { backup } = args;
-    if (backup.shards > 1) {
+    if (backup.shards > 1 && backup.kind !== "tree") {
       throw new pulumi.ResourceError(
-        `backup ${backup.name}: shards > 1 is not implemented by this version; set shards: 1`,
+        `backup ${backup.name}: shards > 1 splits a tree; a "latest" dump is one file, set shards: 1`,
         this,
       );
     }
+    const shards = backup.shards;
     const namespace = args.namespace ?? "fragalysis-relocation";
     const timeoutSeconds = args.timeoutSeconds ?? 14400;
     const scriptName = scriptFor(backup.kind);
@@ -120,6 +140,8 @@ export class CopyJob extends pulumi.ComponentResource {
     const settings = {
       ...copySettings(backup, args.target, jobSourceDir(backup)),
       ...(args.concurrency ? { CONCURRENCY: String(args.concurrency) } : {}),
+      // Each pod takes its part from JOB_COMPLETION_INDEX, which an Indexed Job sets.
+      ...(shards > 1 ? { SHARD_COUNT: String(shards) } : {}),
       RESULT_FILE: "/dev/termination-log",
       HOME: "/tmp",
     };
@@ -140,7 +162,9 @@ export class CopyJob extends pulumi.ComponentResource {
           annotations: { "pulumi.com/replaceUnready": "true" },
         },
         spec: {
-          backoffLimit: args.backoffLimit ?? 2,
+          ...indexedJobSpec(shards),
+          // backoffLimit counts the failed pods of all shards together.
+          backoffLimit: (args.backoffLimit ?? 2) * shards,
           activeDeadlineSeconds: timeoutSeconds,
           ttlSecondsAfterFinished: JOB_TTL_SECONDS,
           template: {
@@ -197,7 +221,7 @@ export class CopyJob extends pulumi.ComponentResource {
       },
     );
 
-    const reader = script("copy-job-result.sh");
+    const reader = script(shards > 1 ? "copy-job-shard-results.sh" : "copy-job-result.sh");
     const readBack = new command.local.Command(
       `${name}-result`,
       {
@@ -206,6 +230,7 @@ export class CopyJob extends pulumi.ComponentResource {
         environment: {
           NAMESPACE: namespace,
           JOB_NAME: this.job.metadata.name,
+          ...(shards > 1 ? { SHARDS: String(shards) } : {}),
           ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
         },
         // A new Job (replaced) has a new uid: read its result again.
@@ -215,7 +240,11 @@ export class CopyJob extends pulumi.ComponentResource {
     );
 
     this.result = pulumi.unsecret(
-      readBack.stdout.apply((out) => parseCopyResult(backup.kind, out, backup.name)),
+      readBack.stdout.apply((out) =>
+        shards > 1
+          ? parseShardResults(out, shards, backup.name)
+          : parseCopyResult(backup.kind, out, backup.name),
+      ),
     );
     this.outputs = this.result.apply(exportedFields);
     this.registerOutputs({ result: this.result, outputs: this.outputs });

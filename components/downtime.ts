@@ -1,5 +1,6 @@
 // The downtime window the stack reports: from the quiesce to the moment the last copy made
 // after it was verified. Pure; the times come from the quiesce records and the copy results.
+import * as pulumi from "@pulumi/pulumi";
 
 /** The `downtime` stack output. */
 export interface DowntimeReport {
@@ -29,17 +30,27 @@ export function downtimeReport(
   verifiedAt: readonly (string | undefined)[],
 ): DowntimeReport {
   if (quiescedAt.length === 0) throw new Error("downtime: no quiesce time");
-  const start = quiescedAt.reduce((a, b) =>
-    time(b, "quiescedAt") < time(a, "quiescedAt") ? b : a,
-  );
+  quiescedAt.forEach((t) => time(t, "quiescedAt"));
+  verifiedAt.forEach((t) => t === undefined || time(t, "verifiedAt"));
+  const start = quiescedAt.reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a));
   if (verifiedAt.length === 0 || verifiedAt.some((v) => v === undefined)) {
     return { quiescedAt: start, lastVerifiedAt: null, seconds: null };
   }
   const times = verifiedAt as readonly string[];
-  const end = times.reduce((a, b) => (time(b, "verifiedAt") > time(a, "verifiedAt") ? b : a));
+  const end = times.reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a));
   return {
     quiescedAt: start,
     lastVerifiedAt: end,
     seconds: Math.round((Date.parse(end) - Date.parse(start)) / 1000),
   };
+}
+
+/** downtimeReport over Outputs: every QuiescedStatefulSet's quiescedAt, every final copy's verifiedAt. */
+export function downtimeOutput(
+  quiescedAt: readonly pulumi.Input<string>[],
+  verifiedAt: readonly pulumi.Input<string | undefined>[],
+): pulumi.Output<DowntimeReport> {
+  return pulumi
+    .all([pulumi.all([...quiescedAt]), pulumi.all([...verifiedAt])])
+    .apply(([q, v]) => downtimeReport(q, v));
 }

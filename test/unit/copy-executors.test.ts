@@ -544,10 +544,10 @@ describe("job executor graph", () => {
     assert.deepEqual(pod.containers[0].command, ["bash", "/scripts/copy-latest.sh"]);
   });
 
-  it("shards > 1 = error, not silently one shard", () => {
+  it("shards > 1 on a dump = error, not silently one shard (trees: presync-shards.test.ts)", () => {
     assert.throws(
-      () => copy("sharded", backup({ name: "sharded", kind: "tree", executor: "job", shards: 4 })),
-      /shards > 1 is not implemented by this version; set shards: 1/,
+      () => copy("sharded", backup({ name: "sharded", executor: "job", shards: 4 })),
+      /shards > 1 splits a tree; a "latest" dump is one file, set shards: 1/,
     );
   });
 });
