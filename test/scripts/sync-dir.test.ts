@@ -2,7 +2,7 @@
 // S3 outage in the middle of a run.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -227,6 +227,112 @@ describe("sync-dir.sh", () => {
     const lines = r.stderr.split("\n").filter((l) => l.includes("progress:"));
     assert.ok(lines.length >= 2, r.stderr);
     assert.ok(lines.length < files.length / 4, `${lines.length} progress lines`);
+  });
+});
+
+/** PATH with every directory holding `tool` replaced by a copy (of links) without it. */
+function pathWithout(tool: string): string {
+  return process.env
+    .PATH!.split(":")
+    .map((dir) => {
+      if (!existsSync(path.join(dir, tool))) return dir;
+      const copy = tempDir(`no-${tool}`);
+      for (const f of readdirSync(dir)) {
+        if (f !== tool) symlinkSync(path.join(dir, f), path.join(copy, f));
+      }
+      return copy;
+    })
+    .join(":");
+}
+
+describe("sync-dir.sh with rclone", () => {
+  it("media tree = same objects, same result JSON as the aws CLI, multipart over the threshold", async () => {
+    const root = tempDir("media");
+    const files = writeMediaTree(root);
+    const r = await syncDir(root, "rclone-media/", { SYNC_TOOL: "rclone" });
+    const result = success(r);
+    assert.equal(result.tool, "rclone");
+    assert.deepEqual(counts(result), {
+      bucket: BUCKET,
+      prefix: "rclone-media/",
+      files: files.length,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      uploaded: files.length,
+      skipped: 0,
+    });
+    assert.match(result.verifiedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.deepEqual(await stored("rclone-media/"), expected(files));
+    assert.match(r.stderr, /verified: all 6 file\(s\)/);
+    assert.match(r.stderr, /not copied: 2 symbolic link\(s\)/);
+    const big = (await listObjects(env, BUCKET, "rclone-media/big/"))[0]!;
+    assert.match(big.ETag, /-3"$/, "the 12 MiB file went up in 3 parts of 5 MiB");
+    // The aws CLI, run after, finds nothing to send: both tools leave the same objects.
+    const again = success(await syncDir(root, "rclone-media/", { SYNC_TOOL: "aws" }));
+    assert.deepEqual([again.uploaded, again.skipped], [0, files.length]);
+  });
+
+  it("rclone missing a file and another object resized = the same verification failure", async () => {
+    const real = (await run("bash", ["-c", "command -v rclone"])).stdout.trim();
+    const bin = tempDir("bin");
+    writeFileSync(
+      path.join(bin, "rclone"),
+      [
+        "#!/bin/bash",
+        "args=()",
+        'while (($#)); do args+=("$1"); if [[ "$1" == --files-from-raw ]]; then list="$2"; fi; shift; done',
+        `grep -vx missing.txt "$list" >"$list.kept"; mv "$list.kept" "$list"`,
+        `"${real}" "\${args[@]}" || exit`,
+        `exec aws s3 cp /etc/hostname s3://${BUCKET}/rclone-verify/resized.txt --quiet`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const root = tempDir("media");
+    writeFileSync(path.join(root, "missing.txt"), "never sent\n");
+    writeFileSync(path.join(root, "resized.txt"), "x".repeat(500));
+    writeFileSync(path.join(root, "fine.txt"), "ok\n");
+    const line = failure(
+      await syncDir(root, "rclone-verify/", {
+        SYNC_TOOL: "rclone",
+        PATH: `${bin}:${process.env.PATH}`,
+      }),
+    );
+    assert.match(line, /verification failed for s3:\/\/relocation-media\/rclone-verify\/: /);
+    assert.match(line, /1 file\(s\) missing: 'missing\.txt'/);
+    assert.match(
+      line,
+      /1 file\(s\) with a different size: 'resized\.txt \(\d+ bytes at the destination, 500 here\)'/,
+    );
+  });
+
+  it("auto without rclone on PATH = the aws CLI, same result", async () => {
+    const root = tempDir("media");
+    const files = writeManyFiles(root, 5, 1000);
+    const r = await syncDir(root, "fallback/", { SYNC_TOOL: "auto", PATH: pathWithout("rclone") });
+    const result = success(r);
+    assert.equal(result.tool, "aws");
+    assert.equal(result.uploaded, files.length);
+    assert.match(r.stderr, /tool: aws/);
+    assert.deepEqual(await stored("fallback/"), expected(files));
+  });
+
+  it("auto with rclone on PATH = rclone", async () => {
+    const root = tempDir("media");
+    writeManyFiles(root, 3, 1000);
+    assert.equal(success(await syncDir(root, "auto/", { SYNC_TOOL: "auto" })).tool, "rclone");
+  });
+
+  it("SYNC_TOOL=rclone without rclone on PATH = exit 1 saying what to do", async () => {
+    const line = failure(
+      await syncDir(tempDir("media"), "norclone/", {
+        SYNC_TOOL: "rclone",
+        PATH: pathWithout("rclone"),
+      }),
+    );
+    assert.match(
+      line,
+      /SYNC_TOOL=rclone but rclone is not on PATH; install it or set SYNC_TOOL=auto/,
+    );
   });
 });
 
