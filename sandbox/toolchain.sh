@@ -315,7 +315,7 @@ check_tool() {
   pulumi) "$BIN/pulumi" version ;;
   pulumi-language-nodejs) prints_port "$BIN/pulumi-language-nodejs" && "$BIN/pulumi-language-nodejs" -version ;;
   pulumi-resource-kubernetes | pulumi-resource-command) prints_port "$BIN/$t" && echo "$t serves" ;;
-  etcd) "$BIN/etcd" --version | head -n1 ;;
+  etcd) "$BIN/etcd" --version | sed -n 1p ;;
   kwok) "$BIN/kwokctl" --version && "$BIN/kwok" --version ;;
   kubernetes)
     for b in $(tool_bins kubernetes); do
