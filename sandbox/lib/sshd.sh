@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The NFS server stand-in: OpenSSH's sshd on a free 127.0.0.1 port, configured like Debian's
+# where it matters (root by key only, AcceptEnv LANG LC_* and nothing else, the sftp subsystem
+# CopyToRemote uses). Generated host and client keys live under .sandbox/ssh.
+# Sourced after common.sh. Sets SSHD_PORT, SSHD_HOST_KEY (the public key line nfs.hostKey pins),
+# SSH_CLIENT_KEY (the private key file).
+set -euo pipefail
+
+start_sshd() {
+  local dir="$SANDBOX_DIR/ssh" port remote_path
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  [[ -f "$dir/host_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -C sandbox-host -f "$dir/host_ed25519"
+  [[ -f "$dir/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -C sandbox-client -f "$dir/id_ed25519"
+  cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
+  chmod 600 "$dir/authorized_keys"
+  mkdir -p /run/sshd # privilege separation directory
+  port=$(free_port)
+  # The SSH session's PATH must find the aws CLI (pyenv shims here) as on the real NFS server.
+  remote_path="$(dirname -- "$(command -v aws)"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  cat >"$dir/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/host_ed25519
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AcceptEnv LANG LC_*
+SetEnv PATH=$remote_path
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+CONF
+  /usr/sbin/sshd -t -f "$dir/sshd_config" || die "sshd_config rejected"
+  /usr/sbin/sshd -D -e -f "$dir/sshd_config" >"$SANDBOX_RUN/sshd.log" 2>&1 &
+  remember sshd $!
+  wait_port "$port" 20 || die "sshd did not start; see $SANDBOX_RUN/sshd.log"
+  SSHD_PORT="$port"
+  SSHD_HOST_KEY="$(cut -d' ' -f1,2 "$dir/host_ed25519.pub")"
+  SSH_CLIENT_KEY="$dir/id_ed25519"
+  printf '[127.0.0.1]:%s %s\n' "$port" "$SSHD_HOST_KEY" >"$dir/known_hosts"
+  export SSHD_PORT SSHD_HOST_KEY SSH_CLIENT_KEY
+  say "SSH (the NFS server) on 127.0.0.1:$port"
+}
+
+# ssh_nfs COMMAND...: runs a command on the sandbox NFS server, host key pinned.
+ssh_nfs() {
+  ssh -i "$SSH_CLIENT_KEY" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes \
+    -o "UserKnownHostsFile=$SANDBOX_DIR/ssh/known_hosts" -o LogLevel=ERROR \
+    -p "$SSHD_PORT" root@127.0.0.1 "$@"
+}
