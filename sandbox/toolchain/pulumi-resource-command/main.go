@@ -15,10 +15,18 @@
 //     password, privateKey, privateKeyPassword); environment is sent with
 //     SSH "env" requests, which the server must AcceptEnv, as upstream.
 //   - command:local:run       the invoke (local.run()).
+//   - command:remote:CopyToRemote  a FileAsset, StringAsset or path FileArchive
+//     copied over SFTP to remotePath (upstream's file/directory rules); an
+//     update copies again only when the source's hash or remotePath changed;
+//     triggers replace; delete removes nothing (copyToRemote.go upstream).
 //
-// Not implemented: assetPaths/archivePaths, remote.CopyToRemote and the
-// deprecated CopyFile, SSH proxies/agents, streaming command output to the
-// Pulumi console (output is in stdout/stderr and, on failure, in the error).
+// connection.hostKey pins the server key ("<type> <base64>"); without it the
+// host key is not checked (as upstream). dialErrorLimit (default 10) and
+// perDialTimeout (seconds, default 15) bound the dial.
+//
+// Not implemented: assetPaths/archivePaths, the deprecated CopyFile, SSH
+// proxies/agents, streaming command output to the Pulumi console (output is in
+// stdout/stderr and, on failure, in the error).
 package main
 
 import (
@@ -30,11 +38,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +60,7 @@ var version = "0.0.0-sandbox"
 const (
 	typeLocal  = "command:local:Command"
 	typeRemote = "command:remote:Command"
+	typeCopy   = "command:remote:CopyToRemote"
 	fnLocalRun = "command:local:run"
 )
 
@@ -63,6 +70,9 @@ var inputKeys = []string{
 	"connection", "create", "update", "delete", "dir", "environment", "interpreter",
 	"stdin", "triggers", "addPreviousOutputInEnv", "logging", "assetPaths", "archivePaths",
 }
+
+// Input properties of CopyToRemote (its outputs are exactly its inputs).
+var copyInputKeys = []string{"connection", "triggers", "source", "remotePath"}
 
 func main() {
 	fs := flag.NewFlagSet(os.Args[0], flag.ContinueOnError)
@@ -152,7 +162,7 @@ func (p *provider) Attach(context.Context, *pulumirpc.PluginAttach) (*emptypb.Em
 }
 
 func checkType(t string) error {
-	if t != typeLocal && t != typeRemote {
+	if t != typeLocal && t != typeRemote && t != typeCopy {
 		return fmt.Errorf("pulumi-resource-command (sandbox): resource type %q is not supported", t)
 	}
 	return nil
@@ -181,7 +191,10 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 		return nil, err
 	}
 	var failures []*pulumirpc.CheckFailure
-	if t == typeRemote {
+	if t == typeCopy {
+		failures = append(failures, checkCopy(news)...)
+	}
+	if t == typeRemote || t == typeCopy {
 		if conn, ok := news["connection"]; !ok || conn.IsNull() {
 			failures = append(failures, &pulumirpc.CheckFailure{Property: "connection", Reason: "connection is required"})
 		}
@@ -194,6 +207,10 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 }
 
 func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	keys := inputKeys
+	if t := req.GetType(); t == typeCopy || (t == "" && resourceType(req.GetUrn()) == typeCopy) {
+		keys = copyInputKeys
+	}
 	olds, err := unmarshal(req.GetOldInputs())
 	if err != nil {
 		return nil, err
@@ -214,7 +231,7 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 	}
 	var diffs, replaces []string
 	detailed := map[string]*pulumirpc.PropertyDiff{}
-	for _, k := range inputKeys {
+	for _, k := range keys {
 		if ignored[k] {
 			continue
 		}
@@ -278,7 +295,13 @@ func (p *provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 	}
 	id := fmt.Sprintf("%s%08x", name, rand.Uint32()) //nolint:gosec // an ID, not a secret
 	state := copyMap(inputs)
-	if req.GetPreview() {
+	if t == typeCopy {
+		if !req.GetPreview() {
+			if err := copyToRemote(ctx, inputs, req.GetTimeout()); err != nil {
+				return nil, err
+			}
+		}
+	} else if req.GetPreview() {
 		setUnknownOutputs(state)
 	} else if cmd, ok := stringInput(inputs, "create"); ok {
 		if err := runInto(ctx, t, cmd, inputs, nil, state, req.GetTimeout()); err != nil {
@@ -308,6 +331,19 @@ func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 		return nil, err
 	}
 	state := copyMap(news)
+	if t == typeCopy {
+		// As upstream: copy again only when the content or the destination changed.
+		if !req.GetPreview() && (sourceHash(news) != sourceHash(olds) || !sameString(news, olds, "remotePath")) {
+			if err := copyToRemote(ctx, news, req.GetTimeout()); err != nil {
+				return nil, err
+			}
+		}
+		props, err := marshal(state)
+		if err != nil {
+			return nil, err
+		}
+		return &pulumirpc.UpdateResponse{Properties: props}, nil
+	}
 	// Keep the previous outputs until a command replaces them.
 	for _, k := range []string{"stdout", "stderr"} {
 		if v, ok := olds[resource.PropertyKey(k)]; ok {
@@ -579,62 +615,9 @@ func runLocal(
 func runRemote(
 	ctx context.Context, inputs resource.PropertyMap, command string, env map[string]string, stdin string,
 ) (string, string, error) {
-	connV, ok := inputs["connection"]
-	if !ok {
-		return "", "", errors.New("connection is required")
-	}
-	connV, _ = plain(connV)
-	if !connV.IsObject() {
-		return "", "", errors.New("connection must be an object")
-	}
-	conn := connV.ObjectValue()
-	host, _ := stringInput(conn, "host")
-	user, ok := stringInput(conn, "user")
-	if !ok || user == "" {
-		user = "root"
-	}
-	port := 22
-	if v, ok := conn["port"]; ok {
-		if v, _ = plain(v); v.IsNumber() {
-			port = int(v.NumberValue())
-		}
-	}
-	cfg := &ssh.ClientConfig{
-		User:            user,
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec // as upstream: no known_hosts handling
-		Timeout:         15 * time.Second,
-	}
-	if pw, ok := stringInput(conn, "password"); ok && pw != "" {
-		cfg.Auth = append(cfg.Auth, ssh.Password(pw))
-	}
-	if key, ok := stringInput(conn, "privateKey"); ok && key != "" {
-		var signer ssh.Signer
-		var err error
-		if pass, ok := stringInput(conn, "privateKeyPassword"); ok && pass != "" {
-			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(key), []byte(pass))
-		} else {
-			signer, err = ssh.ParsePrivateKey([]byte(key))
-		}
-		if err != nil {
-			return "", "", fmt.Errorf("parsing connection.privateKey: %w", err)
-		}
-		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(signer))
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	var client *ssh.Client
-	var err error
-	for attempt := 0; attempt < 10; attempt++ {
-		if client, err = ssh.Dial("tcp", addr, cfg); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return "", "", ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 500 * time.Millisecond):
-		}
-	}
+	client, addr, err := dialSSH(ctx, inputs)
 	if err != nil {
-		return "", "", fmt.Errorf("ssh dial %s: %w", addr, err)
+		return "", "", err
 	}
 	defer client.Close()
 	session, err := client.NewSession()

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The Pulumi phases sandbox/run.sh runs, each recording snapshots (.sandbox/run/*.json) and
+# checks (.sandbox/run/checks.jsonl) that sandbox/summary.ts turns into .sandbox/summary.json.
+# Sourced after the other lib files.
+set -euo pipefail
+
+# snapshot NAME: StatefulSets (every namespace) and the bucket listing at this moment.
+snapshot() {
+  kc get statefulsets --all-namespaces -o json >"$SANDBOX_RUN/statefulsets-$1.json"
+  aws_sandbox s3api list-objects-v2 --bucket "$SANDBOX_BUCKET" --output json \
+    >"$SANDBOX_RUN/s3-$1.json"
+}
+
+# step NAME LOG CMD...: runs a pulumi command, its output in LOG (and on stderr), records a check.
+step() {
+  local name="$1" log="$SANDBOX_RUN/$2" rc=0
+  shift 2
+  say "$name: $*"
+  "$@" >"$log" 2>&1 || rc=$?
+  sed 's/^/    /' "$log" >&2
+  if ((rc == 0)); then check "$name" true "exit 0"; else check "$name" false "exit $rc (see ${log#"$SANDBOX_REPO"/})"; fi
+  return "$rc"
+}
+
+run_local_stack() {
+  snapshot before
+  init_stack local
+  write_config local
+  # What summary.ts compares against: the seeded choice of each dump directory.
+  printf '{"keycloak-db":"%s","stack-db":"%s"}\n' "$EXPECT_KEYCLOAK_DUMP" "$EXPECT_STACK_DUMP" \
+    >"$SANDBOX_RUN/expected-dumps.json"
+  step preview-succeeds preview-1.log pl local preview --diff ||
+    die "the first preview failed; nothing else can be checked"
+  step up-succeeds up-1.log pl local up --yes --skip-preview --event-log "$SANDBOX_RUN/events-up.jsonl" ||
+    die "pulumi up failed; the servers are stopped (re-run with --keep to poke at them)"
+  (cd "$SANDBOX_REPO" && pulumi stack output --stack local --json) >"$SANDBOX_RUN/outputs-up.json"
+  say "stack outputs after up:"
+  cat "$SANDBOX_RUN/outputs-up.json" >&2
+  snapshot up
+}
+
+run_second_pass() {
+  step second-preview-no-changes preview-2.log pl local preview --expect-no-changes || true
+  step second-up-no-changes up-2.log pl local up --yes --skip-preview --expect-no-changes \
+    --event-log "$SANDBOX_RUN/events-up-2.jsonl" || true
+  snapshot up-2
+}
+
+run_destroy() {
+  step destroy-succeeds destroy.log pl local destroy --yes --skip-preview || true
+  snapshot destroy
+}
+
+# A StatefulSet that does not exist: preview (and up) must fail naming it, and change nothing.
+run_broken_stack() {
+  local missing="production-stack/stack-does-not-exist"
+  init_stack local-broken
+  write_config local-broken stack-does-not-exist
+  local rc=0
+  pl local-broken preview >"$SANDBOX_RUN/broken-preview.log" 2>&1 || rc=$?
+  sed 's/^/    /' "$SANDBOX_RUN/broken-preview.log" >&2
+  if ((rc != 0)) && grep -q "$missing" "$SANDBOX_RUN/broken-preview.log"; then
+    check broken-preview-fails-naming-it true "exit $rc, names $missing"
+  else
+    check broken-preview-fails-naming-it false "exit $rc; message naming $missing: $(grep -c "$missing" "$SANDBOX_RUN/broken-preview.log") line(s)"
+  fi
+  rc=0
+  pl local-broken up --yes --skip-preview >"$SANDBOX_RUN/broken-up.log" 2>&1 || rc=$?
+  if ((rc != 0)) && grep -q "$missing" "$SANDBOX_RUN/broken-up.log"; then
+    check broken-up-fails-naming-it true "exit $rc, names $missing"
+  else
+    check broken-up-fails-naming-it false "exit $rc (see .sandbox/run/broken-up.log)"
+  fi
+  snapshot broken
+}
+
+print_keep_help() {
+  cat >&2 <<HELP
+
+The sandbox is still running (stack "local" is UP; nothing was destroyed):
+  export PATH="$(dirname -- "$(command -v pulumi)"):\$PATH"
+  export KUBECONFIG=$KUBECONFIG PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL PULUMI_HOME=$PULUMI_HOME
+  export PULUMI_CONFIG_PASSPHRASE=sandbox PULUMI_SKIP_UPDATE_CHECK=1 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  pulumi stack output --stack local
+  pulumi destroy --stack local --config-file $(config_file local)
+  kubectl --context $KUBE_CONTEXT get statefulsets -A
+  AWS_ACCESS_KEY_ID=$SANDBOX_AWS_KEY_ID AWS_SECRET_ACCESS_KEY=$SANDBOX_AWS_SECRET aws --endpoint-url $MOTO_ENDPOINT s3 ls --recursive s3://$SANDBOX_BUCKET
+  ssh -i $SSH_CLIENT_KEY -o UserKnownHostsFile=$SANDBOX_DIR/ssh/known_hosts -p $SSHD_PORT root@127.0.0.1
+Stop everything:  bash sandbox/stop.sh
+HELP
+}
+
+# summarize: sandbox/summary.ts (data checks, .sandbox/summary.json); non-zero if a check failed.
+summarize() {
+  summarized=true # read by run.sh's EXIT trap
+  export summarized
+  say "summary"
+  SANDBOX_S3_ENDPOINT="$MOTO_ENDPOINT" SANDBOX_S3_BUCKET="$SANDBOX_BUCKET" SANDBOX_S3_REGION="$SANDBOX_REGION" \
+    AWS_ACCESS_KEY_ID="$SANDBOX_AWS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SANDBOX_AWS_SECRET" \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+    node --import tsx "$SANDBOX_REPO/sandbox/summary.ts"
+}
