@@ -9,7 +9,7 @@
 #
 # Usage: sandbox/run.sh [--keep] [--e2e]
 #   --keep  leave the servers and the `local` stack UP after `pulumi up` (no destroy, no broken
-#           case) and print how to reach and stop them.
+#           case; also when a step failed) and print how to reach and stop them.
 #   --e2e   what CI runs; the same full run (accepted for clarity in .ci/run).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -46,6 +46,7 @@ here="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/phases.sh
 . "$here/lib/phases.sh"
 
+[[ $(id -u) == 0 ]] || die "run as root: the SSH server playing the NFS server logs in as root (as in production)"
 started=$SECONDS
 summarized=false
 mkdir -p "$SANDBOX_DIR"
@@ -56,7 +57,7 @@ if [[ -f "$SANDBOX_RUN/pids" || -f "$SANDBOX_RUN/pids.kwok" ]]; then
   stop_started
 fi
 rm -rf "$SANDBOX_RUN" "$SANDBOX_DIR/state" "$SANDBOX_DIR/nfs-scripts" "$SANDBOX_DIR"/Pulumi.*.yaml \
-  "$SANDBOX_DIR/summary.json"
+  "$SANDBOX_DIR/summary.json" "$SANDBOX_DIR/env.sh"
 mkdir -p "$SANDBOX_RUN"
 
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -64,7 +65,7 @@ cleanup() {
   local rc=$?
   # A run that stopped early still gets its summary (what it did check, and the failure).
   if [[ "$summarized" == false && -n "${MOTO_ENDPOINT:-}" ]]; then summarize || rc=1; fi
-  if [[ "$keep" == true && $rc == 0 ]]; then
+  if [[ "$keep" == true ]]; then
     print_keep_help
     return
   fi

@@ -74,20 +74,31 @@ run_broken_stack() {
   snapshot broken
 }
 
+# print_keep_help: writes .sandbox/env.sh (what a shell needs to reach the sandbox) and says how
+# to use it and how to stop everything.
 print_keep_help() {
+  cat >"$SANDBOX_DIR/env.sh" <<ENV
+# Source me: the environment of the running sandbox (written by sandbox/run.sh --keep).
+export PATH="$(dirname -- "$(command -v pulumi)"):\$PATH"
+export KUBECONFIG="$KUBECONFIG"
+export PULUMI_BACKEND_URL="$PULUMI_BACKEND_URL" PULUMI_HOME="$PULUMI_HOME"
+export PULUMI_CONFIG_PASSPHRASE=sandbox PULUMI_SKIP_UPDATE_CHECK=1 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export AWS_ACCESS_KEY_ID=$SANDBOX_AWS_KEY_ID AWS_SECRET_ACCESS_KEY=$SANDBOX_AWS_SECRET AWS_DEFAULT_REGION=$SANDBOX_REGION
+export AWS_ENDPOINT_URL="$MOTO_ENDPOINT"
+ENV
   cat >&2 <<HELP
 
-The sandbox is still running (stack "local" is UP; nothing was destroyed):
-  export PATH="$(dirname -- "$(command -v pulumi)"):\$PATH"
-  export KUBECONFIG=$KUBECONFIG PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL PULUMI_HOME=$PULUMI_HOME
-  export PULUMI_CONFIG_PASSPHRASE=sandbox PULUMI_SKIP_UPDATE_CHECK=1 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+The sandbox is still running; stack "local" is UP (quiesced, copied; not destroyed).
+  . .sandbox/env.sh
   pulumi stack output --stack local
-  pulumi destroy --stack local --config-file $(config_file local)
-  kubectl --context $KUBE_CONTEXT get statefulsets -A
-  AWS_ACCESS_KEY_ID=$SANDBOX_AWS_KEY_ID AWS_SECRET_ACCESS_KEY=$SANDBOX_AWS_SECRET aws --endpoint-url $MOTO_ENDPOINT s3 ls --recursive s3://$SANDBOX_BUCKET
-  ssh -i $SSH_CLIENT_KEY -o UserKnownHostsFile=$SANDBOX_DIR/ssh/known_hosts -p $SSHD_PORT root@127.0.0.1
-Stop everything:  bash sandbox/stop.sh
+  pulumi preview --stack local --config-file .sandbox/Pulumi.local.yaml
+  pulumi destroy --stack local --config-file .sandbox/Pulumi.local.yaml
+  kubectl --context $KUBE_CONTEXT get statefulsets,pods -A
+  aws s3 ls --recursive s3://$SANDBOX_BUCKET
+  ssh -i .sandbox/ssh/id_ed25519 -o UserKnownHostsFile=.sandbox/ssh/known_hosts -p $SSHD_PORT root@127.0.0.1
+S3 (moto) $MOTO_ENDPOINT, SSH 127.0.0.1:$SSHD_PORT, Kubernetes context $KUBE_CONTEXT ($KUBECONFIG).
+Stop everything: bash sandbox/stop.sh   (the next sandbox/run.sh also stops it first)
 HELP
 }
 
