@@ -39,6 +39,19 @@ run_local_stack() {
   snapshot up
 }
 
+# The secrets (S3 secret key, SSH private key) appear nowhere in plain text: not in the state,
+# its backups and history, nor in what the CLI printed or logged.
+check_no_plain_secrets() {
+  local body found
+  body=$(sed -n 2p "$SSH_CLIENT_KEY") # a line of the key's base64 body
+  found=$(grep -rlF -e "$SANDBOX_AWS_SECRET" -e "$body" "$SANDBOX_DIR/state" "$SANDBOX_RUN" || true)
+  if [[ -z "$found" ]]; then
+    check no-plain-secrets-in-state-or-logs true "state, history and CLI output searched"
+  else
+    check no-plain-secrets-in-state-or-logs false "found in: ${found//$'\n'/, }"
+  fi
+}
+
 run_second_pass() {
   step second-preview-no-changes preview-2.log pl local preview --expect-no-changes || true
   step second-up-no-changes up-2.log pl local up --yes --skip-preview --expect-no-changes \
@@ -106,6 +119,7 @@ HELP
 summarize() {
   summarized=true # read by run.sh's EXIT trap
   export summarized
+  [[ -z "${SSH_CLIENT_KEY:-}" ]] || check_no_plain_secrets
   say "summary"
   SANDBOX_S3_ENDPOINT="$MOTO_ENDPOINT" SANDBOX_S3_BUCKET="$SANDBOX_BUCKET" SANDBOX_S3_REGION="$SANDBOX_REGION" \
     AWS_ACCESS_KEY_ID="$SANDBOX_AWS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SANDBOX_AWS_SECRET" \
