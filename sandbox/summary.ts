@@ -260,7 +260,9 @@ function main(): number {
   if (log) {
     const envDump = (n: string) => n.startsWith("env-dump-");
     const quiesce = (n: string) => n.startsWith("quiesce-") && n.endsWith("-scale");
-    const copy = (n: string) => n.startsWith("backup-") && n.endsWith("-ssh-copy");
+    // Final copies only: a tree's pre-sync copy ("...-presync-...") runs before the quiesce.
+    const copy = (n: string) =>
+      n.startsWith("backup-") && n.endsWith("-ssh-copy") && !n.includes("presync");
     const a = finishedBefore(log, envDump, quiesce);
     add("env-dumps-before-quiesce", a.ok, `engine events: ${a.detail}`);
     const b = finishedBefore(log, quiesce, copy);
