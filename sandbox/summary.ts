@@ -244,13 +244,19 @@ function main(): number {
     if (outputs.quiescedAt) {
       const at = Date.parse(outputs.quiescedAt);
       const envSet = new Set(keys);
-      const early = s3.up.filter((o) => !envSet.has(o.Key) && Date.parse(o.LastModified) < at);
+      // Dumps only: a tree with pre-sync may hold objects sent before the quiesce by design.
+      const dumps = new Set(
+        Object.values(outputs.backups ?? {}).flatMap((b) =>
+          typeof b.key === "string" ? [b.key] : [],
+        ),
+      );
+      const early = s3.up.filter((o) => dumps.has(o.Key) && Date.parse(o.LastModified) < at);
       const late = s3.up.filter((o) => envSet.has(o.Key) && Date.parse(o.LastModified) > at);
       add(
         "order-by-s3-times",
         early.length === 0 && late.length === 0,
         early.length + late.length === 0
-          ? `env dumps at or before quiescedAt ${outputs.quiescedAt}, copies at or after it`
+          ? `env dumps at or before quiescedAt ${outputs.quiescedAt}, dump copies at or after it`
           : `copies before quiesce: ${early.map((o) => o.Key).join(", ")}; dumps after: ${late.map((o) => o.Key).join(", ")}`,
       );
     }
