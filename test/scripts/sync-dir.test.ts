@@ -1,7 +1,7 @@
 // scripts/sync-dir.sh for real: the aws CLI against moto_server on fixture trees, including an
 // S3 outage in the middle of a run.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, existsSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import * as path from "node:path";
@@ -18,6 +18,12 @@ import {
 } from "../helpers/fixtures";
 import { lastJson, run, type RunResult } from "../helpers/run";
 import { freePort, startMoto, tempDir, type Moto } from "../helpers/servers";
+
+/** Where a tool is on PATH (synchronously: run() can race a command that exits at once). */
+const which = (tool: string) =>
+  execFileSync("bash", ["-c", `command -v ${tool}`])
+    .toString()
+    .trim();
 
 const BUCKET = "relocation-media";
 const SECRET = "never-printed-secret-fedcba9876543210";
@@ -184,7 +190,7 @@ describe("sync-dir.sh", () => {
   it("sync that misses a file and mangles another = verification fails naming both", async () => {
     // A stand-in for a CLI that reports success but loses data: it runs the real aws, excluding
     // one file from the sync and replacing another object afterwards.
-    const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
+    const real = which("aws");
     const bin = tempDir("bin");
     writeFileSync(
       path.join(bin, "aws"),
@@ -272,7 +278,7 @@ describe("sync-dir.sh with rclone", () => {
   });
 
   it("rclone missing a file and another object resized = the same verification failure", async () => {
-    const real = (await run("bash", ["-c", "command -v rclone"])).stdout.trim();
+    const real = which("rclone");
     const bin = tempDir("bin");
     writeFileSync(
       path.join(bin, "rclone"),

@@ -1,6 +1,7 @@
 // sync-dir.sh split into shards for real against moto: the parts are disjoint, cover the tree,
 // are balanced by bytes, merge into a single run's totals, and each verifies its own part.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -9,6 +10,12 @@ import { mergeShardResults, type ShardResult } from "../../components/copy-resul
 import { SCRIPTS, createBucket, listObjects, setAge, type TreeFile } from "../helpers/fixtures";
 import { lastJson, run, type RunResult } from "../helpers/run";
 import { startMoto, tempDir, type Moto } from "../helpers/servers";
+
+/** Where a tool is on PATH (synchronously: run() can race a command that exits at once). */
+const which = (tool: string) =>
+  execFileSync("bash", ["-c", `command -v ${tool}`])
+    .toString()
+    .trim();
 
 const BUCKET = "relocation-shards";
 let moto: Moto;
@@ -137,7 +144,7 @@ describe("sync-dir.sh shards", () => {
 
   it("a shard whose part is not at the destination = its verification fails naming its files", async () => {
     // A CLI that claims success without sending anything.
-    const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
+    const real = which("aws");
     const bin = tempDir("bin");
     writeFileSync(
       path.join(bin, "aws"),
