@@ -115,7 +115,8 @@ export const quiescedAt = pulumi
 export const bucket = s3.target.bucket;
 export const prefixes = s3.prefixes;
 export const copyPolicy = s3.policyDocument;
-export const copyUser = s3.userName;
+/** The managed copy identity; null in bring-your-own mode. */
+export const copyUser = s3.userName.apply((name) => name ?? null);
 export const envDumpKeys = envDump.envKeys;
 export const manifestKeys = envDump.manifestKeys;
 export const envDumpKept = envDump.keptKeys;

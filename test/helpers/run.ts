@@ -35,6 +35,8 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A child that exits without reading stdin must not crash the test with EPIPE.
+    child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
   });
 }
