@@ -2,8 +2,9 @@
 // Read the config, build the components, export the outputs; the logic lives in components/.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupCopy } from "./components/backup-copy";
+import { BackupCopy, preSyncBackups } from "./components/backup-copy";
 import { loadConfig, secretSetting, usesJobs } from "./components/config";
+import { downtimeOutput } from "./components/downtime";
 import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
 import { Preflight } from "./components/preflight";
@@ -64,6 +65,33 @@ const envDump = new PodEnvDump(
   afterPreflight,
 );
 
+// What every copy (pre-sync or final) needs: destination, credentials and where it runs.
+const sshPrivateKey = config.backups.some((b) => b.executor === "ssh")
+  ? secretSetting("sshPrivateKey")
+  : undefined;
+const copyArgs = (b: (typeof config.backups)[number]) => ({
+  backup: b,
+  target: s3.target,
+  credentials: s3.credentials,
+  nfs: config.nfs,
+  sshPrivateKey,
+  jobs: config.jobs,
+  jobsNamespace,
+  timeoutSeconds: config.copyTimeoutSeconds,
+  kubeContext: config.kubeContext,
+});
+
+// Two-phase media sync: each tree is copied once while the stack is still up, so the copy after
+// the quiesce sends only what changed since (backups[].preSync, on by default for trees).
+const preSyncs = preSyncBackups(config.backups).map(
+  (b) =>
+    new BackupCopy(
+      `presync-${b.name}`,
+      { ...copyArgs(b), phase: "presync", runAfter: [s3] },
+      afterPreflight,
+    ),
+);
+
 // Suspend user activity: every configured StatefulSet to zero (destroy restores the counts).
 const quiesced = config.quiesce.map(
   (s) =>
@@ -74,32 +102,18 @@ const quiesced = config.quiesce.map(
         statefulSet: s.statefulSet,
         timeoutSeconds: config.quiesceTimeoutSeconds,
         kubeContext: config.kubeContext,
-        runAfter: envDump.resources,
+        runAfter: [...envDump.resources, ...preSyncs],
       },
       afterPreflight,
     ),
 );
 
 // Copy the backups once every StatefulSet is at zero and the access key is in place, in parallel.
-const sshPrivateKey = config.backups.some((b) => b.executor === "ssh")
-  ? secretSetting("sshPrivateKey")
-  : undefined;
 const copies = config.backups.map(
   (b) =>
     new BackupCopy(
       `backup-${b.name}`,
-      {
-        backup: b,
-        target: s3.target,
-        credentials: s3.credentials,
-        nfs: config.nfs,
-        sshPrivateKey,
-        jobs: config.jobs,
-        jobsNamespace,
-        timeoutSeconds: config.copyTimeoutSeconds,
-        kubeContext: config.kubeContext,
-        runAfter: [...quiesced.map((q) => q.scaledToZero), s3],
-      },
+      { ...copyArgs(b), runAfter: [...quiesced.map((q) => q.scaledToZero), s3] },
       afterPreflight,
     ),
 );
@@ -111,6 +125,11 @@ export const originalReplicas = pulumi
 export const quiescedAt = pulumi
   .all(quiesced.map((q) => q.quiescedAt))
   .apply((times) => times.reduce((latest, t) => (t > latest ? t : latest)));
+/** The window the stack was down for the copies: {quiescedAt, lastVerifiedAt, seconds}. */
+export const downtime = downtimeOutput(
+  quiesced.map((q) => q.quiescedAt),
+  copies.map((c) => c.verifiedAt),
+);
 
 export const bucket = s3.target.bucket;
 export const prefixes = s3.prefixes;

@@ -13,13 +13,20 @@ function copyResult(name: string, inputs: Record<string, unknown>): string {
   if (env.STATEFULSET) {
     return `{"namespace":"${env.NAMESPACE}","statefulSet":"${env.STATEFULSET}","originalReplicas":3,"quiescedAt":"2026-11-25T10:00:00Z"}`;
   }
-  const backup = /^backup-(.+)-(ssh-copy|job-result)$/.exec(name)?.[1];
+  const [, phase, backup] = /^(backup|presync)-(.+)-(ssh-copy|job-result)$/.exec(name) ?? [];
+  // The final copies finish at different times; the pre-sync long before the quiesce.
+  const verifiedAt =
+    phase === "presync"
+      ? "2026-11-25T09:30:00Z"
+      : backup === "stack-media"
+        ? "2026-11-25T10:04:10Z"
+        : "2026-11-25T10:01:00Z";
   if (backup === "stack-media") {
-    return `{"bucket":"im-fragalysis","prefix":"production-stack-media/","files":10,"bytes":2048,"uploaded":10,"skipped":0}`;
+    return `{"bucket":"im-fragalysis","prefix":"production-stack-media/","files":10,"bytes":2048,"uploaded":10,"skipped":0,"verifiedAt":"${verifiedAt}"}`;
   }
   if (backup) {
     const key = `production-${backup}/backup-2026-11-25T09:07:01Z-dumpall.sql.gz`;
-    return `{"bucket":"im-fragalysis","key":"${key}","size":1234,"sha256":"${SHA}","source":"/nfs/${key}","sourceTime":"2026-11-25T09:07:01Z"}`;
+    return `{"bucket":"im-fragalysis","key":"${key}","size":1234,"sha256":"${SHA}","source":"/nfs/${key}","sourceTime":"2026-11-25T09:07:01Z","verifiedAt":"${verifiedAt}"}`;
   }
   return "";
 }
@@ -122,6 +129,27 @@ describe("production stack", () => {
       "production-keycloak-db/backup-2026-11-25T09:07:01Z-dumpall.sql.gz",
     );
     assert.equal((out["stack-media"] as Record<string, unknown>).files, 10);
+  });
+
+  it("media pre-sync = before every quiesce, waiting for none; dumps are not pre-synced", () => {
+    const presyncs = recorder.resources.filter((r) => /^presync-.*-ssh-copy$/.test(r.name));
+    assert.deepEqual(
+      presyncs.map((r) => r.name),
+      ["presync-stack-media-ssh-copy"],
+    );
+    const scales = recorder.resources.filter((r) => /^quiesce-.*-scale$/.test(r.name));
+    for (const scale of scales) {
+      assert.ok(recorder.waitsFor(scale, presyncs[0]!), `${scale.name} must wait for the pre-sync`);
+      assert.ok(!recorder.waitsFor(presyncs[0]!, scale), "the pre-sync must not wait for quiesce");
+    }
+  });
+
+  it("downtime = from the quiesce to the last final copy verified", async () => {
+    assert.deepEqual(await valueOf(stack.downtime), {
+      quiescedAt: "2026-11-25T10:00:00Z",
+      lastVerifiedAt: "2026-11-25T10:04:10Z",
+      seconds: 250,
+    });
   });
 
   it("outputs = original counts by namespace/name, live counts, latest quiesce time", async () => {
