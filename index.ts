@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupCopy, preSyncBackups } from "./components/backup-copy";
-import { loadConfig, secretSetting, usesJobs } from "./components/config";
+import { type Backup, loadConfig, secretSetting, usesJobs } from "./components/config";
 import { downtimeOutput } from "./components/downtime";
 import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
@@ -69,7 +69,7 @@ const envDump = new PodEnvDump(
 const sshPrivateKey = config.backups.some((b) => b.executor === "ssh")
   ? secretSetting("sshPrivateKey")
   : undefined;
-const copyArgs = (b: (typeof config.backups)[number]) => ({
+const copyArgs = (b: Backup) => ({
   backup: b,
   target: s3.target,
   credentials: s3.credentials,
