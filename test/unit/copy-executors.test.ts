@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { Backup, RelocationConfig } from "../../components/config";
+import type { Backup } from "../../components/config";
 import {
   copySettings,
   exportedFields,
@@ -13,6 +13,7 @@ import {
   parseTreeResult,
 } from "../../components/copy-result";
 import { script } from "../../components/scripts";
+import { backupFixture, JOBS, NFS, TARGET } from "../helpers/copy-fixtures";
 import { isSecret, settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
 
 const KEY_ID = "AKIAEXAMPLEKEYID0001";
@@ -64,34 +65,6 @@ before(async () => {
   job = await import("../../components/copy-job");
 });
 
-const NFS: RelocationConfig["nfs"] = {
-  host: "192.168.253.39",
-  port: 22,
-  user: "root",
-  hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleHostKey",
-  scriptDir: "/tmp/fragalysis-relocation",
-};
-const JOBS: RelocationConfig["jobs"] = {
-  namespace: "fragalysis-relocation",
-  image: "amazon/aws-cli:2.31.39",
-};
-const TARGET = { bucket: "im-fragalysis", region: "eu-central-1" };
-
-function backup(over: Partial<Backup> = {}): Backup {
-  return {
-    name: "keycloak-db",
-    kind: "latest",
-    sourceDir: "/nfs/kubernetes-prod/im-infra-pg-bu-pvc-5fad6224/hourly",
-    prefix: "production-keycloak-db/",
-    executor: "ssh",
-    pattern: "backup-*-dumpall.sql.gz",
-    minAgeSeconds: 120,
-    preSync: true,
-    shards: 1,
-    ...over,
-  };
-}
-
 function copy(
   name: string,
   b: Backup,
@@ -140,7 +113,11 @@ describe("pure functions", () => {
 
   it("latest settings = pattern, min age, select and notBefore when set", () => {
     assert.deepEqual(
-      copySettings(backup({ select: "f.gz", notBefore: "2023-10-16T12:00:00Z" }), TARGET, "/s"),
+      copySettings(
+        backupFixture({ select: "f.gz", notBefore: "2023-10-16T12:00:00Z" }),
+        TARGET,
+        "/s",
+      ),
       {
         SOURCE_DIR: "/s",
         DEST_URI: "s3://im-fragalysis/production-keycloak-db/",
@@ -156,7 +133,7 @@ describe("pure functions", () => {
   it("tree settings with an endpoint = no dump settings, endpoint passed", () => {
     assert.deepEqual(
       copySettings(
-        backup({ kind: "tree", prefix: "production-stack-media/" }),
+        backupFixture({ kind: "tree", prefix: "production-stack-media/" }),
         { ...TARGET, endpoint: "http://127.0.0.1:9000" },
         "/source",
       ),
@@ -170,16 +147,16 @@ describe("pure functions", () => {
   });
 
   it("job source = NFS export at /source; PVC at /source plus the path inside it", () => {
-    assert.equal(job.jobSourceDir(backup()), "/source");
+    assert.equal(job.jobSourceDir(backupFixture()), "/source");
     assert.equal(
-      job.jobSourceDir(backup({ pvc: "pg-bu", sourceDir: "/hourly/" })),
+      job.jobSourceDir(backupFixture({ pvc: "pg-bu", sourceDir: "/hourly/" })),
       "/source/hourly",
     );
-    assert.deepEqual(job.sourceVolume(backup(), "10.0.0.1"), {
+    assert.deepEqual(job.sourceVolume(backupFixture(), "10.0.0.1"), {
       name: "source",
-      nfs: { server: "10.0.0.1", path: backup().sourceDir, readOnly: true },
+      nfs: { server: "10.0.0.1", path: backupFixture().sourceDir, readOnly: true },
     });
-    assert.deepEqual(job.sourceVolume(backup({ pvc: "pg-bu" }), "10.0.0.1"), {
+    assert.deepEqual(job.sourceVolume(backupFixture({ pvc: "pg-bu" }), "10.0.0.1"), {
       name: "source",
       persistentVolumeClaim: { claimName: "pg-bu", readOnly: true },
     });
@@ -251,7 +228,7 @@ describe("ssh executor graph", () => {
 
   before(async () => {
     quiesce = new command.local.Command("quiesce-scale", { create: "true" });
-    const c = copy("keycloak-db", backup(), [quiesce]);
+    const c = copy("keycloak-db", backupFixture(), [quiesce]);
     outputs = await valueOf(c.outputs);
     assert.equal(await isSecret(c.outputs), false, "outputs are plain");
     await settle();
@@ -356,7 +333,7 @@ describe("ssh executor graph", () => {
 
   it("no hostKey configured = connection without one", async () => {
     new mod.BackupCopy("nohostkey", {
-      backup: backup({ name: "stack-db", prefix: "production-stack-db/" }),
+      backup: backupFixture({ name: "stack-db", prefix: "production-stack-db/" }),
       target: TARGET,
       credentials: { accessKeyId: pulumi.secret(KEY_ID), secretAccessKey: pulumi.secret(SECRET) },
       nfs: { ...NFS, hostKey: undefined },
@@ -374,7 +351,7 @@ describe("ssh executor graph", () => {
   it("media tree over ssh = sync-dir.sh shipped and run, tree outputs", async () => {
     const c = copy(
       "stack-media",
-      backup({
+      backupFixture({
         name: "stack-media",
         kind: "tree",
         sourceDir: "/nfs/kubernetes-media-replica",
@@ -397,7 +374,7 @@ describe("ssh executor graph", () => {
 
   it("ssh executor without a private key = error saying how to set it", () => {
     assert.throws(
-      () => copy("nokey", backup({ name: "nokey" }), [], { sshPrivateKey: undefined }),
+      () => copy("nokey", backupFixture({ name: "nokey" }), [], { sshPrivateKey: undefined }),
       /runs over SSH but no key was given; set it with: cat key \| pulumi config set --secret sshPrivateKey/,
     );
   });
@@ -411,7 +388,7 @@ describe("job executor graph", () => {
     const quiesce = new command.local.Command("quiesce-job-scale", { create: "true" });
     const c = copy(
       "media",
-      backup({
+      backupFixture({
         name: "stack-media",
         kind: "tree",
         executor: "job",
@@ -529,7 +506,10 @@ describe("job executor graph", () => {
   });
 
   it("existing PVC = mounted read-only by claim, SOURCE_DIR inside it", async () => {
-    copy("kc-pvc", backup({ name: "kc-pvc", executor: "job", pvc: "pg-bu", sourceDir: "/hourly" }));
+    copy(
+      "kc-pvc",
+      backupFixture({ name: "kc-pvc", executor: "job", pvc: "pg-bu", sourceDir: "/hourly" }),
+    );
     await settle();
     const pod = (rec.named("kc-pvc-job-job").inputs.spec as any).template.spec;
     assert.deepEqual(
@@ -546,7 +526,7 @@ describe("job executor graph", () => {
 
   it("shards > 1 on a dump = error, not silently one shard (trees: presync-shards.test.ts)", () => {
     assert.throws(
-      () => copy("sharded", backup({ name: "sharded", executor: "job", shards: 4 })),
+      () => copy("sharded", backupFixture({ name: "sharded", executor: "job", shards: 4 })),
       /shards > 1 splits a tree; a "latest" dump is one file, set shards: 1/,
     );
   });
@@ -556,11 +536,11 @@ describe("three backups", () => {
   it("three copies after one quiesce = each waits for quiesce, none for another", async () => {
     const quiesce = new command.local.Command("q3-scale", { create: "true" });
     const names = ["p-keycloak-db", "p-stack-db", "p-stack-media"];
-    copy(names[0]!, backup({ name: "keycloak-db" }), [quiesce]);
-    copy(names[1]!, backup({ name: "stack-db", prefix: "production-stack-db/" }), [quiesce]);
+    copy(names[0]!, backupFixture({ name: "keycloak-db" }), [quiesce]);
+    copy(names[1]!, backupFixture({ name: "stack-db", prefix: "production-stack-db/" }), [quiesce]);
     copy(
       names[2]!,
-      backup({ name: "stack-media", kind: "tree", prefix: "production-stack-media/" }),
+      backupFixture({ name: "stack-media", kind: "tree", prefix: "production-stack-media/" }),
       [quiesce],
     );
     await settle();

@@ -4,9 +4,10 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import type { Backup, RelocationConfig } from "../../components/config";
+import type { Backup } from "../../components/config";
 import { mergeShardResults, type ShardResult } from "../../components/copy-result";
 import { script } from "../../components/scripts";
+import { JOBS, mediaFixture, NFS } from "../helpers/copy-fixtures";
 import { settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
 
 const NOW = "2026-11-25T10:05:00Z";
@@ -60,32 +61,6 @@ before(async () => {
   job = await import("../../components/copy-job");
   quiesce = await import("../../components/quiesced-statefulset");
 });
-
-const NFS: RelocationConfig["nfs"] = {
-  host: "192.168.253.39",
-  port: 22,
-  user: "root",
-  scriptDir: "/tmp/fragalysis-relocation",
-};
-const JOBS: RelocationConfig["jobs"] = {
-  namespace: "fragalysis-relocation",
-  image: "amazon/aws-cli:2.31.39",
-};
-
-function media(over: Partial<Backup> = {}): Backup {
-  return {
-    name: "stack-media",
-    kind: "tree",
-    sourceDir: "/nfs/kubernetes-media-replica",
-    prefix: "production-stack-media/",
-    executor: "ssh",
-    pattern: "backup-*-dumpall.sql.gz",
-    minAgeSeconds: 120,
-    preSync: true,
-    shards: 1,
-    ...over,
-  };
-}
 
 function copy(
   name: string,
@@ -194,7 +169,7 @@ describe("sharded media Job", () => {
   let result: any;
 
   before(async () => {
-    const c = copy("sharded", media({ executor: "job", shards: 3 }));
+    const c = copy("sharded", mediaFixture({ executor: "job", shards: 3 }));
     result = await valueOf(c.result);
     await settle();
     spec = rec.named("sharded-job-job").inputs.spec;
@@ -252,7 +227,7 @@ describe("sharded media Job", () => {
   });
 
   it("one shard = plain Job, single result reader", async () => {
-    copy("single", media({ name: "single", executor: "job" }));
+    copy("single", mediaFixture({ name: "single", executor: "job" }));
     await settle();
     const s = rec.named("single-job-job").inputs.spec as any;
     assert.equal(s.completionMode, undefined);
@@ -270,13 +245,13 @@ describe("two-phase media sync", () => {
 
   before(async () => {
     // As index.ts wires it: pre-sync -> quiesce (runAfter) -> final copy (runAfter scaledToZero).
-    presync = copy("presync-stack-media", media(), { phase: "presync" });
+    presync = copy("presync-stack-media", mediaFixture(), { phase: "presync" });
     const q = new quiesce.QuiescedStatefulSet("quiesce-stack", {
       namespace: "production-stack",
       statefulSet: "stack",
       runAfter: [presync],
     });
-    final = copy("backup-stack-media", media(), { runAfter: [q.scaledToZero] });
+    final = copy("backup-stack-media", mediaFixture(), { runAfter: [q.scaledToZero] });
     await valueOf(final.outputs);
     await settle();
   });
@@ -310,16 +285,16 @@ describe("two-phase media sync", () => {
 
   it("pre-sync of a dump = error", () => {
     assert.throws(
-      () => copy("presync-db", media({ name: "db", kind: "latest" }), { phase: "presync" }),
+      () => copy("presync-db", mediaFixture({ name: "db", kind: "latest" }), { phase: "presync" }),
       /only a "tree" backup can be pre-synced/,
     );
   });
 
   it("preSyncBackups = trees with preSync on; dumps and preSync: false left out", () => {
     const backups = [
-      media({ name: "a" }),
-      media({ name: "b", preSync: false }),
-      media({ name: "c", kind: "latest" }),
+      mediaFixture({ name: "a" }),
+      mediaFixture({ name: "b", preSync: false }),
+      mediaFixture({ name: "c", kind: "latest" }),
     ];
     assert.deepEqual(
       mod.preSyncBackups(backups).map((b) => b.name),
