@@ -75,7 +75,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+say "Debian packages (sshd plays the NFS server)"
+bash "$here/../scripts/install-test-deps.sh"
 say "toolchain (cached in ${FRAGALYSIS_CACHE:-$HOME/.cache/fragalysis-relocation})"
+export PATH="$PATH:/usr/local/go/bin" # Go builds the toolchain on a fresh machine
 bash "$here/toolchain.sh"
 PATH="$(bash "$here/toolchain.sh" --print-path):$PATH"
 export PATH
