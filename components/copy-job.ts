@@ -12,7 +12,7 @@
 //
 // Shards (backup.shards > 1, trees only): an Indexed Job with completions = parallelism = shards;
 // each pod copies the part JOB_COMPLETION_INDEX names (sync-dir.sh SHARD_COUNT) and verifies it;
-// scripts/copy-job-shard-results.sh reads every succeeded pod's result and the program merges
+// scripts/copy-job-result.sh (with SHARDS) reads every succeeded pod's result and the program merges
 // them into one (copy-result.ts mergeShardResults: one per shard, adding up to the tree).
 //
 // Re-running: the script's SHA-256 is in the pod template (an edit replaces the Job, which
@@ -221,7 +221,7 @@ export class CopyJob extends pulumi.ComponentResource {
       },
     );
 
-    const reader = script(shards > 1 ? "copy-job-shard-results.sh" : "copy-job-result.sh");
+    const reader = script("copy-job-result.sh");
     const readBack = new command.local.Command(
       `${name}-result`,
       {

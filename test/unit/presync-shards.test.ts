@@ -208,9 +208,9 @@ describe("sharded media Job", () => {
     assert.deepEqual(c.resources.limits, { memory: "1Gi" });
   });
 
-  it("read-back = every shard's result (shard script, SHARDS), merged into one result", () => {
+  it("read-back = every shard's result (SHARDS set), merged into one result", () => {
     const reader = rec.named("sharded-job-result");
-    assert.equal(reader.inputs.create, script("copy-job-shard-results.sh").text);
+    assert.equal(reader.inputs.create, script("copy-job-result.sh").text);
     assert.equal((reader.inputs.environment as any).SHARDS, "3");
     assert.ok(rec.waitsFor(reader, rec.named("sharded-job-job")));
     assert.deepEqual(result, {
