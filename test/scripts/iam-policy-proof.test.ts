@@ -52,6 +52,13 @@ async function ok(env: Record<string, string>, ...args: string[]): Promise<strin
   return out.stdout;
 }
 
+/** HEAD of a key with the copy user's keys; fails the test if it is refused. */
+async function headObject<T>(key: string): Promise<T> {
+  return JSON.parse(
+    await ok(copyEnv, "s3api", "head-object", "--bucket", BUCKET, "--key", key, "--output", "json"),
+  ) as T;
+}
+
 async function denied(...args: string[]): Promise<void> {
   const out = await aws(copyEnv, ...args);
   assert.notEqual(out.code, 0, `aws ${args.join(" ")} was allowed`);
@@ -129,23 +136,11 @@ describe("copy identity under moto IAM enforcement", () => {
         "--metadata",
         `sha256=${sha}`,
       );
-      const head = JSON.parse(
-        await ok(
-          copyEnv,
-          "s3api",
-          "head-object",
-          "--bucket",
-          BUCKET,
-          "--key",
-          key,
-          "--output",
-          "json",
-        ),
-      ) as {
+      const head = await headObject<{
         ContentLength: number;
         ServerSideEncryption: string;
         Metadata: Record<string, string>;
-      };
+      }>(key);
       assert.equal(head.ContentLength, body.length, key);
       assert.equal(head.ServerSideEncryption, "AES256", key);
       assert.equal(head.Metadata.sha256, sha, key);
@@ -159,19 +154,7 @@ describe("copy identity under moto IAM enforcement", () => {
     const big = randomBytes(12 * 1024 * 1024);
     const key = `${PREFIXES[2]}media/big.bin`;
     await ok(copyEnv, "s3", "cp", file("big.bin", big), `s3://${BUCKET}/${key}`);
-    const head = JSON.parse(
-      await ok(
-        copyEnv,
-        "s3api",
-        "head-object",
-        "--bucket",
-        BUCKET,
-        "--key",
-        key,
-        "--output",
-        "json",
-      ),
-    ) as { ETag: string; ContentLength: number };
+    const head = await headObject<{ ETag: string; ContentLength: number }>(key);
     assert.match(head.ETag, /-3"$/, "a multipart ETag ends in -<parts>");
     assert.equal(head.ContentLength, big.length);
     const back = path.join(work, "big.back");
@@ -357,15 +340,7 @@ describe("copy identity under moto IAM enforcement", () => {
 
   it("after the refused deletes = every uploaded object still there", async () => {
     for (const prefix of PREFIXES) {
-      await ok(
-        copyEnv,
-        "s3api",
-        "head-object",
-        "--bucket",
-        BUCKET,
-        "--key",
-        `${prefix}backup-2023-10-16T12-07-01Z-dumpall.sql.gz`,
-      );
+      await headObject(`${prefix}backup-2023-10-16T12-07-01Z-dumpall.sql.gz`);
     }
   });
 });
