@@ -46,7 +46,6 @@ ALL_TOOLS=(
   pulumi-resource-kubernetes
   pulumi-resource-command
   etcd
-  kwok
   kubernetes
 )
 
@@ -70,8 +69,7 @@ tool_bins() {
   pulumi-resource-kubernetes) echo pulumi-resource-kubernetes ;;
   pulumi-resource-command) echo pulumi-resource-command ;;
   etcd) echo etcd ;;
-  kwok) echo kwok kwokctl ;;
-  kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler ;;
+  kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubelet ;;
   *) return 1 ;;
   esac
 }
@@ -84,7 +82,6 @@ tool_version() {
   pulumi-resource-kubernetes) echo "v$KUBERNETES_PROVIDER_VERSION (module $KUBERNETES_PROVIDER_MODULE_VERSION)" ;;
   pulumi-resource-command) echo "v$COMMAND_PROVIDER_VERSION-sandbox" ;;
   etcd) echo "v$ETCD_VERSION" ;;
-  kwok) echo "v$KWOK_VERSION" ;;
   kubernetes) echo "v$KUBERNETES_VERSION" ;;
   *) return 1 ;;
   esac
@@ -242,24 +239,6 @@ build_etcd() {
   (cd "$w" && gobuild etcd -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3)
 }
 
-build_kwok() {
-  local w=$WORK/kwok
-  fresh_dir "$w"
-  # kwok's go.mod has no replace directives, but a wrapper keeps the recipe
-  # uniform (and lets GOFLAGS=-mod=mod record go.sum in the cache).
-  cat >"$w/go.mod" <<EOF
-module fragalysis.local/toolchain/kwok
-
-go 1.26
-
-require sigs.k8s.io/kwok v$KWOK_VERSION
-EOF
-  # KubeVersion: the default --kube-version of kwokctl, set to the control
-  # plane we build so that kwokctl generates matching component flags.
-  (cd "$w" && gobuild kwok -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=v$KUBERNETES_VERSION" \
-    -o "$OUT/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl)
-}
-
 build_kubernetes() {
   local w=$WORK/kubernetes src staging minor=${KUBERNETES_VERSION#*.}
   minor=${minor%%.*}
@@ -287,7 +266,8 @@ build_kubernetes() {
     x+=("-X $p.gitVersion=$ver" "-X $p.gitMajor=1" "-X $p.gitMinor=$minor" "-X $p.gitTreeState=clean" "-X $p.buildDate=1970-01-01T00:00:00Z")
   done
   (cd "$w" && gobuild kubernetes -ldflags "-s -w ${x[*]}" -o "$OUT/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubelet)
 }
 
 # --- smoke checks (--check) ---------------------------------------------------
@@ -316,7 +296,6 @@ check_tool() {
   pulumi-language-nodejs) prints_port "$BIN/pulumi-language-nodejs" && "$BIN/pulumi-language-nodejs" -version ;;
   pulumi-resource-kubernetes | pulumi-resource-command) prints_port "$BIN/$t" && echo "$t serves" ;;
   etcd) "$BIN/etcd" --version | sed -n 1p ;;
-  kwok) "$BIN/kwokctl" --version && "$BIN/kwok" --version ;;
   kubernetes)
     for b in $(tool_bins kubernetes); do
       printf '%s: ' "$b"
