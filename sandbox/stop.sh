@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Stops what `sandbox/run.sh --keep` left running (the kwok cluster, sshd, moto_server), by the
-# ids run.sh recorded under .sandbox/run. The stack's state and config stay in .sandbox/.
+# Stops what `sandbox/run.sh --keep` (or a run that was killed) left running: the servers, the
+# cluster and its containers, the network namespace. The stack's state and config stay in .sandbox/.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 here="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib/common.sh
-. "$here/lib/common.sh"
-# shellcheck source=lib/kwok.sh
-. "$here/lib/kwok.sh"
-PATH="$(bash "$here/toolchain.sh" --print-path):$PATH"
-stop_kwok
-stop_started
-say "stopped"
+for lib in common netns cluster lifecycle; do
+  # shellcheck source=/dev/null
+  . "$here/lib/$lib.sh"
+done
+stop_sandbox
+left="$(leftovers)"
+[[ -z "$left" ]] || die "still there after the stop: ${left//$'\n'/, }"
+say "stopped; nothing left behind"

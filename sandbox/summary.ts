@@ -153,6 +153,7 @@ type Outputs = {
   manifestKeys?: Record<string, string>;
   quiescedAt?: string;
   originalReplicas?: Record<string, number>;
+  rpo?: Record<string, number>;
 };
 
 function main(): number {
@@ -214,7 +215,7 @@ function main(): number {
     add(
       "newest-complete-dump-chosen",
       Object.keys(expected).length > 0 && chosen.length === 0,
-      chosen.join("; ") || "skipped the too-young and the corrupt dump in each hourly dir",
+      chosen.join("; ") || "the dump the refresh wrote after the quiesce, never an older, too-young or corrupt one",
     );
 
     // Env dumps and manifest snapshots exist, SSE-S3, and each holds its own pod's env.
@@ -268,7 +269,7 @@ function main(): number {
     const quiesce = (n: string) => n.startsWith("quiesce-") && n.endsWith("-scale");
     // Final copies only: a tree's pre-sync copy ("...-presync-...") runs before the quiesce.
     const copy = (n: string) =>
-      n.startsWith("backup-") && n.endsWith("-ssh-copy") && !n.includes("presync");
+      n.startsWith("backup-") && /-(ssh-copy|job-job)$/.test(n) && !n.includes("presync");
     const a = finishedBefore(log, envDump, quiesce);
     add("env-dumps-before-quiesce", a.ok, `engine events: ${a.detail}`);
     const b = finishedBefore(log, quiesce, copy);
@@ -327,10 +328,30 @@ function main(): number {
     );
   }
 
+  // Zero lost writes: every backup was captured at or after the quiesce.
+  if (outputs) {
+    const rpo = Object.entries(outputs.rpo ?? {});
+    const perBackup = Object.entries(outputs.backups ?? {}).map(
+      ([name, b]) => [name, b.rpoSeconds] as const,
+    );
+    const nonZero = [...rpo, ...perBackup].filter(([, s]) => s !== 0);
+    add(
+      "rpo-zero",
+      rpo.length > 0 && rpo.length === perBackup.length && nonZero.length === 0,
+      nonZero.map(([n, s]) => `${n}: ${String(s)}`).join(", ") ||
+        `rpo ${JSON.stringify(outputs.rpo)}; every backup captured at or after the quiesce`,
+    );
+  }
+
+  const node = readJson<{ status: { nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string } } }>(
+    "node.json",
+  );
   const keyed = (list?: readonly S3Object[]) => list?.map((o) => ({ key: o.Key, size: o.Size }));
   const ids = Object.keys(sts.before ?? {});
   const summary = {
     passed: checks.every((c) => c.pass),
+    containerRuntimeVersion: node?.status.nodeInfo.containerRuntimeVersion ?? null,
+    kubeletVersion: node?.status.nodeInfo.kubeletVersion ?? null,
     outputsAfterUp: outputs ?? null,
     s3AfterUp: keyed(s3.up) ?? null,
     s3AfterDestroy: keyed(s3.destroy) ?? null,

@@ -69,7 +69,7 @@ tool_bins() {
   pulumi-resource-kubernetes) echo pulumi-resource-kubernetes ;;
   pulumi-resource-command) echo pulumi-resource-command ;;
   etcd) echo etcd ;;
-  kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubelet ;;
+  kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl ;;
   *) return 1 ;;
   esac
 }
@@ -267,7 +267,7 @@ build_kubernetes() {
   done
   (cd "$w" && gobuild kubernetes -ldflags "-s -w ${x[*]}" -o "$OUT/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
-    k8s.io/kubernetes/cmd/kubelet)
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl)
 }
 
 # --- smoke checks (--check) ---------------------------------------------------

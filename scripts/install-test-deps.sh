@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests run for real (shellcheck, sshd, rclone), if missing.
-# Node, the aws CLI, moto and PostgreSQL 15 come with the machine image.
+# Installs the Debian packages the tests run for real (shellcheck, sshd, rclone), if missing;
+# with --sandbox also what the local cluster needs (containerd, runc, CNI plugins, iptables,
+# busybox and debootstrap for its images). Node, the aws CLI, moto and PostgreSQL 15 come with
+# the machine image.
 set -euo pipefail
 
-packages=(shellcheck openssh-server openssh-client rclone)
+packages=(shellcheck openssh-server openssh-client rclone jq)
+if [[ "${1:-}" == --sandbox ]]; then
+  packages+=(containerd runc containernetworking-plugins iptables conntrack busybox-static debootstrap gcc libc6-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

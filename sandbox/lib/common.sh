@@ -20,10 +20,10 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# wait_port PORT [SECONDS]: a TCP connect, no request (moto counts HTTP requests).
+# wait_port PORT [SECONDS] [HOST]: a TCP connect, no request (moto counts HTTP requests).
 wait_port() {
-  local port="$1" deadline=$((SECONDS + ${2:-30}))
-  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+  local port="$1" deadline=$((SECONDS + ${2:-30})) host="${3:-127.0.0.1}"
+  until (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; do
     ((SECONDS < deadline)) || return 1
     sleep 0.2
   done

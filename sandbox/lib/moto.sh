@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The S3 server: moto_server on a free 127.0.0.1 port, and the aws CLI environment that talks to it.
+# The S3 server: moto_server on the sandbox's address (pods reach it too), and the aws CLI
+# environment that talks to it.
 # Sourced after common.sh. Sets MOTO_ENDPOINT; `s3api ...` runs the aws CLI against it.
 set -euo pipefail
 
@@ -12,10 +13,10 @@ readonly SANDBOX_BUCKET="im-fragalysis-sandbox"
 start_moto() {
   local port
   port=$(free_port)
-  moto_server -H 127.0.0.1 -p "$port" >"$SANDBOX_RUN/moto.log" 2>&1 &
+  moto_server -H "$SANDBOX_ADDRESS" -p "$port" >"$SANDBOX_RUN/moto.log" 2>&1 &
   remember moto_server $!
-  wait_port "$port" 30 || die "moto_server did not start; see $SANDBOX_RUN/moto.log"
-  MOTO_ENDPOINT="http://127.0.0.1:$port"
+  wait_port "$port" 30 "$SANDBOX_ADDRESS" || die "moto_server did not start; see $SANDBOX_RUN/moto.log"
+  MOTO_ENDPOINT="http://$SANDBOX_ADDRESS:$port"
   export MOTO_ENDPOINT
   say "S3 (moto) on $MOTO_ENDPOINT"
 }

@@ -22,13 +22,14 @@ step() {
   return "$rc"
 }
 
+# newest_dump DIR: the name of the newest backup-* file (names sort by time).
+newest_dump() { find "$1" -maxdepth 1 -name 'backup-*-dumpall.sql.gz' -printf '%f\0' | sort -z | tail -z -n1 | tr -d '\0'; }
+
 run_local_stack() {
   snapshot before
+  snapshot_cluster before
   init_stack local
   write_config local
-  # What summary.ts compares against: the seeded choice of each dump directory.
-  printf '{"keycloak-db":"%s","stack-db":"%s"}\n' "$EXPECT_KEYCLOAK_DUMP" "$EXPECT_STACK_DUMP" \
-    >"$SANDBOX_RUN/expected-dumps.json"
   step preview-succeeds preview-1.log pl local preview --diff ||
     die "the first preview failed; nothing else can be checked"
   step up-succeeds up-1.log pl local up --yes --skip-preview --event-log "$SANDBOX_RUN/events-up.jsonl" ||
@@ -37,6 +38,14 @@ run_local_stack() {
   say "stack outputs after up:"
   cat "$SANDBOX_RUN/outputs-up.json" >&2
   snapshot up
+  snapshot_cluster up
+  # What summary.ts compares against: the newest dump in each directory, which only the refresh
+  # (after the quiesce) can have written.
+  jq -n --arg k "$(newest_dump "$NFS_ROOT/$KEYCLOAK_HOURLY")" --arg s "$(newest_dump "$NFS_ROOT/$STACK_HOURLY")" \
+    '{"keycloak-db": $k, "stack-db": $s}' >"$SANDBOX_RUN/expected-dumps.json"
+  check_pods_terminated
+  check_jobs_real
+  check_late_writes
 }
 
 # The secrets (S3 secret key, SSH private key) appear nowhere in plain text: not in the state,
@@ -87,6 +96,28 @@ run_broken_stack() {
   snapshot broken
 }
 
+# A backup whose refresh Job reports FAILURE (n) (and exits 0, as production's image does):
+# `up` must fail naming the Job and its message, and copy nothing for that backup.
+run_refresh_failure_stack() {
+  init_stack local-refresh-fail
+  write_refresh_failure_config local-refresh-fail
+  snapshot refresh-fail-before
+  local rc=0 log="$SANDBOX_RUN/refresh-fail-up.log"
+  pl local-refresh-fail up --yes --skip-preview >"$log" 2>&1 || rc=$?
+  sed 's/^/    /' "$log" >&2
+  snapshot refresh-fail-after
+  local changed
+  changed="$(jq -n --slurpfile a "$SANDBOX_RUN/s3-refresh-fail-before.json" --slurpfile b "$SANDBOX_RUN/s3-refresh-fail-after.json" \
+    '[($b[0].Contents // [])[] | select(.Key | startswith("production-keycloak-db/"))] - [($a[0].Contents // [])[] | select(.Key | startswith("production-keycloak-db/"))] | map(.Key) | join(", ")')"
+  if ((rc != 0)) && grep -q 'postgres-backup-broken' "$log" && grep -q 'FAILURE (1)' "$log" && [[ "$changed" == '""' ]]; then
+    check refresh-failure-stops-copy true "up exit $rc, names the Job and 'FAILURE (1)'; nothing new under production-keycloak-db/"
+  else
+    check refresh-failure-stops-copy false "up exit $rc; Job named: $(grep -c postgres-backup-broken "$log"), FAILURE (1): $(grep -c 'FAILURE (1)' "$log"); new objects: $changed"
+  fi
+  pl local-refresh-fail destroy --yes --skip-preview >"$SANDBOX_RUN/refresh-fail-destroy.log" 2>&1 ||
+    check refresh-failure-stack-destroyed false "destroy failed; see .sandbox/run/refresh-fail-destroy.log"
+}
+
 # print_keep_help: writes .sandbox/env.sh (what a shell needs to reach the sandbox) and says how
 # to use it and how to stop everything.
 print_keep_help() {
@@ -103,14 +134,16 @@ ENV
   cat >&2 <<HELP
 
 The sandbox is still running; stack "local" is UP (quiesced, copied; not destroyed).
+Everything lives in the network namespace $SANDBOX_NETNS; enter it first:
+  nsenter --net=/run/netns/$SANDBOX_NETNS bash
   . .sandbox/env.sh
   pulumi stack output --stack local
   pulumi preview --stack local --config-file .sandbox/Pulumi.local.yaml
   pulumi destroy --stack local --config-file .sandbox/Pulumi.local.yaml
   kubectl --context $KUBE_CONTEXT get statefulsets,pods -A
   aws s3 ls --recursive s3://$SANDBOX_BUCKET
-  ssh -i .sandbox/ssh/id_ed25519 -o UserKnownHostsFile=.sandbox/ssh/known_hosts -p $SSHD_PORT root@127.0.0.1
-S3 (moto) $MOTO_ENDPOINT, SSH 127.0.0.1:$SSHD_PORT, Kubernetes context $KUBE_CONTEXT ($KUBECONFIG).
+  ssh -i .sandbox/ssh/id_ed25519 -o UserKnownHostsFile=.sandbox/ssh/known_hosts -p $SSHD_PORT root@$SANDBOX_ADDRESS
+S3 (moto) $MOTO_ENDPOINT, SSH $SANDBOX_ADDRESS:$SSHD_PORT, Kubernetes context $KUBE_CONTEXT ($KUBECONFIG).
 Stop everything: bash sandbox/stop.sh   (the next sandbox/run.sh also stops it first)
 HELP
 }

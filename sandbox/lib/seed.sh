@@ -1,34 +1,35 @@
 #!/usr/bin/env bash
-# Seeds the sandbox to look like production: the workloads in kwok (pods Running, exec env) and a
-# fake NFS tree at the production paths under .sandbox/nfs.
-# Sourced after common.sh and kwok.sh. Sets NFS_ROOT and the expected choice of each dump dir.
+# Seeds the sandbox to look like production: the NFS server's directories at the production paths
+# under .sandbox/nfs (hourly dumps, the live media volume and its replica), then the workloads as
+# real pods (sandbox/cluster/*.yaml): databases with rows, a scheduled backup, and the writes
+# production would lose if the copies took the last scheduled backups: a row after the newest
+# dump, a media file after the last replication.
+# Sourced after common.sh, netns.sh and cluster.sh. Sets NFS_ROOT, the expected dumps and the
+# late-write markers (written to .sandbox/run/late-writes.json for the checks).
 set -euo pipefail
 
-readonly SANDBOX_KWOK_DIR="$SANDBOX_REPO/sandbox/kwok"
-# The production paths (Pulumi.production.yaml), below NFS_ROOT.
-readonly KEYCLOAK_HOURLY="nfs/kubernetes-prod/im-infra-pg-bu-pvc-5fad6224-8ad9-40b0-a3eb-aa6c9c845d49/hourly"
-readonly STACK_HOURLY="nfs/kubernetes-prod/production-stack-database-backup-pvc-d2affd17-5291-4c19-b4e3-a6253f35a737/hourly"
+readonly SANDBOX_CLUSTER_YAML="$SANDBOX_REPO/sandbox/cluster"
+# The production paths (Pulumi.production.yaml), below NFS_ROOT. Each PVC is a directory
+# /nfs/kubernetes-prod/<namespace>-<pvc>-<pv> on the NFS server.
+readonly KEYCLOAK_VOLUME="nfs/kubernetes-prod/im-infra-pg-bu-pvc-5fad6224-8ad9-40b0-a3eb-aa6c9c845d49"
+readonly STACK_VOLUME="nfs/kubernetes-prod/production-stack-database-backup-pvc-d2affd17-5291-4c19-b4e3-a6253f35a737"
+readonly KEYCLOAK_HOURLY="$KEYCLOAK_VOLUME/hourly"
+readonly STACK_HOURLY="$STACK_VOLUME/hourly"
+readonly MEDIA_LIVE="nfs/kubernetes-prod/production-stack-media-pvc-9a3c1f0e-media"
 readonly MEDIA_DIR="nfs/kubernetes-media-replica"
+# Where the program's Jobs run (made here: the copy Jobs' claims must exist before `up`).
+readonly JOBS_NAMESPACE="fragalysis-relocation"
+export JOBS_NAMESPACE
+# Database ports per namespace (hostNetwork pods on the node address).
+declare -rA DATABASE_PORT=([production-stack]=5432 [im-infra]=5433)
 
-seed_cluster() {
-  kc apply -f "$SANDBOX_KWOK_DIR/node.yaml" >/dev/null
-  kc apply -f "$SANDBOX_KWOK_DIR/workloads.yaml" >/dev/null
-  kc apply -f "$SANDBOX_KWOK_DIR/exec.yaml" >/dev/null
-  local ns_sts ns sts want deadline=$((SECONDS + 60))
-  for ns_sts in production-stack/stack:2 production-stack/database:1 im-infra/keycloak:1 im-infra/database:1; do
-    ns="${ns_sts%%/*}" sts="${ns_sts#*/}" want="${sts#*:}" sts="${sts%%:*}"
-    until [[ "$(kc -n "$ns" get statefulset "$sts" -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)" == "$want" ]]; do
-      ((SECONDS < deadline)) || die "$ns/$sts did not get $want Running pods within 60 s"
-      sleep 1
-    done
-  done
-  # An exec that works is what the env dump needs: prove one before pulumi runs (kwok picks up
-  # new Exec objects through an informer, a few seconds after they are created).
-  until kc -n production-stack exec stack-0 -- env 2>/dev/null | grep -q '^SANDBOX_POD=production-stack/stack-0$'; do
-    ((SECONDS < deadline)) || die "kubectl exec into production-stack/stack-0 does not print the configured env"
-    sleep 1
-  done
-  say "cluster seeded: production-stack/{stack x2,database}, im-infra/{keycloak,database} Running"
+# render FILE KEY=VALUE...: FILE with each @KEY@ replaced, on stdout.
+render() {
+  local file="$1" text pair
+  shift
+  text="$(<"$file")"
+  for pair in "$@"; do text="${text//@${pair%%=*}@/${pair#*=}}"; done
+  printf '%s\n' "$text"
 }
 
 # dump FILE: a small real gzip'd "pg_dumpall" (content differs per file).
@@ -41,8 +42,8 @@ make_dump() {
   } | gzip -9 >"$file"
 }
 
-# hourly DIR: several hourly backups; the newest is too young (written just now), the next is
-# corrupt (not gzip), so the copy must choose the third newest. Echoes that file's name.
+# hourly DIR: several older hourly backups; the newest is too young (written just now), the next
+# is corrupt (not gzip): the copies must never take any of them, they predate the quiesce.
 seed_hourly() {
   local dir="$1" t name i
   mkdir -p "$dir"
@@ -53,27 +54,22 @@ seed_hourly() {
     make_dump "$dir/$name"
     touch -d "-$i hours" "$dir/$name"
   done
-  # Corrupt: a truncated gzip one hour ago (the copy skips it: gzip -t fails).
   t=$(date -u -d "-1 hours" +%Y-%m-%dT%H:00:00Z)
   make_dump "$dir/backup-$t-dumpall.sql.gz"
   truncate -s 100 "$dir/backup-$t-dumpall.sql.gz"
   touch -d "-1 hours" "$dir/backup-$t-dumpall.sql.gz"
-  # Too young: the current hour's dump, modified now (still being written as far as anyone knows).
-  t=$(date -u +%Y-%m-%dT%H:00:00Z)
+  t=$(date -u -d "-10 minutes" +%Y-%m-%dT%H:%M:00Z)
   make_dump "$dir/backup-$t-dumpall.sql.gz"
-  # Noise that the pattern must not pick.
   echo "not a backup" >"$dir/README.txt"
-  date -u -d "-2 hours" +backup-%Y-%m-%dT%H:00:00Z-dumpall.sql.gz
 }
 
 seed_nfs() {
   NFS_ROOT="$SANDBOX_DIR/nfs"
   export NFS_ROOT
   rm -rf "$NFS_ROOT"
-  EXPECT_KEYCLOAK_DUMP=$(seed_hourly "$NFS_ROOT/$KEYCLOAK_HOURLY")
-  EXPECT_STACK_DUMP=$(seed_hourly "$NFS_ROOT/$STACK_HOURLY")
-  export EXPECT_KEYCLOAK_DUMP EXPECT_STACK_DUMP
-  local media="$NFS_ROOT/$MEDIA_DIR"
+  seed_hourly "$NFS_ROOT/$KEYCLOAK_HOURLY"
+  seed_hourly "$NFS_ROOT/$STACK_HOURLY"
+  local media="$NFS_ROOT/$MEDIA_LIVE"
   mkdir -p "$media/compound_sets/Mpro set 1" "$media/target_loaders/2023/10" "$media/pdbs/A71EV2A" \
     "$media/empty dir"
   head -c 300000 /dev/urandom >"$media/target_loaders/2023/10/Mpro upload.tar.gz"
@@ -82,5 +78,84 @@ seed_nfs() {
   printf 'HEADER x\n' >"$media/pdbs/A71EV2A/A71EV2A-x0311.pdb"
   : >"$media/pdbs/zero-bytes.txt"
   printf 'top\n' >"$media/README"
-  say "NFS tree seeded under $NFS_ROOT (expect $EXPECT_STACK_DUMP)"
+  # The nightly replication (production's media-replicator: rsync -a of the live volume).
+  mkdir -p "$NFS_ROOT/$MEDIA_DIR"
+  cp -a "$media/." "$NFS_ROOT/$MEDIA_DIR/"
+  say "NFS tree seeded under $NFS_ROOT (live media volume replicated to $MEDIA_DIR)"
+}
+
+# wait_ready NS/STS:N...: every StatefulSet has N ready pods (bounded).
+wait_ready() {
+  local item ns sts want deadline=$((SECONDS + 120))
+  for item in "$@"; do
+    ns="${item%%/*}" sts="${item#*/}" want="${sts#*:}" sts="${sts%%:*}"
+    until [[ "$(kc -n "$ns" get statefulset "$sts" -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)" == "$want" ]]; do
+      ((SECONDS < deadline)) || die "$ns/$sts did not get $want ready pods within 120 s; see kubectl describe pod"
+      sleep 1
+    done
+  done
+}
+
+# psql_in NS SQL: SQL on that namespace's database, through its pod (kubectl exec, for real).
+psql_in() {
+  kc -n "$1" exec database-0 -- psql -X -q -v ON_ERROR_STOP=1 -h "$SANDBOX_ADDRESS" \
+    -p "${DATABASE_PORT[$1]}" -U postgres -At -c "$2"
+}
+
+# backup_now NS CRONJOB JOB: one backup run from the CronJob's template (the "scheduled" one).
+backup_now() {
+  kc -n "$1" create job --from="cronjob/$2" "$3" >/dev/null
+  kc -n "$1" wait --for=condition=complete --timeout=120s "job/$3" >/dev/null ||
+    die "backup job $1/$3 did not complete; see kubectl -n $1 describe job $3"
+  local verdict
+  verdict="$(kc -n "$1" get pods -l "job-name=$3" -o 'jsonpath={.items[0].status.containerStatuses[0].state.terminated.message}')"
+  [[ "$verdict" == SUCCESS* ]] || die "backup job $1/$3 reported '$verdict'"
+}
+
+seed_cluster() {
+  # A value only the pods' env holds: the env dump must carry it to S3 and never print it.
+  SANDBOX_POD_SECRET="pod-secret-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export SANDBOX_POD_SECRET
+  local images=("IMAGE_BUSYBOX=$SANDBOX_IMAGE_BUSYBOX" "IMAGE_POSTGRES=$SANDBOX_IMAGE_POSTGRES" "ADDRESS=$SANDBOX_ADDRESS")
+  render "$SANDBOX_CLUSTER_YAML/workloads.yaml" "${images[@]}" "MEDIA_LIVE=$NFS_ROOT/$MEDIA_LIVE" \
+    "STACK_BACKUP=$NFS_ROOT/$STACK_VOLUME" "KEYCLOAK_BACKUP=$NFS_ROOT/$KEYCLOAK_VOLUME" \
+    "POD_SECRET=$SANDBOX_POD_SECRET" | kc apply -f - >/dev/null
+  render "$SANDBOX_CLUSTER_YAML/jobs-volumes.yaml" "JOBS_NAMESPACE=$JOBS_NAMESPACE" \
+    "STACK_BACKUP=$NFS_ROOT/$STACK_VOLUME" "MEDIA_REPLICA=$NFS_ROOT/$MEDIA_DIR" | kc apply -f - >/dev/null
+  local ns claim schedule
+  for ns in production-stack im-infra; do
+    kc -n "$ns" create configmap postgres-scripts --from-file="$SANDBOX_CLUSTER_YAML/scripts/" >/dev/null
+    render "$SANDBOX_CLUSTER_YAML/database.yaml" "${images[@]}" "NAMESPACE=$ns" \
+      "PGPORT=${DATABASE_PORT[$ns]}" | kc apply -f - >/dev/null
+    claim=database-backup schedule="51 * * * *"
+    # The Keycloak schedule drifted to once a day in some releases (fragalysis-production.md).
+    [[ "$ns" == production-stack ]] || claim=pg-bu schedule="7 3 * * *"
+    render "$SANDBOX_CLUSTER_YAML/backup-cronjob.yaml" "${images[@]}" "NAMESPACE=$ns" \
+      "NAME=postgres-backup-hourly" "SCHEDULE=$schedule" "SUSPEND=false" \
+      "PGPORT=${DATABASE_PORT[$ns]}" "CLAIM=$claim" | kc apply -f - >/dev/null
+  done
+  # A backup that fails as production's does (exit 0, "FAILURE (n)"): a wrong port.
+  render "$SANDBOX_CLUSTER_YAML/backup-cronjob.yaml" "${images[@]}" "NAMESPACE=im-infra" \
+    "NAME=postgres-backup-broken" "SCHEDULE=7 3 * * *" "SUSPEND=true" "PGPORT=1" "CLAIM=pg-bu" |
+    kc apply -f - >/dev/null
+  wait_ready production-stack/stack:2 production-stack/database:1 im-infra/keycloak:1 im-infra/database:1
+  say "cluster seeded: production-stack/{stack x2,database}, im-infra/{keycloak,database} running for real"
+}
+
+# seed_writes: rows, the last scheduled backup of each database, then the writes after it.
+seed_writes() {
+  local ns stamp late="{}"
+  stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+  for ns in production-stack im-infra; do
+    psql_in "$ns" "CREATE TABLE relocation_probe (note text PRIMARY KEY, at timestamptz DEFAULT now());
+      INSERT INTO relocation_probe (note) SELECT 'row ' || n FROM generate_series(1, 100) n;"
+    backup_now "$ns" postgres-backup-hourly "scheduled-$stamp"
+    psql_in "$ns" "INSERT INTO relocation_probe (note) VALUES ('late write $ns $stamp');"
+    late="$(jq -c --arg ns "$ns" --arg v "late write $ns $stamp" '.[$ns] = $v' <<<"$late")"
+  done
+  # A media upload after the last replication: written by the app pod into its live volume.
+  local media_file="late-upload-$stamp.txt"
+  kc -n production-stack exec stack-0 -- sh -c "echo 'uploaded after the replication' >/code/media/$media_file"
+  jq -c --arg f "$media_file" '.media = $f' <<<"$late" >"$SANDBOX_RUN/late-writes.json"
+  say "late writes: a row in each database after its newest dump, media file $media_file after the replication"
 }

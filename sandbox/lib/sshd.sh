@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The NFS server stand-in: OpenSSH's sshd on a free 127.0.0.1 port, configured like Debian's
+# The NFS server stand-in: OpenSSH's sshd on the sandbox's address (pods' network), configured like Debian's
 # where it matters (root by key only, AcceptEnv LANG LC_* and nothing else, the sftp subsystem
 # CopyToRemote uses). Generated host and client keys live under .sandbox/ssh.
 # Sourced after common.sh. Sets SSHD_PORT, SSHD_HOST_KEY (the public key line nfs.hostKey pins),
@@ -20,7 +20,7 @@ start_sshd() {
   remote_path="$(dirname -- "$(command -v aws)"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   cat >"$dir/sshd_config" <<CONF
 Port $port
-ListenAddress 127.0.0.1
+ListenAddress $SANDBOX_ADDRESS
 HostKey $dir/host_ed25519
 PidFile $dir/sshd.pid
 AuthorizedKeysFile $dir/authorized_keys
@@ -36,18 +36,18 @@ CONF
   /usr/sbin/sshd -t -f "$dir/sshd_config" || die "sshd_config rejected"
   /usr/sbin/sshd -D -e -f "$dir/sshd_config" >"$SANDBOX_RUN/sshd.log" 2>&1 &
   remember sshd $!
-  wait_port "$port" 20 || die "sshd did not start; see $SANDBOX_RUN/sshd.log"
+  wait_port "$port" 20 "$SANDBOX_ADDRESS" || die "sshd did not start; see $SANDBOX_RUN/sshd.log"
   SSHD_PORT="$port"
   SSHD_HOST_KEY="$(cut -d' ' -f1,2 "$dir/host_ed25519.pub")"
   SSH_CLIENT_KEY="$dir/id_ed25519"
-  printf '[127.0.0.1]:%s %s\n' "$port" "$SSHD_HOST_KEY" >"$dir/known_hosts"
+  printf '[%s]:%s %s\n' "$SANDBOX_ADDRESS" "$port" "$SSHD_HOST_KEY" >"$dir/known_hosts"
   export SSHD_PORT SSHD_HOST_KEY SSH_CLIENT_KEY
-  say "SSH (the NFS server) on 127.0.0.1:$port"
+  say "SSH (the NFS server) on $SANDBOX_ADDRESS:$port"
 }
 
 # ssh_nfs COMMAND...: runs a command on the sandbox NFS server, host key pinned.
 ssh_nfs() {
   ssh -i "$SSH_CLIENT_KEY" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes \
     -o "UserKnownHostsFile=$SANDBOX_DIR/ssh/known_hosts" -o LogLevel=ERROR \
-    -p "$SSHD_PORT" root@127.0.0.1 "$@"
+    -p "$SSHD_PORT" "root@$SANDBOX_ADDRESS" "$@"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Pulumi side: offline CLI settings, the `local` stack's config (written under .sandbox, read
 # with --config-file), and a wrapper that runs the real CLI on a stack.
-# Sourced after common.sh, moto.sh, sshd.sh, kwok.sh and seed.sh.
+# Sourced after common.sh, moto.sh, sshd.sh, cluster.sh and seed.sh.
 set -euo pipefail
 
 pulumi_env() {
@@ -39,22 +39,22 @@ init_stack() {
   mv "$top" "$file"
 }
 
-# write_config STACK [STATEFULSET]: the stack's settings; STATEFULSET replaces "stack" in the
-# production-stack quiesce entry (the failing case uses a name that does not exist).
-write_config() {
-  local stack="$1" sts="${2:-stack}" file salt
-  file=$(config_file "$stack")
-  salt=$(grep '^encryptionsalt:' "$file")
-  cat >"$file" <<YAML
-$salt
+# secrets STACK: the stack's secrets through stdin: never on a command line, encrypted in the file.
+set_secrets() {
+  printf '%s' "$SANDBOX_AWS_KEY_ID" | pl "$1" config set --secret awsAccessKeyId >/dev/null
+  printf '%s' "$SANDBOX_AWS_SECRET" | pl "$1" config set --secret awsSecretAccessKey >/dev/null
+  pl "$1" config set --secret sshPrivateKey <"$SSH_CLIENT_KEY" >/dev/null
+}
+
+# common_config STACK: the settings every sandbox stack shares (the encryption salt first).
+common_config() {
+  cat <<YAML
+$(grep '^encryptionsalt:' "$(config_file "$1")")
 config:
-  fragalysis-relocation:quiesce:
-    - { namespace: production-stack, statefulSet: $sts }
-    - { namespace: im-infra, statefulSet: keycloak }
   fragalysis-relocation:quiesceTimeoutSeconds: 120
   fragalysis-relocation:kubeContext: $KUBE_CONTEXT
   fragalysis-relocation:nfs:
-    host: 127.0.0.1
+    host: $SANDBOX_ADDRESS
     port: $SSHD_PORT
     user: root
     hostKey: $SSHD_HOST_KEY
@@ -66,24 +66,52 @@ config:
     region: $SANDBOX_REGION
     endpoint: $MOTO_ENDPOINT
   fragalysis-relocation:copyTimeoutSeconds: 600
+  fragalysis-relocation:jobs:
+    namespace: $JOBS_NAMESPACE
+    createNamespace: false
+    image: $SANDBOX_IMAGE_AWSCLI
+    gzipImage: $SANDBOX_IMAGE_BUSYBOX
+YAML
+}
+
+# write_config STACK [STATEFULSET]: the stack's settings; STATEFULSET replaces "stack" in the
+# production-stack quiesce entry (the failing case uses a name that does not exist).
+# Both executors run for real: the Keycloak dump over SSH, the Django dump and the media tree
+# (an Indexed Job of 2 shards) as Jobs, the env dumps as Jobs that exec into the pods.
+write_config() {
+  local stack="$1" sts="${2:-stack}" file
+  file=$(config_file "$stack")
+  {
+    common_config "$stack"
+    cat <<YAML
+  fragalysis-relocation:quiesce:
+    - { namespace: production-stack, statefulSet: $sts }
+    - { namespace: im-infra, statefulSet: keycloak }
   fragalysis-relocation:backups:
     - name: keycloak-db
       kind: latest
       sourceDir: $NFS_ROOT/$KEYCLOAK_HOURLY
       prefix: production-keycloak-db/
       executor: ssh
+      refresh: { cronJob: im-infra/postgres-backup-hourly }
     - name: stack-db
       kind: latest
-      sourceDir: $NFS_ROOT/$STACK_HOURLY
+      sourceDir: /hourly
+      pvc: stack-db-backup
       prefix: production-stack-db/
-      executor: ssh
+      executor: job
+      refresh: { cronJob: production-stack/postgres-backup-hourly }
     - name: stack-media
       kind: tree
-      sourceDir: $NFS_ROOT/$MEDIA_DIR
+      sourceDir: /
+      pvc: media-replica
       prefix: production-stack-media/
-      executor: ssh
+      executor: job
+      shards: 2
+      refresh: { liveVolume: production-stack/media }
   fragalysis-relocation:envDump:
-    executor: local
+    executor: job
+    image: $SANDBOX_IMAGE_KUBECTL
     prefix: production-env/
     pods:
       - { namespace: production-stack, pod: database-0 }
@@ -91,8 +119,35 @@ config:
       - { namespace: im-infra, pod: database-0 }
       - { namespace: im-infra, pod: keycloak-0 }
 YAML
-  # Secrets go in through stdin: never on a command line, encrypted in the file.
-  printf '%s' "$SANDBOX_AWS_KEY_ID" | pl "$stack" config set --secret awsAccessKeyId >/dev/null
-  printf '%s' "$SANDBOX_AWS_SECRET" | pl "$stack" config set --secret awsSecretAccessKey >/dev/null
-  pl "$stack" config set --secret sshPrivateKey <"$SSH_CLIENT_KEY" >/dev/null
+  } >"$file.new"
+  mv "$file.new" "$file"
+  set_secrets "$stack"
+}
+
+# write_refresh_failure_config STACK: one backup whose refresh CronJob reports FAILURE (1).
+write_refresh_failure_config() {
+  local stack="$1" file
+  file=$(config_file "$stack")
+  {
+    common_config "$stack"
+    cat <<YAML
+  fragalysis-relocation:quiesce:
+    - { namespace: im-infra, statefulSet: keycloak }
+  fragalysis-relocation:backups:
+    - name: keycloak-db
+      kind: latest
+      sourceDir: $NFS_ROOT/$KEYCLOAK_HOURLY
+      prefix: production-keycloak-db/
+      executor: ssh
+      refresh: { cronJob: im-infra/postgres-backup-broken }
+  fragalysis-relocation:envDump:
+    executor: local
+    prefix: production-env-refresh-fail/
+    manifests: false
+    pods:
+      - { namespace: im-infra, pod: database-0 }
+YAML
+  } >"$file.new"
+  mv "$file.new" "$file"
+  set_secrets "$stack"
 }
