@@ -38,14 +38,16 @@ const s3 = new S3Access(
   afterPreflight,
 );
 
-// Jobs (copies or env dumps in-cluster) run in a namespace of their own; deleted on destroy.
-const jobsNamespace = usesJobs(config)
-  ? new k8s.core.v1.Namespace(
-      "jobs",
-      { metadata: { name: config.jobs.namespace } },
-      { dependsOn: [preflight], provider: cluster },
-    ).metadata.name
-  : config.jobs.namespace;
+// Jobs (copies or env dumps in-cluster) run in a namespace of their own, created here and deleted
+// on destroy (an existing one fails with AlreadyExists), or an existing one: jobs.createNamespace false.
+const jobsNamespace =
+  usesJobs(config) && config.jobs.createNamespace
+    ? new k8s.core.v1.Namespace(
+        "jobs",
+        { metadata: { name: config.jobs.namespace } },
+        { dependsOn: [preflight], provider: cluster },
+      ).metadata.name
+    : config.jobs.namespace;
 
 // Record pod environments and namespace manifests while the pods still run (before quiesce).
 const envDump = new PodEnvDump(
