@@ -409,6 +409,16 @@ describe("local executor", () => {
     assert.ok(!String(inputs.create).includes(SECRET));
   });
 
+  it("stdout/stderr = secret in state and not streamed (the real provider does both plainly)", () => {
+    for (const name of ["dumplocal-production-stack-env", "dumplocal-im-infra-manifests"]) {
+      const r = rec.named(name);
+      for (const out of ["stdout", "stderr"]) {
+        assert.ok(r.additionalSecretOutputs.includes(out), `${name}: ${out} not secret`);
+      }
+      assert.equal((r.inputs as any).logging, "none", `${name} streams its output`);
+    }
+  });
+
   it("outputs = layout keys plain; keptKeys from the scripts' result lines", async () => {
     assert.equal(
       (await valueOf(envDump.envKeys))["im-infra/keycloak-0"],
