@@ -28,6 +28,7 @@ import {
   type S3Target,
 } from "./credentials";
 import { envDumpKey, manifestKey } from "./layout";
+import { jobName } from "./job-name";
 import { script } from "./scripts";
 
 export interface PodEnvDumpArgs {
@@ -313,6 +314,8 @@ export class PodEnvDump extends pulumi.ComponentResource {
         `${id}-job`,
         {
           metadata: {
+            // Fixed name + deleteBeforeReplace: never two dumps side by side (job-name.ts).
+            name: jobName(`${id}-job`),
             namespace: jobsNamespace,
             labels: LABELS,
             // A failed Job is replaced (re-run) by the next `up` instead of awaited again.
@@ -321,7 +324,8 @@ export class PodEnvDump extends pulumi.ComponentResource {
           spec: {
             backoffLimit: 1,
             activeDeadlineSeconds: timeoutSeconds,
-            ttlSecondsAfterFinished: 86400,
+            // No ttlSecondsAfterFinished: a Job removed by its TTL would be dropped by
+            // `pulumi refresh` and dumped again by the next `up` (after the quiesce: no pods).
             template: {
               metadata: {
                 labels: LABELS,
@@ -396,6 +400,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
           // RBAC first: a Job that starts before its RoleBinding fails with Forbidden.
           dependsOn: [binding, credentials],
           customTimeouts: { create: `${timeoutSeconds + 120}s` },
+          deleteBeforeReplace: true,
         },
       );
       jobs.push(job);

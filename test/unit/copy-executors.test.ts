@@ -47,8 +47,11 @@ before(async () => {
   rec = await useMocks({
     state: (type, name, inputs) => {
       const metadata = inputs.metadata as Record<string, unknown> | undefined;
-      return type.startsWith("kubernetes:") && metadata && !metadata.name
-        ? { metadata: { ...metadata, name: `${name}-a1b2c3`, uid: `uid-${name}` } }
+      // The API server names auto-named objects and gives every object a uid.
+      return type.startsWith("kubernetes:") && metadata
+        ? {
+            metadata: { ...metadata, name: metadata.name ?? `${name}-a1b2c3`, uid: `uid-${name}` },
+          }
         : {};
     },
     commandStdout: (name, inputs) => {
@@ -434,10 +437,9 @@ describe("job executor graph", () => {
     assert.equal(data["sync-dir.sh"], script("sync-dir.sh").text);
   });
 
-  it("Job = bounded, retried, cleaned up, re-run when a script changes", () => {
+  it("Job = bounded, retried, re-run when a script changes", () => {
     assert.equal(spec.backoffLimit, 2);
     assert.equal(spec.activeDeadlineSeconds, 3600);
-    assert.equal(spec.ttlSecondsAfterFinished, job.JOB_TTL_SECONDS);
     assert.equal(spec.template.spec.restartPolicy, "Never");
     assert.equal(
       spec.template.metadata.annotations["relocation.fragalysis/scripts-sha256"],
@@ -446,6 +448,20 @@ describe("job executor graph", () => {
     const meta = rec.named("media-job-job").inputs.metadata as any;
     assert.equal(meta.namespace, "fragalysis-relocation");
     assert.equal(meta.annotations["pulumi.com/replaceUnready"], "true");
+  });
+
+  it("Job = no TTL, fixed name, deleted before its replacement (never re-run by refresh, never twice)", () => {
+    // A TTL-removed Job: refresh drops it and the next up copies again; an update 404s.
+    assert.equal(spec.ttlSecondsAfterFinished, undefined);
+    const r = rec.named("media-job-job");
+    // Auto-named, a replacement would start next to a Job still running after an interrupted up.
+    assert.equal((r.inputs.metadata as any).name, "media-job-job");
+    assert.equal(r.deleteBeforeReplace, true);
+    // The result reader reads the Job by that name.
+    assert.equal(
+      (unwrap(rec.named("media-job-result").inputs.environment) as any).JOB_NAME,
+      "media-job-job",
+    );
   });
 
   it("pod = non-root, read-only root, no privilege escalation, NFS mounted read-only", () => {
@@ -498,7 +514,7 @@ describe("job executor graph", () => {
     assert.equal(reader.inputs.create, script("copy-job-result.sh").text);
     assert.deepEqual(reader.inputs.environment, {
       NAMESPACE: "fragalysis-relocation",
-      JOB_NAME: "media-job-job-a1b2c3",
+      JOB_NAME: "media-job-job",
       KUBE_CONTEXT: "stfc-prod",
     });
     assert.deepEqual(reader.inputs.triggers, [

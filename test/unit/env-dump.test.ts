@@ -239,7 +239,11 @@ describe("job executor", () => {
     assert.equal((job.inputs as any).metadata.annotations["pulumi.com/replaceUnready"], "true");
     assert.equal(spec.backoffLimit, 1);
     assert.equal(spec.activeDeadlineSeconds, 600);
-    assert.equal(spec.ttlSecondsAfterFinished, 86400);
+    // No TTL (refresh would drop a removed Job and the next up dump again, after the quiesce);
+    // a fixed name, deleted before its replacement: never two dumps side by side.
+    assert.equal(spec.ttlSecondsAfterFinished, undefined);
+    assert.equal((job.inputs as any).metadata.name, "dumpjob-production-stack-job");
+    assert.equal(job.deleteBeforeReplace, true);
     const pod = spec.template.spec;
     assert.equal(pod.serviceAccountName, "dumpjob-production-stack-sa-a1b2c3");
     assert.equal(pod.restartPolicy, "Never");
