@@ -36,8 +36,9 @@ import (
 )
 
 // dialSSH connects with the resource's `connection`. As upstream, EVERY failed dial (refused,
-// authentication, host-key mismatch) is retried up to dialErrorLimit times (-1: until ctx ends)
-// with perDialTimeout per dial; logf gets upstream's "Dial n/limit failed: retrying" line.
+// authentication, host-key mismatch) is retried dialErrorLimit times (-1: until ctx ends), so
+// limit+1 dials in all (6 for the program's dialErrorLimit 5), with perDialTimeout per dial;
+// logf gets upstream's "Dial n/limit failed: retrying" line.
 func dialSSH(ctx context.Context, logf func(string), inputs resource.PropertyMap) (*ssh.Client, string, error) {
 	connV, ok := inputs["connection"]
 	if !ok {
@@ -107,7 +108,8 @@ func dialSSH(ctx context.Context, logf func(string), inputs resource.PropertyMap
 		if client, err = ssh.Dial("tcp", addr, cfg); err == nil {
 			return client, addr, nil
 		}
-		if limit >= 0 && attempt >= limit {
+		// As upstream (reachedDialingErrorLimit: dials > limit): limit+1 dials in all.
+		if limit >= 0 && attempt > limit {
 			break
 		}
 		if logf != nil {
@@ -123,7 +125,8 @@ func dialSSH(ctx context.Context, logf func(string), inputs resource.PropertyMap
 		case <-time.After(time.Duration(min(attempt, 5)) * 500 * time.Millisecond):
 		}
 	}
-	return nil, addr, fmt.Errorf("ssh dial %s after %d failed attempts: %w", addr, attempt, err)
+	// Upstream's wording counts the retries, not the dials.
+	return nil, addr, fmt.Errorf("ssh dial %s after %d failed attempts: %w", addr, attempt-1, err)
 }
 
 func numberInput(m resource.PropertyMap, key string, def int) int {

@@ -29,7 +29,7 @@
 //
 // connection.hostKey pins the server key ("<type> <base64>"); without it the
 // host key is not checked (as upstream). Every failed dial (refused, auth,
-// host-key mismatch) is retried up to dialErrorLimit (default 10) times with
+// host-key mismatch) is retried dialErrorLimit (default 10) times (limit+1 dials, as upstream) with
 // perDialTimeout (seconds, default 15) each; the agent at agentSocketPath or
 // SSH_AUTH_SOCK is offered, as upstream.
 //

@@ -220,7 +220,8 @@ func TestFailedAuthAndHostKeyMismatchAreRetriedLikeUpstream(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "after 3 failed attempts") {
 			t.Errorf("%s: want a failure after 3 attempts, got %v", name, err)
 		}
-		if len(retries) != 2 || retries[1] != "Dial 2/3 failed: retrying" {
+		// Upstream dials limit+1 times: three retries after the first failure.
+		if len(retries) != 3 || retries[2] != "Dial 3/3 failed: retrying" {
 			t.Errorf("%s: retry lines %q", name, retries)
 		}
 	}
