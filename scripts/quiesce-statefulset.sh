@@ -71,15 +71,27 @@ selector=$("${kc[@]}" get statefulset "$STATEFULSET" \
 selector="${selector%,}"
 [[ -n "$selector" ]] || fail "StatefulSet has no spec.selector.matchLabels; cannot find its pods"
 
+# first_pods "a b c ...": at most 10 names and "(+N more)", so no log line grows without bound
+# (the command provider hangs on a line over 64 KiB).
+first_pods() {
+  local -a names
+  read -r -a names <<<"$1"
+  if ((${#names[@]} > 10)); then
+    printf '%s (+%d more)' "${names[*]:0:10}" "$((${#names[@]} - 10))"
+  else
+    printf '%s' "${names[*]}"
+  fi
+}
+
 deadline=$((SECONDS + TIMEOUT_SECONDS))
 while :; do
   pods=$("${kc[@]}" get pods --selector "$selector" \
     -o 'go-template={{range .items}}{{.metadata.name}} {{end}}')
   [[ -z "${pods// /}" ]] && break
   if ((SECONDS >= deadline)); then
-    fail "timed out after ${TIMEOUT_SECONDS}s waiting for pods to stop: ${pods% }; check them with kubectl describe pod, or raise quiesceTimeoutSeconds"
+    fail "timed out after ${TIMEOUT_SECONDS}s waiting for pods to stop: $(first_pods "$pods"); check them with kubectl describe pod, or raise quiesceTimeoutSeconds"
   fi
-  log "waiting for pods to stop: ${pods% }"
+  log "waiting for pods to stop: $(first_pods "$pods")"
   sleep 2
 done
 

@@ -119,6 +119,21 @@ describe("quiesce-statefulset.sh", () => {
     );
   });
 
+  it("many pods that never stop = each line names at most 10 of them (no line near 64 KiB)", async () => {
+    const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 3000, stuck: true } });
+    const result = await kube.run("quiesce-statefulset.sh", {
+      NAMESPACE: "im-infra",
+      STATEFULSET: "keycloak",
+      TIMEOUT_SECONDS: "1",
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /waiting for pods to stop: keycloak-0 .* keycloak-9 \(\+2990 more\)/,
+    );
+    for (const line of result.stderr.split("\n")) assert.ok(line.length < 1000, line.slice(0, 80));
+  });
+
   it("killed (SIGTERM) while waiting for pods that never stop = scaled back before exiting", async () => {
     const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 3, stuck: true } });
     const { spawn } = await import("node:child_process");
