@@ -16,7 +16,7 @@ missing() {
 ((BASH_VERSINFO[0] >= 4)) || missing "bash $BASH_VERSION is too old; the copy scripts need bash >= 4"
 for tool in aws sha256sum timeout find sort gzip; do
   command -v "$tool" >/dev/null 2>&1 ||
-    missing "'$tool' is not on the SSH session's PATH ($PATH); install it or put it on that PATH"
+    missing "'$tool' is not on the SSH session's PATH (${PATH:0:300}); install it or put it on that PATH"
 done
 aws_version=""
 if command -v aws >/dev/null 2>&1 && ! aws_version=$(aws --version 2>&1 | head -n 1); then
