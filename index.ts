@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BackupCopy, preSyncBackups } from "./components/backup-copy";
 import { type Backup, loadConfig, secretSetting, usesJobs } from "./components/config";
 import { downtimeOutput } from "./components/downtime";
+import { NfsConnectivityCheck } from "./components/nfs-check";
 import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
 import { Preflight } from "./components/preflight";
@@ -38,14 +39,16 @@ const s3 = new S3Access(
   afterPreflight,
 );
 
-// Jobs (copies or env dumps in-cluster) run in a namespace of their own; deleted on destroy.
-const jobsNamespace = usesJobs(config)
-  ? new k8s.core.v1.Namespace(
-      "jobs",
-      { metadata: { name: config.jobs.namespace } },
-      { dependsOn: [preflight], provider: cluster },
-    ).metadata.name
-  : config.jobs.namespace;
+// Jobs (copies or env dumps in-cluster) run in a namespace of their own, created here and deleted
+// on destroy (an existing one fails with AlreadyExists), or an existing one: jobs.createNamespace false.
+const jobsNamespace =
+  usesJobs(config) && config.jobs.createNamespace
+    ? new k8s.core.v1.Namespace(
+        "jobs",
+        { metadata: { name: config.jobs.namespace } },
+        { dependsOn: [preflight], provider: cluster },
+      ).metadata.name
+    : config.jobs.namespace;
 
 // Record pod environments and namespace manifests while the pods still run (before quiesce).
 const envDump = new PodEnvDump(
@@ -69,6 +72,16 @@ const envDump = new PodEnvDump(
 const sshPrivateKey = config.backups.some((b) => b.executor === "ssh")
   ? secretSetting("sshPrivateKey")
   : undefined;
+// Host key, login, bash and the aws CLI, checked once before any ssh copy (and before the quiesce).
+const nfsChecked = sshPrivateKey
+  ? [
+      new NfsConnectivityCheck(
+        "nfs-check",
+        { nfs: config.nfs, privateKey: sshPrivateKey },
+        afterPreflight,
+      ).check,
+    ]
+  : [];
 const copyArgs = (b: Backup) => ({
   backup: b,
   target: s3.target,
@@ -87,7 +100,7 @@ const preSyncs = preSyncBackups(config.backups).map(
   (b) =>
     new BackupCopy(
       `presync-${b.name}`,
-      { ...copyArgs(b), phase: "presync", runAfter: [s3] },
+      { ...copyArgs(b), phase: "presync", runAfter: [s3, ...nfsChecked] },
       afterPreflight,
     ),
 );
@@ -102,7 +115,7 @@ const quiesced = config.quiesce.map(
         statefulSet: s.statefulSet,
         timeoutSeconds: config.quiesceTimeoutSeconds,
         kubeContext: config.kubeContext,
-        runAfter: [...envDump.resources, ...preSyncs],
+        runAfter: [...envDump.resources, ...preSyncs, ...nfsChecked],
       },
       afterPreflight,
     ),
@@ -113,7 +126,7 @@ const copies = config.backups.map(
   (b) =>
     new BackupCopy(
       `backup-${b.name}`,
-      { ...copyArgs(b), runAfter: [...quiesced.map((q) => q.scaledToZero), s3] },
+      { ...copyArgs(b), runAfter: [...quiesced.map((q) => q.scaledToZero), s3, ...nfsChecked] },
       afterPreflight,
     ),
 );

@@ -51,6 +51,16 @@ const seconds = (fallback: number, max: number) =>
 
 const flag = (fallback: boolean) => z.boolean({ error: hint("true or false") }).default(fallback);
 
+/** Host key types that work with the Go SSH client against current OpenSSH (not ssh-rsa). */
+export const HOST_KEY_TYPES = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+];
+/** Survives a reboot and tmp cleaners; owned by the SSH user (root in production). */
+export const DEFAULT_SCRIPT_DIR = "/var/lib/fragalysis-relocation";
+
 const executor = z.enum(["ssh", "job"], { error: 'one of "ssh" or "job"' });
 
 /** The aws-cli image Jobs use; pinned so a re-run uses the same client. */
@@ -122,15 +132,31 @@ const nfs = z.strictObject(
     user: z
       .string({ error: hint('the SSH user on the NFS server, e.g. "root"') })
       .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'a Unix user name, e.g. "root"' }),
-    /** The server's public host key ("ssh-ed25519 AAAA..."); pins the SSH connection. */
+    /**
+     * The server's public host key ("ssh-ed25519 AAAA..."); pins the SSH connection. ed25519 or
+     * ecdsa only: with an ssh-rsa key the Go SSH client offers only SHA-1 RSA signatures, which
+     * OpenSSH >= 8.8 refuses, so every login would fail.
+     */
     hostKey: z
       .string({ error: hint('a public key line such as "ssh-ed25519 AAAA..."') })
       .regex(/^(ssh-|ecdsa-)[a-z0-9-]+ [A-Za-z0-9+/=]+$/, {
         error: 'a public key line "<type> <base64>", e.g. "ssh-ed25519 AAAAC3Nza..."',
+        abort: true,
+      })
+      .refine((k) => !k.startsWith("ssh-rsa "), {
+        abort: true,
+        error:
+          "ssh-rsa host keys fail against OpenSSH >= 8.8 (SHA-1 signatures); pin the server's ed25519 or ecdsa key instead: ssh-keyscan -t ed25519,ecdsa <host>",
+      })
+      .refine((k) => HOST_KEY_TYPES.includes(k.split(" ")[0]!), {
+        error: `a host key type the SSH client pins: ${HOST_KEY_TYPES.join(", ")}`,
       })
       .optional(),
-    /** Where the scripts are copied on the NFS server. */
-    scriptDir: absolutePath("/tmp/fragalysis-relocation").default("/tmp/fragalysis-relocation"),
+    /**
+     * Where the scripts live on the NFS server (a 0700 directory per backup). Not under /tmp:
+     * a reboot or a tmp cleaner would remove them between runs.
+     */
+    scriptDir: absolutePath(DEFAULT_SCRIPT_DIR).default(DEFAULT_SCRIPT_DIR),
   },
   { error: hint("an object such as {host: 192.168.253.39, user: root}") },
 );
@@ -162,6 +188,12 @@ const jobs = z
   .strictObject(
     {
       namespace: k8sName("fragalysis-relocation").default("fragalysis-relocation"),
+      /**
+       * true: the stack creates the namespace (and deletes it on destroy); one that already
+       * exists fails with AlreadyExists. false: use an existing namespace (pre-created PVCs,
+       * quotas, RBAC); the stack neither creates nor deletes it.
+       */
+      createNamespace: flag(true),
       image: z
         .string({ error: hint("a container image with bash and the aws CLI") })
         .min(1, { error: "a container image with bash and the aws CLI" })
@@ -169,7 +201,7 @@ const jobs = z
     },
     { error: hint("an object such as {namespace: fragalysis-relocation}") },
   )
-  .default({ namespace: "fragalysis-relocation", image: DEFAULT_JOB_IMAGE });
+  .default({ namespace: "fragalysis-relocation", createNamespace: true, image: DEFAULT_JOB_IMAGE });
 
 const envDump = z.strictObject(
   {

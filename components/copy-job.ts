@@ -4,7 +4,7 @@
 // How the result gets back: the script writes its JSON result line to RESULT_FILE, which is the
 // container's termination message file (/dev/termination-log). Kubernetes keeps it in the pod's
 // status (`state.terminated.message`, max 4 KiB; ours is ~300 bytes) for as long as the pod
-// exists: ttlSecondsAfterFinished (3 days) after the Job finished. Pulumi waits for the Job to
+// exists: until `pulumi destroy` deletes the Job (no ttlSecondsAfterFinished, see below). Pulumi waits for the Job to
 // complete, then a local.Command (scripts/copy-job-result.sh) reads the message of the
 // succeeded pod with kubectl, the same way the quiesce reads StatefulSets. Chosen over a result
 // object in S3 because it needs no extra object next to the backups, no read access for the
@@ -18,6 +18,11 @@
 // Re-running: the script's SHA-256 is in the pod template (an edit replaces the Job, which
 // runs again); a failed Job is replaced on the next `up` (pulumi.com/replaceUnready) instead
 // of awaited again. The ConfigMap holding the scripts is replaced on any change of content.
+// Never twice, never a 404: the Job has NO ttlSecondsAfterFinished. A Job removed by its TTL is
+// dropped from state by `pulumi refresh` (the next `up` copies again) and fails an in-place
+// update with 404; kept until destroy, it stays what state says. Its name is fixed (job-name.ts)
+// and it is deleted before its replacement is created, so a Job still running after an
+// interrupted `up` is stopped (foreground deletion waits for its pods) before a new one starts.
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -38,14 +43,13 @@ import {
   type S3Credentials,
   type S3Target,
 } from "./credentials";
+import { jobName } from "./job-name";
 import { script } from "./scripts";
 
 /** The unprivileged uid/gid the copy runs as ("nobody"): it only reads the backups. */
 export const COPY_JOB_USER = 65534;
 export const JOB_SOURCE_DIR = "/source";
 export const JOB_SCRIPTS_DIR = "/scripts";
-/** A finished Job and its pod (with the result) are kept this long. */
-export const JOB_TTL_SECONDS = 3 * 24 * 3600;
 const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 
 /**
@@ -157,6 +161,7 @@ export class CopyJob extends pulumi.ComponentResource {
       `${name}-job`,
       {
         metadata: {
+          name: jobName(`${name}-job`),
           namespace,
           labels: LABELS,
           annotations: { "pulumi.com/replaceUnready": "true" },
@@ -166,7 +171,6 @@ export class CopyJob extends pulumi.ComponentResource {
           // backoffLimit counts the failed pods of all shards together.
           backoffLimit: (args.backoffLimit ?? 2) * shards,
           activeDeadlineSeconds: timeoutSeconds,
-          ttlSecondsAfterFinished: JOB_TTL_SECONDS,
           template: {
             metadata: {
               labels: LABELS,
@@ -218,6 +222,8 @@ export class CopyJob extends pulumi.ComponentResource {
         parent: this,
         dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [secret, ...after]),
         customTimeouts: { create: `${timeoutSeconds + 300}s` },
+        // The old Job (maybe still running) goes before its replacement starts.
+        deleteBeforeReplace: true,
       },
     );
 

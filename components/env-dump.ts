@@ -12,8 +12,8 @@
 //         comes from a Secret in the jobs namespace, never from the pods' namespaces, so the
 //         manifest snapshot does not carry it.
 //   local a local.Command per namespace and script, where `pulumi up` runs (the runbook by hand).
-//         The access key goes in through `environment` as Pulumi secrets; stdout, kept in state,
-//         holds only the scripts' JSON result line (object keys), stderr only log lines.
+//         The access key goes in through `environment` as Pulumi secrets; stdout (the JSON result
+//         line) and stderr (log lines) are secrets in state and not streamed (`logging: none`).
 // The object keys come from layout.ts (envDumpKey, manifestKey); the scripts compute the same.
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
@@ -28,6 +28,7 @@ import {
   type S3Target,
 } from "./credentials";
 import { envDumpKey, manifestKey } from "./layout";
+import { jobName } from "./job-name";
 import { script } from "./scripts";
 
 export interface PodEnvDumpArgs {
@@ -202,8 +203,16 @@ export class PodEnvDump extends pulumi.ComponentResource {
             create: text,
             environment: { ...common, ...extra },
             triggers: [sha],
+            // Whole pod environments pass through these scripts: nothing is streamed to the CLI
+            // (the real provider streams every line by default); a failure still shows its output.
+            logging: "none",
           },
-          { parent: this, customTimeouts: { create: `${timeoutSeconds}s` } },
+          {
+            parent: this,
+            customTimeouts: { create: `${timeoutSeconds}s` },
+            // The real provider keeps stdout/stderr plain, whatever went in as a secret.
+            additionalSecretOutputs: ["stdout", "stderr"],
+          },
         );
         commands.push(cmd);
         labels.push(`${name}-${suffix}`);
@@ -215,7 +224,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
         }
       }
       this.resources = commands;
-      // Keys are not secret; stdout may be marked secret because the environment is.
+      // Keys are not secret; stdout is (additionalSecretOutputs).
       this.keptKeys = pulumi.unsecret(
         pulumi
           .all(commands.map((c) => c.stdout))
@@ -305,6 +314,8 @@ export class PodEnvDump extends pulumi.ComponentResource {
         `${id}-job`,
         {
           metadata: {
+            // Fixed name + deleteBeforeReplace: never two dumps side by side (job-name.ts).
+            name: jobName(`${id}-job`),
             namespace: jobsNamespace,
             labels: LABELS,
             // A failed Job is replaced (re-run) by the next `up` instead of awaited again.
@@ -313,7 +324,8 @@ export class PodEnvDump extends pulumi.ComponentResource {
           spec: {
             backoffLimit: 1,
             activeDeadlineSeconds: timeoutSeconds,
-            ttlSecondsAfterFinished: 86400,
+            // No ttlSecondsAfterFinished: a Job removed by its TTL would be dropped by
+            // `pulumi refresh` and dumped again by the next `up` (after the quiesce: no pods).
             template: {
               metadata: {
                 labels: LABELS,
@@ -388,6 +400,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
           // RBAC first: a Job that starts before its RoleBinding fails with Forbidden.
           dependsOn: [binding, credentials],
           customTimeouts: { create: `${timeoutSeconds + 120}s` },
+          deleteBeforeReplace: true,
         },
       );
       jobs.push(job);

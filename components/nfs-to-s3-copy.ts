@@ -1,12 +1,17 @@
 // The `ssh` executor: runs a backup's copy script on the NFS server over SSH, as the runbook
 // does by hand, and turns the script's last stdout line into typed outputs.
 //
-// Shipping: remote.CopyToRemote puts the scripts under nfs.scriptDir/<backup name>/ (a 0700
-// directory the SSH user must own), re-copying only when a file's content changes.
-// Running: remote.Command runs `bash <dir>/remote-run.sh <script>`; every setting, credentials
-// included, goes in on stdin (a Pulumi secret, so encrypted in state). Not on the command line
-// (ps), not through SSH Setenv (Debian's sshd refuses anything but LANG/LC_*, which is also why
-// addPreviousOutputInEnv is off). The server's host key is pinned when nfs.hostKey is set.
+// One remote.Command per backup, nothing shipped ahead: the command text is scripts/remote-run.sh
+// itself (`bash -c <runner> remote-run <dir> <script>`), and stdin carries the settings, the
+// credentials and the scripts with their SHA-256. The runner (re)writes a script into
+// nfs.scriptDir/<backup>/ (0700, owned by the SSH user) only when it is missing or differs, so a
+// reboot, a tmp cleaner or a hand edit between runs is repaired, not a failed copy (a CopyToRemote
+// has no Read: Pulumi would never notice the file gone). Credentials are never on the command line
+// (ps) nor in SSH Setenv (Debian's sshd refuses anything but LANG/LC_*, which is also why
+// addPreviousOutputInEnv is off). The server's host key is pinned when nfs.hostKey is set; the
+// NfsConnectivityCheck (nfs-check.ts) has proved key, login, bash and the aws CLI before any copy.
+// Output: stdin, stdout and stderr are secrets in state (the real provider stores them plain);
+// only stderr (log lines, never a credential) is streamed to the CLI.
 // Re-running: triggers hold the scripts' SHA-256, so an edited script copies again; unchanged
 // inputs do not (force it with `pulumi up --replace <urn of ...-copy>`).
 import * as command from "@pulumi/command";
@@ -21,7 +26,7 @@ import {
   type CopyResult,
 } from "./copy-result";
 import type { S3Credentials, S3Target } from "./credentials";
-import { script } from "./scripts";
+import { script, type Script } from "./scripts";
 
 export type NfsSettings = RelocationConfig["nfs"];
 
@@ -57,32 +62,41 @@ export function settingsText(settings: Record<string, string>): string {
     .join("");
 }
 
+/** A script as the runner reads it from stdin: "#file NAME BYTES SHA256" and the bytes. */
+export function fileFrame(s: Pick<Script, "name" | "text" | "sha256">): string {
+  return `#file ${s.name} ${Buffer.byteLength(s.text, "utf8")} ${s.sha256}\n${s.text}`;
+}
+
 /**
- * The exact command text and stdin the copy Command sends: the command names only the runner
- * and the script; every setting, credentials included, is on stdin.
+ * The exact command text and stdin the copy Command sends: the command is the runner itself
+ * with the directory and the script name; settings (credentials included) and the scripts are
+ * on stdin.
  */
 export function remoteInvocation(
   dir: string,
   scriptName: string,
   settings: Record<string, string>,
+  files: readonly Pick<Script, "name" | "text" | "sha256">[] = [],
 ): RemoteInvocation {
   return {
-    command: `bash ${shellQuote(`${dir}/${RUNNER}`)} ${shellQuote(scriptName)}`,
-    stdin: settingsText(settings),
+    command: `bash -c ${shellQuote(script(RUNNER).text)} remote-run ${shellQuote(dir)} ${shellQuote(scriptName)}`,
+    stdin: settingsText(settings) + files.map(fileFrame).join(""),
   };
 }
 
-/**
- * Creates the scripts' directory (path on stdin), private to the SSH user; fails if it or its
- * parent belongs to someone else, so nobody else can swap the scripts that receive credentials.
- */
-export function prepareDirInvocation(dir: string): RemoteInvocation {
+/** The connection every Command to the NFS server uses; the private key stays a secret. */
+export function nfsConnection(
+  nfs: NfsSettings,
+  privateKey: pulumi.Input<string>,
+): command.types.input.remote.ConnectionArgs {
   return {
-    command:
-      'IFS= read -r d && umask 077 && mkdir -p -- "$d" && chmod 700 -- "$d" && ' +
-      'test -O "$d" && test -O "$(dirname -- "$d")" || ' +
-      '{ echo "script directory $d (or its parent) is not owned by $(id -un)" >&2; exit 1; }',
-    stdin: `${dir}\n`,
+    host: nfs.host,
+    port: nfs.port,
+    user: nfs.user,
+    privateKey: pulumi.secret(privateKey),
+    ...(nfs.hostKey ? { hostKey: nfs.hostKey } : {}),
+    dialErrorLimit: 5,
+    perDialTimeout: 30,
   };
 }
 
@@ -115,43 +129,9 @@ export class NfsToS3Copy extends pulumi.ComponentResource {
     super("relocation:backup:NfsToS3Copy", name, {}, opts);
     const { backup, nfs } = args;
     const timeoutSeconds = args.timeoutSeconds ?? 14400;
-    const connection: command.types.input.remote.ConnectionArgs = {
-      host: nfs.host,
-      port: nfs.port,
-      user: nfs.user,
-      privateKey: pulumi.secret(args.privateKey),
-      ...(nfs.hostKey ? { hostKey: nfs.hostKey } : {}),
-      dialErrorLimit: 5,
-      perDialTimeout: 30,
-    };
+    const connection = nfsConnection(nfs, args.privateKey);
     const dir = remoteDir(nfs.scriptDir, backup.name);
-
-    const prepare = prepareDirInvocation(dir);
-    const mkdir = new command.remote.Command(
-      `${name}-dir`,
-      {
-        connection,
-        create: prepare.command,
-        stdin: prepare.stdin,
-        addPreviousOutputInEnv: false,
-      },
-      { parent: this },
-    );
-
-    const files = [...scriptFiles(backup.kind), RUNNER].map((f) => script(f));
-    const copies = files.map(
-      (s) =>
-        new command.remote.CopyToRemote(
-          `${name}-${s.name.replace(/\.sh$/, "")}`,
-          {
-            connection,
-            source: new pulumi.asset.FileAsset(s.path),
-            remotePath: `${dir}/${s.name}`,
-            triggers: [s.sha256],
-          },
-          { parent: this, dependsOn: [mkdir] },
-        ),
-    );
+    const files = scriptFiles(backup.kind).map((f) => script(f));
 
     const settings = {
       ...copySettings(backup, args.target, backup.sourceDir),
@@ -162,11 +142,12 @@ export class NfsToS3Copy extends pulumi.ComponentResource {
     const invocation = pulumi
       .all([args.credentials.accessKeyId, args.credentials.secretAccessKey])
       .apply(([keyId, secretKey]) =>
-        remoteInvocation(dir, scriptName, {
-          ...settings,
-          AWS_ACCESS_KEY_ID: keyId,
-          AWS_SECRET_ACCESS_KEY: secretKey,
-        }),
+        remoteInvocation(
+          dir,
+          scriptName,
+          { ...settings, AWS_ACCESS_KEY_ID: keyId, AWS_SECRET_ACCESS_KEY: secretKey },
+          files,
+        ),
       );
 
     this.copy = new command.remote.Command(
@@ -177,18 +158,20 @@ export class NfsToS3Copy extends pulumi.ComponentResource {
         create: remoteInvocation(dir, scriptName, {}).command,
         stdin: pulumi.secret(invocation.stdin),
         addPreviousOutputInEnv: false,
-        triggers: files.map((s) => s.sha256),
+        // Progress lines only; the result line (stdout) is parsed, not shown.
+        logging: "stderr",
+        triggers: [...files, script(RUNNER)].map((s) => s.sha256),
       },
       {
         parent: this,
-        dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [...copies, ...after]),
-        additionalSecretOutputs: ["stdin"],
+        dependsOn: args.runAfter ?? [],
+        // The real provider keeps stdout/stderr plain whatever went in on stdin.
+        additionalSecretOutputs: ["stdin", "stdout", "stderr"],
         customTimeouts: { create: `${timeoutSeconds + 120}s` },
       },
     );
 
-    // stdout holds only the result line and log lines (the scripts never print credentials), but
-    // the engine may mark it secret because stdin is; the result itself is plain.
+    // stdout is a secret in state (additionalSecretOutputs); the parsed result is plain.
     this.result = pulumi.unsecret(
       this.copy.stdout.apply((out) => parseCopyResult(backup.kind, out, backup.name)),
     );

@@ -1,4 +1,6 @@
 // Scales one StatefulSet to zero for the move and puts the ORIGINAL count back on destroy.
+// A create that fails or times out leaves nothing in state (its delete never runs), so the
+// script undoes its own scale-down before it fails (see quiesce-statefulset.sh).
 //
 // Why a Command pair and not a StatefulSetPatch: deleting a pulumi-kubernetes Patch only
 // relinquishes its field manager's fields; `spec.replicas` then falls back to its default (1),

@@ -18,11 +18,17 @@
 #                     binaries in $CACHE/bin, build logs in $CACHE/logs/<tool>.log,
 #                     generated wrapper modules in $CACHE/work/<tool>.
 #   TOOLCHAIN_JOBS    value for `go build -p` (default: nproc)
+#   TOOLCHAIN_TICK_SECONDS  how often a running step reports progress (default 20):
+#                     the tool, the step, its time so far and the last line of its log.
 #
 # Versions are pinned in sandbox/versions.env. Each tool writes a stamp
 # ($CACHE/bin/.stamp-<tool>) holding its version fingerprint; a tool is rebuilt
 # when its binaries are missing or the fingerprint (pinned version, Go version,
 # helper sources) changes. $CACHE/versions.txt lists what is built.
+#
+# Interrupted? Run it again: tools with a current stamp are skipped, and the
+# tool that was cut off resumes from Go's module cache (GOMODCACHE) and build
+# cache (GOCACHE), so nothing downloaded or compiled before is done again.
 #
 # Starting the kwok cluster with these binaries (fully offline):
 #   see sandbox/README-toolchain.md ("Starting the kwok cluster").
@@ -119,12 +125,42 @@ JOBS=${TOOLCHAIN_JOBS:-$(nproc)}
 export CGO_ENABLED=0
 export GOFLAGS=-mod=mod
 
+TICK=${TOOLCHAIN_TICK_SECONDS:-20}
+# fd 3: the terminal's stderr, for progress lines while a step's own output goes to its log.
+exec 3>&2
+
+# with_ticker TOOL STEP CMD... : run CMD; every $TICK s say on stderr which tool and step is
+# running, for how long, and the last line of the tool's log (a cold build takes 20+ minutes).
+with_ticker() {
+  local tool=$1 step=$2 ticker status=0
+  shift 2
+  (
+    start=$(date +%s)
+    while sleep "$TICK"; do
+      last=$(tail -n 1 "$LOGS/$tool.log" 2>/dev/null | tr -d '\r' | cut -c1-120)
+      printf '[toolchain] %s: %s, %ss so far; log: %s\n' "$tool" "$step" "$(($(date +%s) - start))" "$last" >&3
+    done
+  ) &
+  ticker=$!
+  "$@" || status=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  return "$status"
+}
+
+# step_name CMD... : a short name for a build step ("go build", "go mod download", ...).
+step_name() {
+  local words=("$@")
+  [[ ${words[0]} == nice ]] && words=("${words[@]:3}")
+  printf '%s %s' "${words[0]}" "${words[1]:-}"
+}
+
 # run_logged TOOL CMD... : run a build step, appending to the tool's log.
 run_logged() {
   local tool=$1
   shift
   printf '+ %s\n' "$*" >>"$LOGS/$tool.log"
-  if ! "$@" >>"$LOGS/$tool.log" 2>&1; then
+  if ! with_ticker "$tool" "$(step_name "$@")" "$@" >>"$LOGS/$tool.log" 2>&1; then
     die "building $tool failed (step: ${*:1:3}); see $LOGS/$tool.log"
   fi
 }
@@ -132,7 +168,8 @@ run_logged() {
 gobuild() {
   local tool=$1
   shift
-  run_logged "$tool" nice -n 10 go build -p "$JOBS" -trimpath "$@"
+  # -v: the log names each package as it is compiled, which the progress line shows.
+  run_logged "$tool" nice -n 10 go build -v -p "$JOBS" -trimpath "$@"
 }
 
 # fresh_dir DIR : recreate an empty writable directory.
@@ -147,7 +184,7 @@ fresh_dir() {
 # module_dir MODULE@VERSION : download a module, print its dir in GOMODCACHE.
 module_dir() {
   local tool=$1 mv=$2 out
-  out=$(cd "$WORK" && go mod download -json "$mv" 2>>"$LOGS/$tool.log") ||
+  out=$(cd "$WORK" && with_ticker "$tool" "go mod download $mv" go mod download -x -json "$mv" 2>>"$LOGS/$tool.log") ||
     die "building $tool failed (go mod download $mv); see $LOGS/$tool.log"
   sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$out"
 }
@@ -372,7 +409,11 @@ main() {
       log "$t $(tool_version "$t") is up to date ($i/$total)"
       continue
     fi
-    log "building $t $(tool_version "$t") ($i/$total)..."
+    if [[ -s $LOGS/$t.log && ! -f $BIN/.stamp-$t ]]; then
+      log "resuming $t $(tool_version "$t") ($i/$total): an earlier build stopped; Go's module and build caches keep what it had done"
+    else
+      log "building $t $(tool_version "$t") ($i/$total)..."
+    fi
     start=$SECONDS
     : >"$LOGS/$t.log"
     OUT=$WORK/out-$t

@@ -9,6 +9,7 @@ stop_sandbox() {
   stop_cluster
   delete_netns
   stop_cluster_leftovers
+  rm -rf /run/frag-sandbox-sshd
 }
 
 # kill_parts_hard NAME...: SIGKILL the named remembered processes (a crash, for the e2e check).

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # The NFS server stand-in: OpenSSH's sshd on the sandbox's address (pods' network), configured like Debian's
 # where it matters (root by key only, AcceptEnv LANG LC_* and nothing else, the sftp subsystem
-# CopyToRemote uses). Generated host and client keys live under .sandbox/ssh.
+# CopyToRemote uses). Generated host and client keys live under .sandbox/ssh; authorized_keys is
+# copied to a root-owned 0700 directory under /run, because sshd's StrictModes refuses one below
+# a group- or world-writable directory (a clone under /tmp).
 # Sourced after common.sh. Sets SSHD_PORT, SSHD_HOST_KEY (the public key line nfs.hostKey pins),
 # SSH_CLIENT_KEY (the private key file).
 set -euo pipefail
 
+# Fixed, so the stop removes it (sandbox/lib/lifecycle.sh).
+readonly SSHD_AUTH_DIR="/run/frag-sandbox-sshd"
+
 start_sshd() {
-  local dir="$SANDBOX_DIR/ssh" port remote_path
+  local dir="$SANDBOX_DIR/ssh" port remote_path auth_dir
   mkdir -p "$dir"
   chmod 700 "$dir"
   [[ -f "$dir/host_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -C sandbox-host -f "$dir/host_ed25519"
   [[ -f "$dir/id_ed25519" ]] || ssh-keygen -q -t ed25519 -N "" -C sandbox-client -f "$dir/id_ed25519"
-  cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
-  chmod 600 "$dir/authorized_keys"
+  auth_dir="$SSHD_AUTH_DIR"
+  rm -rf "$auth_dir"
+  mkdir -m 700 "$auth_dir"
+  install -m 600 "$dir/id_ed25519.pub" "$auth_dir/authorized_keys"
   mkdir -p /run/sshd # privilege separation directory
   port=$(free_port)
   # The SSH session's PATH must find the aws CLI (pyenv shims here) as on the real NFS server.
@@ -23,7 +30,7 @@ Port $port
 ListenAddress $SANDBOX_ADDRESS
 HostKey $dir/host_ed25519
 PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys
+AuthorizedKeysFile $auth_dir/authorized_keys
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no

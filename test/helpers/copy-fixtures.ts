@@ -1,18 +1,19 @@
 // Settings the copy-component tests build BackupCopy from: the production NFS server, the jobs
 // defaults, and a backup entry as the config schema would hand it over (defaults filled in).
 import type { Backup, RelocationConfig } from "../../components/config";
-import { DEFAULT_JOB_IMAGE } from "../../components/config";
+import { DEFAULT_JOB_IMAGE, DEFAULT_SCRIPT_DIR } from "../../components/config";
 
 export const NFS: RelocationConfig["nfs"] = {
   host: "192.168.253.39",
   port: 22,
   user: "root",
   hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleHostKey",
-  scriptDir: "/tmp/fragalysis-relocation",
+  scriptDir: DEFAULT_SCRIPT_DIR,
 };
 
 export const JOBS: RelocationConfig["jobs"] = {
   namespace: "fragalysis-relocation",
+  createNamespace: true,
   image: DEFAULT_JOB_IMAGE,
 };
 

@@ -1,11 +1,17 @@
 // A real OpenSSH server for the SSH executor tests: /usr/sbin/sshd on 127.0.0.1 with generated
 // host and user keys, configured like Debian's default where it matters (root by key only,
-// AcceptEnv LANG LC_*, the sftp subsystem CopyToRemote uses). Must run as root.
+// StrictModes on, AcceptEnv LANG LC_*, the sftp subsystem). Must run as root.
+// Its files live in a root-owned 0700 directory under /run, outside the clone and outside /tmp:
+// StrictModes refuses an authorized_keys file below a group- or world-writable directory (/tmp,
+// or a clone somewhere under it), so the helper works wherever the repository was cloned.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { run, type RunResult } from "./run";
-import { freePort, stopProcess, tempDir, waitForPort } from "./servers";
+import { freePort, stopProcess, waitForPort } from "./servers";
+
+/** Where sshd's keys and config go: root-owned, 0700, on a path no other user can write. */
+export const SSHD_STATE_ROOT = "/run";
 
 export interface Sshd {
   readonly port: number;
@@ -30,7 +36,8 @@ async function keygen(file: string): Promise<void> {
 
 /** Starts sshd; `remotePath` is the PATH its sessions get (so they find the aws CLI). */
 export async function startSshd(remotePath = process.env.PATH ?? "/usr/bin:/bin"): Promise<Sshd> {
-  const dir = tempDir("sshd");
+  const dir = mkdtempSync(path.join(SSHD_STATE_ROOT, "fragalysis-test-sshd-"));
+  chmodSync(dir, 0o700);
   const port = await freePort();
   const hostKeyFile = path.join(dir, "host_ed25519");
   const keyFile = path.join(dir, "id_ed25519");
@@ -48,8 +55,7 @@ export async function startSshd(remotePath = process.env.PATH ?? "/usr/bin:/bin"
       `HostKey ${hostKeyFile}`,
       `PidFile ${path.join(dir, "sshd.pid")}`,
       `AuthorizedKeysFile ${authorized}`,
-      // The key files live under /tmp (world-writable), which StrictModes would refuse.
-      "StrictModes no",
+      "StrictModes yes",
       "PermitRootLogin prohibit-password",
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",
@@ -112,6 +118,9 @@ export async function startSshd(remotePath = process.env.PATH ?? "/usr/bin:/bin"
       if (r.code !== 0) throw new Error(`sftp put ${local} -> ${remote} failed: ${r.stderr}`);
     },
     log: () => stderr,
-    stop: () => stopProcess(child),
+    stop: async () => {
+      await stopProcess(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -424,24 +424,34 @@ describe("copy-latest.sh failures", () => {
   });
 
   it("unreadable backup (run as nobody) = skipped with reason", async () => {
-    const dir = tempDir("hourly");
-    mkdirSync(dir, { recursive: true });
+    const { chmodSync, copyFileSync, mkdtempSync } = await import("node:fs");
+    // Everything nobody touches lives in a root-owned 0755 directory under /run, and the scripts
+    // are copied there: the clone may sit where nobody cannot enter (/root, a 0700 home), and
+    // TMPDIR may be private too. Nothing outside that directory changes mode.
+    const base = mkdtempSync("/run/fragalysis-nobody-");
+    chmodSync(base, 0o755);
+    const scripts = path.join(base, "scripts");
+    mkdirSync(scripts, { mode: 0o755 });
+    for (const f of ["copy-latest.sh", "copy-common.sh"]) {
+      copyFileSync(path.join(SCRIPTS, f), path.join(scripts, f));
+      chmodSync(path.join(scripts, f), 0o644);
+    }
+    const dir = path.join(base, "hourly");
+    mkdirSync(dir, { mode: 0o755 });
     const t = isoTime(-3600);
     const file = writeBackup(dir, t, "secret dump\n");
-    const { chmodSync } = await import("node:fs");
     chmodSync(file, 0o600);
-    chmodSync(dir, 0o755);
-    chmodSync(path.dirname(dir), 0o755);
     // nobody cannot reach root's aws CLI; no S3 call happens when nothing is usable, so a stub
     // that fails loudly stands in for it.
-    const bin = tempDir("bin");
+    const bin = path.join(base, "bin");
+    mkdirSync(bin);
     chmodSync(bin, 0o777);
     writeFileSync(path.join(bin, "aws"), "#!/bin/sh\necho 'aws called' >&2; exit 99\n", {
       mode: 0o755,
     });
     const r = await run(
       "/usr/sbin/runuser",
-      ["-u", "nobody", "--", "bash", path.join(SCRIPTS, "copy-latest.sh")],
+      ["-u", "nobody", "--", "bash", path.join(scripts, "copy-latest.sh")],
       {
         env: {
           ...env,
@@ -453,8 +463,13 @@ describe("copy-latest.sh failures", () => {
         },
       },
     );
-    assert.doesNotMatch(r.stderr, /aws called/);
-    assert.match(r.stderr, /skip .*: not readable by nobody/);
-    assert.match(failure(r), /none of the 1 backup/);
+    try {
+      assert.doesNotMatch(r.stderr, /aws called/);
+      assert.match(r.stderr, /skip .*: not readable by nobody/);
+      assert.match(failure(r), /none of the 1 backup/);
+    } finally {
+      const { rmSync } = await import("node:fs");
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

@@ -103,6 +103,88 @@ describe("quiesce-statefulset.sh", () => {
       result.stderr,
       /timed out after 1s waiting for pods to stop: keycloak-0 keycloak-1;/,
     );
+    // A failed create leaves nothing in Pulumi state: the script must undo its own scale-down.
+    const sts = kube.get("im-infra/keycloak");
+    assert.equal(sts.replicas, 2, "scaled back to the original count");
+    assert.equal(sts.annotations["relocation.fragalysis/original-replicas"], undefined);
+    assert.match(result.stderr, /failed, so scaled back to the original 2 replicas/);
+    assert.deepEqual(
+      kube.writes().map((w) => w.replace(/^--namespace \S+ /, "")),
+      [
+        "annotate statefulset keycloak relocation.fragalysis/original-replicas=2",
+        "scale statefulset keycloak --replicas=0",
+        "scale statefulset keycloak --replicas=2",
+        "annotate statefulset keycloak relocation.fragalysis/original-replicas-",
+      ],
+    );
+  });
+
+  it("many pods that never stop = each line names at most 10 of them (no line near 64 KiB)", async () => {
+    const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 3000, stuck: true } });
+    const result = await kube.run("quiesce-statefulset.sh", {
+      NAMESPACE: "im-infra",
+      STATEFULSET: "keycloak",
+      TIMEOUT_SECONDS: "1",
+    });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /waiting for pods to stop: keycloak-0 .* keycloak-9 \(\+2990 more\)/,
+    );
+    for (const line of result.stderr.split("\n")) assert.ok(line.length < 1000, line.slice(0, 80));
+  });
+
+  it("killed (SIGTERM) while waiting for pods that never stop = scaled back before exiting", async () => {
+    const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 3, stuck: true } });
+    const { spawn } = await import("node:child_process");
+    const child = spawn("/bin/bash", ["-c", script("quiesce-statefulset.sh").text], {
+      env: {
+        ...process.env,
+        NAMESPACE: "im-infra",
+        STATEFULSET: "keycloak",
+        TIMEOUT_SECONDS: "600",
+        FAKE_KUBE_STATE: kube.file,
+        PATH: `${FAKE_BIN}:${process.env.PATH}`,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("exit", (code) => resolve(code)),
+    );
+    while (!/waiting for pods to stop/.test(stderr)) await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGTERM");
+    const code = await exited;
+    assert.notEqual(code, 0);
+    assert.equal(kube.get("im-infra/keycloak").replicas, 3, stderr);
+    assert.match(stderr, /failed, so scaled back to the original 3 replicas/);
+  });
+
+  it("cluster unreachable after the scale-down = still tries to scale back, says how by hand", async () => {
+    const kube = new FakeCluster({ "im-infra/keycloak": { replicas: 2, stuck: true } });
+    // kubectl stops answering once the pods are listed: neither wait nor undo can reach it.
+    const bin = tempDir("broken-kube");
+    writeFileSync(
+      path.join(bin, "kubectl"),
+      `#!/bin/bash\nif [[ "$*" == *"get pods"* ]]; then touch "$FAKE_KUBE_STATE.down"; fi\n` +
+        `if [[ -e "$FAKE_KUBE_STATE.down" ]]; then echo 'Unable to connect to the server' >&2; exit 1; fi\n` +
+        `exec ${path.join(FAKE_BIN, "kubectl")} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const result = await run("/bin/bash", ["-c", script("quiesce-statefulset.sh").text], {
+      env: {
+        NAMESPACE: "im-infra",
+        STATEFULSET: "keycloak",
+        FAKE_KUBE_STATE: kube.file,
+        PATH: `${bin}:${process.env.PATH}`,
+      },
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(
+      result.stderr,
+      /could not scale back; restore by hand: kubectl --namespace im-infra scale statefulset keycloak --replicas=2/,
+    );
   });
 });
 

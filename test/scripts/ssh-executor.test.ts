@@ -1,16 +1,11 @@
 // The ssh executor for real: a real sshd on 127.0.0.1 runs the copy scripts exactly as the
 // NfsToS3Copy Commands send them (same command text, same stdin), against moto.
 import assert from "node:assert/strict";
-import { chownSync, mkdirSync } from "node:fs";
-import * as path from "node:path";
+import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { Backup } from "../../components/config";
-import {
-  RUNNER,
-  prepareDirInvocation,
-  remoteDir,
-  remoteInvocation,
-} from "../../components/nfs-to-s3-copy";
+import { remoteDir, remoteInvocation, shellQuote } from "../../components/nfs-to-s3-copy";
+import { script } from "../../components/scripts";
 import {
   copySettings,
   parseLatestResult,
@@ -19,7 +14,6 @@ import {
   scriptFor,
 } from "../../components/copy-result";
 import {
-  SCRIPTS,
   createBucket,
   isoTime,
   listObjects,
@@ -58,24 +52,23 @@ function backup(over: Partial<Backup>): Backup {
   };
 }
 
-/** What NfsToS3Copy does, step by step, with the same pure functions and the same files. */
+/** What the NfsToS3Copy Command sends: the runner as command text, settings and scripts on stdin. */
 async function deployAndRun(b: Backup, scriptDir: string) {
   const dir = remoteDir(scriptDir, b.name);
-  const prepare = prepareDirInvocation(dir);
-  const made = await sshd.ssh(prepare.command, prepare.stdin);
-  assert.equal(made.code, 0, made.stderr);
-  for (const f of [...scriptFiles(b.kind), RUNNER]) {
-    await sshd.put(path.join(SCRIPTS, f), `${dir}/${f}`);
-  }
   const target = { bucket: BUCKET, region: "eu-central-1", endpoint: moto.endpoint };
-  const invocation = remoteInvocation(dir, scriptFor(b.kind), {
-    ...copySettings(b, target, b.sourceDir),
-    TIMEOUT_SECONDS: "300",
-    AWS_ACCESS_KEY_ID: KEY_ID,
-    AWS_SECRET_ACCESS_KEY: SECRET,
-  });
+  const invocation = remoteInvocation(
+    dir,
+    scriptFor(b.kind),
+    {
+      ...copySettings(b, target, b.sourceDir),
+      TIMEOUT_SECONDS: "300",
+      AWS_ACCESS_KEY_ID: KEY_ID,
+      AWS_SECRET_ACCESS_KEY: SECRET,
+    },
+    scriptFiles(b.kind).map((f) => script(f)),
+  );
   assert.ok(!invocation.command.includes(SECRET) && !invocation.command.includes(KEY_ID));
-  return { invocation, result: await sshd.ssh(invocation.command, invocation.stdin) };
+  return { dir, invocation, result: await sshd.ssh(invocation.command, invocation.stdin) };
 }
 
 describe("ssh executor against a real sshd", () => {
@@ -129,11 +122,7 @@ describe("ssh executor against a real sshd", () => {
   });
 
   it("unknown setting on stdin = runner refuses, value not echoed", async () => {
-    const scriptDir = tempDir("scripts");
-    const b = backup({});
-    const dir = remoteDir(scriptDir, b.name);
-    await sshd.ssh(prepareDirInvocation(dir).command, prepareDirInvocation(dir).stdin);
-    await sshd.put(path.join(SCRIPTS, RUNNER), `${dir}/${RUNNER}`);
+    const dir = remoteDir(tempDir("scripts"), "keycloak-db");
     const inv = remoteInvocation(dir, "copy-latest.sh", { LD_PRELOAD: SECRET });
     const r = await sshd.ssh(inv.command, inv.stdin);
     assert.equal(r.code, 2);
@@ -141,14 +130,72 @@ describe("ssh executor against a real sshd", () => {
     assert.ok(!r.stderr.includes(SECRET));
   });
 
-  it("script directory owned by someone else = preparation fails", async () => {
+  it("scripts gone from the server (reboot, tmp cleaner) or edited = written again, copy runs", async () => {
+    const source = tempDir("nfs-hourly");
+    writeBackup(source, isoTime(-3600), "-- dump\n");
+    const b = backup({ sourceDir: source, prefix: "again/" });
+    const scriptDir = tempDir("scripts");
+    const first = await deployAndRun(b, scriptDir);
+    assert.equal(first.result.code, 0, first.result.stderr);
+    assert.match(first.result.stderr, /copy-latest\.sh was not on the server; copied to/);
+    assert.equal(
+      readFileSync(`${first.dir}/copy-latest.sh`, "utf8"),
+      script("copy-latest.sh").text,
+    );
+
+    const unchanged = await deployAndRun(b, scriptDir);
+    assert.equal(unchanged.result.code, 0, unchanged.result.stderr);
+    assert.doesNotMatch(unchanged.result.stderr, /copied/, "nothing rewritten when intact");
+
+    rmSync(`${first.dir}/copy-common.sh`);
+    writeFileSync(`${first.dir}/copy-latest.sh`, "echo tampered; exit 1\n");
+    const repaired = await deployAndRun(b, scriptDir);
+    assert.equal(repaired.result.code, 0, repaired.result.stderr);
+    assert.match(repaired.result.stderr, /copy-common\.sh was not on the server/);
+    assert.match(repaired.result.stderr, /copy-latest\.sh differed on the server; copied again/);
+    assert.equal(
+      readFileSync(`${first.dir}/copy-latest.sh`, "utf8"),
+      script("copy-latest.sh").text,
+    );
+  });
+
+  it("script damaged on stdin (byte count or hash wrong) = refused, nothing run", async () => {
+    const dir = remoteDir(tempDir("scripts"), "keycloak-db");
+    const good = script("copy-latest.sh");
+    const inv = remoteInvocation(dir, "copy-latest.sh", {}, [{ ...good, sha256: "0".repeat(64) }]);
+    const r = await sshd.ssh(inv.command, inv.stdin);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /copy-latest\.sh: content does not match its SHA-256/);
+  });
+
+  it("script directory owned by someone else = refused before any script is written", async () => {
     const scriptDir = tempDir("scripts");
     const dir = remoteDir(scriptDir, "keycloak-db");
     mkdirSync(dir);
     chownSync(dir, 65534, 65534);
-    const prepare = prepareDirInvocation(dir);
-    const r = await sshd.ssh(prepare.command, prepare.stdin);
-    assert.equal(r.code, 1);
+    const inv = remoteInvocation(dir, "copy-latest.sh", {}, [script("copy-latest.sh")]);
+    const r = await sshd.ssh(inv.command, inv.stdin);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /is not owned by root/);
+  });
+});
+
+describe("nfs-check.sh over SSH", () => {
+  const check = () => `bash -c ${shellQuote(script("nfs-check.sh").text)} nfs-check`;
+
+  it("bash and the aws CLI on the session's PATH = one ok line", async () => {
+    const r = await sshd.ssh(check());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^nfs-check: ok: root@\S+ bash \d+\.\d+.*aws-cli\//);
+  });
+
+  it("aws CLI missing = one line naming it and the PATH, exit 1", async () => {
+    const r = await sshd.ssh(
+      // bash re-reads ~/.bashrc (and its PATH) when it sees SSH_CLIENT; hide it to narrow PATH.
+      `env -u SSH_CLIENT PATH=/usr/bin:/bin ${check()}`,
+    );
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^nfs-check: root@\S+: 'aws' is not on the SSH session's PATH/m);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   });
 });

@@ -58,6 +58,30 @@ describe("production config", () => {
       ],
     );
     assert.equal(c.quiesceTimeoutSeconds, 600);
+    // Survives a reboot and tmp cleaners (not under /tmp).
+    assert.equal(c.nfs.scriptDir, "/var/lib/fragalysis-relocation");
+    assert.equal(c.jobs.createNamespace, true);
+  });
+
+  it("ed25519 and ecdsa host keys = accepted, each problem once", () => {
+    for (const key of [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB",
+      "ecdsa-sha2-nistp256 AAAAE2VjZHNh",
+    ]) {
+      const raw = edit("nfs", (n) => ({ ...n, hostKey: key }));
+      assert.equal(parseConfig(withSecrets(raw)).nfs.hostKey, key);
+    }
+    const rsa = edit("nfs", (n) => ({ ...n, hostKey: "ssh-rsa AAAAB3NzaC1yc2E" }));
+    assert.equal(problemsOf(rsa).length, 1, problemsOf(rsa).join("\n"));
+  });
+
+  it("jobs.createNamespace false = use the existing namespace", () => {
+    const raw = {
+      ...withSecrets(production()),
+      jobs: JSON.stringify({ namespace: "sandbox-jobs", createNamespace: false }),
+    };
+    const c = parseConfig(raw);
+    assert.deepEqual([c.jobs.namespace, c.jobs.createNamespace], ["sandbox-jobs", false]);
   });
 
   it("production file without the ssh key = one problem naming sshPrivateKey", () => {
@@ -131,6 +155,24 @@ describe("invalid config = one line naming the full key", () => {
       () => edit("nfs", (n) => ({ ...n, hostKey: "not a key" })),
       "nfs.hostKey",
       /ssh-ed25519/,
+    ],
+    [
+      "ssh-rsa host key",
+      () => edit("nfs", (n) => ({ ...n, hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7" })),
+      "nfs.hostKey",
+      /ssh-rsa host keys fail against OpenSSH >= 8\.8.*ed25519 or ecdsa key.*ssh-keyscan/,
+    ],
+    [
+      "host key of a type the client cannot pin",
+      () => edit("nfs", (n) => ({ ...n, hostKey: "ssh-dss AAAAB3NzaC1kc3MAAACBAP" })),
+      "nfs.hostKey",
+      /ssh-ed25519, ecdsa-sha2-nistp256/,
+    ],
+    [
+      "jobs.createNamespace not a boolean",
+      () => ({ ...withSecrets(production()), jobs: JSON.stringify({ createNamespace: "no" }) }),
+      "jobs.createNamespace",
+      /true or false/,
     ],
     [
       "bucket with capitals",

@@ -1,4 +1,4 @@
-// The copy executors' graphs with mocks: the SSH Commands and CopyToRemotes, the Job spec
+// The copy executors' graphs with mocks: the SSH copy Command (runner + scripts on stdin), the Job spec
 // (read-only mounts, non-root, keys by secretKeyRef), ordering after quiesce, re-run triggers,
 // result parsing and the outputs. The scripts themselves run for real in test/scripts.
 import assert from "node:assert/strict";
@@ -47,14 +47,17 @@ before(async () => {
   rec = await useMocks({
     state: (type, name, inputs) => {
       const metadata = inputs.metadata as Record<string, unknown> | undefined;
-      return type.startsWith("kubernetes:") && metadata && !metadata.name
-        ? { metadata: { ...metadata, name: `${name}-a1b2c3`, uid: `uid-${name}` } }
+      // The API server names auto-named objects and gives every object a uid.
+      return type.startsWith("kubernetes:") && metadata
+        ? {
+            metadata: { ...metadata, name: metadata.name ?? `${name}-a1b2c3`, uid: `uid-${name}` },
+          }
         : {};
     },
     commandStdout: (name, inputs) => {
       const create = String(unwrap(inputs.create) ?? "");
       if (name.endsWith("-copy") || name.endsWith("-result")) {
-        const tree = create.includes("sync-dir.sh") || name.includes("media");
+        const tree = create.endsWith("'sync-dir.sh'") || name.includes("media");
         return `log line\n${tree ? TREE : LATEST(`production-keycloak-db/backup-2023-10-16T12:07:01Z-dumpall.sql.gz`)}`;
       }
       return "";
@@ -85,16 +88,24 @@ function copy(
 }
 
 describe("pure functions", () => {
-  it("remote invocation = runner and script in the command, settings on stdin", () => {
-    const inv = ssh.remoteInvocation("/tmp/fragalysis-relocation/keycloak-db", "copy-latest.sh", {
-      SOURCE_DIR: "/nfs/a b/hourly",
-      AWS_SECRET_ACCESS_KEY: SECRET,
-    });
+  it("remote invocation = the runner itself as command, settings then framed scripts on stdin", () => {
+    const file = { name: "copy-latest.sh", text: "echo é\n", sha256: "b".repeat(64) };
+    const inv = ssh.remoteInvocation(
+      "/var/lib/fragalysis-relocation/keycloak-db",
+      "copy-latest.sh",
+      { SOURCE_DIR: "/nfs/a b/hourly", AWS_SECRET_ACCESS_KEY: SECRET },
+      [file],
+    );
     assert.equal(
       inv.command,
-      "bash '/tmp/fragalysis-relocation/keycloak-db/remote-run.sh' 'copy-latest.sh'",
+      `bash -c ${ssh.shellQuote(script("remote-run.sh").text)} remote-run ` +
+        "'/var/lib/fragalysis-relocation/keycloak-db' 'copy-latest.sh'",
     );
-    assert.equal(inv.stdin, `SOURCE_DIR=/nfs/a b/hourly\nAWS_SECRET_ACCESS_KEY=${SECRET}\n`);
+    // The byte count, not the character count: the runner reads bytes.
+    assert.equal(
+      inv.stdin,
+      `SOURCE_DIR=/nfs/a b/hourly\nAWS_SECRET_ACCESS_KEY=${SECRET}\n#file copy-latest.sh 8 ${"b".repeat(64)}\necho é\n`,
+    );
   });
 
   it("setting with a line break = rejected before anything runs", () => {
@@ -108,7 +119,6 @@ describe("pure functions", () => {
   it("quote in a path = shell-quoted safely", () => {
     assert.equal(ssh.shellQuote("it's"), `'it'\\''s'`);
     assert.equal(ssh.remoteDir("/opt/x/", "stack-db"), "/opt/x/stack-db");
-    assert.equal(ssh.prepareDirInvocation("/opt/x/stack-db").stdin, "/opt/x/stack-db\n");
   });
 
   it("latest settings = pattern, min age, select and notBefore when set", () => {
@@ -244,7 +254,7 @@ describe("ssh executor graph", () => {
     });
   });
 
-  it("children = dir Command, three CopyToRemotes, copy Command, all under the executor", () => {
+  it("children = one copy Command under the executor, nothing shipped ahead", () => {
     const component = rec.named("keycloak-db");
     assert.equal(component.type, "relocation:backup:BackupCopy");
     const executor = rec.named("keycloak-db-ssh");
@@ -254,31 +264,19 @@ describe("ssh executor graph", () => {
       .filter((r) => r.parent === executor.urn)
       .map((r) => `${r.type} ${r.name}`)
       .sort();
-    assert.deepEqual(children, [
-      "command:remote:Command keycloak-db-ssh-copy",
-      "command:remote:Command keycloak-db-ssh-dir",
-      "command:remote:CopyToRemote keycloak-db-ssh-copy-common",
-      "command:remote:CopyToRemote keycloak-db-ssh-copy-latest",
-      "command:remote:CopyToRemote keycloak-db-ssh-remote-run",
-    ]);
+    assert.deepEqual(children, ["command:remote:Command keycloak-db-ssh-copy"]);
   });
 
-  it("CopyToRemote = each script to scriptDir/<backup>/, re-copied when its hash changes", () => {
-    const files = ["copy-latest.sh", "copy-common.sh", "remote-run.sh"];
-    for (const f of files) {
-      const r = rec.named(`keycloak-db-ssh-${f.replace(/\.sh$/, "")}`);
-      assert.equal(r.inputs.remotePath, `/tmp/fragalysis-relocation/keycloak-db/${f}`);
-      assert.deepEqual(r.inputs.triggers, [script(f).sha256]);
-      assert.ok(rec.waitsFor(r, rec.named("keycloak-db-ssh-dir")));
-      assert.ok(!rec.waitsFor(r, rec.named("quiesce-scale")), "scripts ship before quiesce ends");
-    }
-  });
-
-  it("copy Command = fixed command text, settings and keys only in secret stdin", () => {
+  it("copy Command = runner as command text, settings, keys and scripts only in secret stdin", () => {
     const cmd = rec.named("keycloak-db-ssh-copy");
-    assert.equal(
-      cmd.inputs.create,
-      "bash '/tmp/fragalysis-relocation/keycloak-db/remote-run.sh' 'copy-latest.sh'",
+    assert.match(
+      String(cmd.inputs.create),
+      /^bash -c '.*' remote-run '\/var\/lib\/fragalysis-relocation\/keycloak-db' 'copy-latest.sh'$/s,
+    );
+    assert.ok(
+      String(cmd.inputs.create).startsWith(
+        `bash -c ${ssh.shellQuote(script("remote-run.sh").text)}`,
+      ),
     );
     assert.ok(isWrappedSecret(cmd.inputs.stdin), "stdin is a secret");
     const stdin = String(unwrap(cmd.inputs.stdin));
@@ -286,21 +284,29 @@ describe("ssh executor graph", () => {
     assert.match(stdin, new RegExp(`^AWS_ACCESS_KEY_ID=${KEY_ID}$`, "m"));
     assert.match(stdin, /^DEST_URI=s3:\/\/im-fragalysis\/production-keycloak-db\/$/m);
     assert.match(stdin, /^TIMEOUT_SECONDS=3600$/m);
+    // Both scripts travel with every run, so a server that lost them gets them back.
+    for (const f of ["copy-latest.sh", "copy-common.sh"]) {
+      assert.ok(stdin.includes(ssh.fileFrame(script(f))), `${f} framed on stdin`);
+    }
     assert.equal(cmd.inputs.environment, undefined, "nothing through SSH Setenv");
     assert.equal(cmd.inputs.addPreviousOutputInEnv, false, "no PULUMI_COMMAND_STDOUT Setenv");
-    assert.ok(cmd.additionalSecretOutputs.includes("stdin"));
     assert.deepEqual(
       cmd.inputs.triggers,
       ["copy-latest.sh", "copy-common.sh", "remote-run.sh"].map((f) => script(f).sha256),
     );
   });
 
+  it("copy Command = stdin, stdout and stderr secret in state; only stderr streamed", () => {
+    // The real provider stores stdout/stderr plain and streams both unless told otherwise.
+    const cmd = rec.named("keycloak-db-ssh-copy");
+    for (const out of ["stdin", "stdout", "stderr"]) {
+      assert.ok(cmd.additionalSecretOutputs.includes(out), `${out} not marked secret`);
+    }
+    assert.equal(cmd.inputs.logging, "stderr");
+  });
+
   it("connection = host, port, user, pinned host key, secret private key", () => {
-    for (const name of [
-      "keycloak-db-ssh-copy",
-      "keycloak-db-ssh-dir",
-      "keycloak-db-ssh-remote-run",
-    ]) {
+    for (const name of ["keycloak-db-ssh-copy"]) {
       const connection = unwrap(rec.named(name).inputs.connection) as Record<string, unknown>;
       assert.equal(connection.host, "192.168.253.39");
       assert.equal(connection.port, 22);
@@ -314,11 +320,9 @@ describe("ssh executor graph", () => {
     }
   });
 
-  it("copy = after quiesce and after the scripts are in place", () => {
+  it("copy = after quiesce", () => {
     const cmd = rec.named("keycloak-db-ssh-copy");
     assert.ok(rec.waitsFor(cmd, rec.named("quiesce-scale")));
-    assert.ok(rec.waitsFor(cmd, rec.named("keycloak-db-ssh-copy-latest")));
-    assert.ok(rec.waitsFor(cmd, rec.named("keycloak-db-ssh-remote-run")));
   });
 
   it("no credential or key in any plain input", () => {
@@ -348,7 +352,7 @@ describe("ssh executor graph", () => {
     assert.equal(connection.hostKey, undefined);
   });
 
-  it("media tree over ssh = sync-dir.sh shipped and run, tree outputs", async () => {
+  it("media tree over ssh = sync-dir.sh sent and run, tree outputs", async () => {
     const c = copy(
       "stack-media",
       backupFixture({
@@ -365,11 +369,12 @@ describe("ssh executor graph", () => {
       bytes: 2048,
     });
     await settle();
-    assert.equal(
-      rec.named("stack-media-ssh-copy").inputs.create,
-      "bash '/tmp/fragalysis-relocation/stack-media/remote-run.sh' 'sync-dir.sh'",
+    const cmd = rec.named("stack-media-ssh-copy");
+    assert.match(
+      String(cmd.inputs.create),
+      / remote-run '\/var\/lib\/fragalysis-relocation\/stack-media' 'sync-dir.sh'$/,
     );
-    assert.equal(rec.named("stack-media-ssh-sync-dir").type, "command:remote:CopyToRemote");
+    assert.ok(String(unwrap(cmd.inputs.stdin)).includes(ssh.fileFrame(script("sync-dir.sh"))));
   });
 
   it("ssh executor without a private key = error saying how to set it", () => {
@@ -432,10 +437,9 @@ describe("job executor graph", () => {
     assert.equal(data["sync-dir.sh"], script("sync-dir.sh").text);
   });
 
-  it("Job = bounded, retried, cleaned up, re-run when a script changes", () => {
+  it("Job = bounded, retried, re-run when a script changes", () => {
     assert.equal(spec.backoffLimit, 2);
     assert.equal(spec.activeDeadlineSeconds, 3600);
-    assert.equal(spec.ttlSecondsAfterFinished, job.JOB_TTL_SECONDS);
     assert.equal(spec.template.spec.restartPolicy, "Never");
     assert.equal(
       spec.template.metadata.annotations["relocation.fragalysis/scripts-sha256"],
@@ -444,6 +448,20 @@ describe("job executor graph", () => {
     const meta = rec.named("media-job-job").inputs.metadata as any;
     assert.equal(meta.namespace, "fragalysis-relocation");
     assert.equal(meta.annotations["pulumi.com/replaceUnready"], "true");
+  });
+
+  it("Job = no TTL, fixed name, deleted before its replacement (never re-run by refresh, never twice)", () => {
+    // A TTL-removed Job: refresh drops it and the next up copies again; an update 404s.
+    assert.equal(spec.ttlSecondsAfterFinished, undefined);
+    const r = rec.named("media-job-job");
+    // Auto-named, a replacement would start next to a Job still running after an interrupted up.
+    assert.equal((r.inputs.metadata as any).name, "media-job-job");
+    assert.equal(r.deleteBeforeReplace, true);
+    // The result reader reads the Job by that name.
+    assert.equal(
+      (unwrap(rec.named("media-job-result").inputs.environment) as any).JOB_NAME,
+      "media-job-job",
+    );
   });
 
   it("pod = non-root, read-only root, no privilege escalation, NFS mounted read-only", () => {
@@ -496,7 +514,7 @@ describe("job executor graph", () => {
     assert.equal(reader.inputs.create, script("copy-job-result.sh").text);
     assert.deepEqual(reader.inputs.environment, {
       NAMESPACE: "fragalysis-relocation",
-      JOB_NAME: "media-job-job-a1b2c3",
+      JOB_NAME: "media-job-job",
       KUBE_CONTEXT: "stfc-prod",
     });
     assert.deepEqual(reader.inputs.triggers, [

@@ -239,7 +239,11 @@ describe("job executor", () => {
     assert.equal((job.inputs as any).metadata.annotations["pulumi.com/replaceUnready"], "true");
     assert.equal(spec.backoffLimit, 1);
     assert.equal(spec.activeDeadlineSeconds, 600);
-    assert.equal(spec.ttlSecondsAfterFinished, 86400);
+    // No TTL (refresh would drop a removed Job and the next up dump again, after the quiesce);
+    // a fixed name, deleted before its replacement: never two dumps side by side.
+    assert.equal(spec.ttlSecondsAfterFinished, undefined);
+    assert.equal((job.inputs as any).metadata.name, "dumpjob-production-stack-job");
+    assert.equal(job.deleteBeforeReplace, true);
     const pod = spec.template.spec;
     assert.equal(pod.serviceAccountName, "dumpjob-production-stack-sa-a1b2c3");
     assert.equal(pod.restartPolicy, "Never");
@@ -407,6 +411,16 @@ describe("local executor", () => {
     assert.equal(wrappedSecret(inputs.environment), true);
     assert.equal(unwrap(inputs.environment).AWS_SECRET_ACCESS_KEY, SECRET);
     assert.ok(!String(inputs.create).includes(SECRET));
+  });
+
+  it("stdout/stderr = secret in state and not streamed (the real provider does both plainly)", () => {
+    for (const name of ["dumplocal-production-stack-env", "dumplocal-im-infra-manifests"]) {
+      const r = rec.named(name);
+      for (const out of ["stdout", "stderr"]) {
+        assert.ok(r.additionalSecretOutputs.includes(out), `${name}: ${out} not secret`);
+      }
+      assert.equal((r.inputs as any).logging, "none", `${name} streams its output`);
+    }
   });
 
   it("outputs = layout keys plain; keptKeys from the scripts' result lines", async () => {

@@ -32,11 +32,14 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
-// dialSSH connects with the resource's `connection`, retrying up to
-// dialErrorLimit times (-1: until ctx ends) with perDialTimeout per dial.
-func dialSSH(ctx context.Context, inputs resource.PropertyMap) (*ssh.Client, string, error) {
+// dialSSH connects with the resource's `connection`. As upstream, EVERY failed dial (refused,
+// authentication, host-key mismatch) is retried dialErrorLimit times (-1: until ctx ends), so
+// limit+1 dials in all (6 for the program's dialErrorLimit 5), with perDialTimeout per dial;
+// logf gets upstream's "Dial n/limit failed: retrying" line.
+func dialSSH(ctx context.Context, logf func(string), inputs resource.PropertyMap) (*ssh.Client, string, error) {
 	connV, ok := inputs["connection"]
 	if !ok {
 		return nil, "", errors.New("connection is required")
@@ -84,17 +87,37 @@ func dialSSH(ctx context.Context, inputs resource.PropertyMap) (*ssh.Client, str
 		}
 		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(signer))
 	}
+	// As upstream: the agent at agentSocketPath, else SSH_AUTH_SOCK, is offered too; an agent
+	// socket that cannot be reached fails the connection.
+	sock, ok := stringInput(conn, "agentSocketPath")
+	if !ok || sock == "" {
+		sock = os.Getenv("SSH_AUTH_SOCK")
+	}
+	if sock != "" {
+		ac, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, "", fmt.Errorf("ssh agent at %s: %w", sock, err)
+		}
+		cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(ac).Signers))
+	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	var err error
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	for attempt = 1; ; attempt++ {
 		var client *ssh.Client
 		if client, err = ssh.Dial("tcp", addr, cfg); err == nil {
 			return client, addr, nil
 		}
-		var keyErr *ssh.ServerAuthError
-		if errors.As(err, &keyErr) || strings.Contains(err.Error(), "host key mismatch") ||
-			(limit >= 0 && attempt >= limit) {
+		// As upstream (reachedDialingErrorLimit: dials > limit): limit+1 dials in all.
+		if limit >= 0 && attempt > limit {
 			break
+		}
+		if logf != nil {
+			lim := "inf"
+			if limit >= 0 {
+				lim = strconv.Itoa(limit)
+			}
+			logf(fmt.Sprintf("Dial %d/%s failed: retrying", attempt, lim))
 		}
 		select {
 		case <-ctx.Done():
@@ -102,7 +125,8 @@ func dialSSH(ctx context.Context, inputs resource.PropertyMap) (*ssh.Client, str
 		case <-time.After(time.Duration(min(attempt, 5)) * 500 * time.Millisecond):
 		}
 	}
-	return nil, addr, fmt.Errorf("ssh dial %s: %w", addr, err)
+	// Upstream's wording counts the retries, not the dials.
+	return nil, addr, fmt.Errorf("ssh dial %s after %d failed attempts: %w", addr, attempt-1, err)
 }
 
 func numberInput(m resource.PropertyMap, key string, def int) int {
@@ -170,14 +194,14 @@ func checkCopy(news resource.PropertyMap) []*pulumirpc.CheckFailure {
 }
 
 // copyToRemote copies the source to remotePath over SFTP.
-func copyToRemote(ctx context.Context, inputs resource.PropertyMap, timeout float64) error {
+func copyToRemote(ctx context.Context, logf func(string), inputs resource.PropertyMap, timeout float64) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout*float64(time.Second)))
 		defer cancel()
 	}
 	dest, _ := stringInput(inputs, "remotePath")
-	client, addr, err := dialSSH(ctx, inputs)
+	client, addr, err := dialSSH(ctx, logf, inputs)
 	if err != nil {
 		return err
 	}
@@ -229,6 +253,9 @@ func copyText(sc *sftp.Client, text, dest string) error {
 	if info != nil && info.IsDir() {
 		return fmt.Errorf("remote path %s is a directory; a text asset needs a file path", dest)
 	}
+	if err := sc.MkdirAll(path.Dir(dest)); err != nil { // as upstream: a missing parent is created
+		return fmt.Errorf("mkdir %s: %w", path.Dir(dest), err)
+	}
 	f, err := sc.Create(dest)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", dest, err)
@@ -252,6 +279,8 @@ func sftpCopy(sc *sftp.Client, src, dest string) error {
 	if !info.IsDir() {
 		if destInfo != nil && destInfo.IsDir() {
 			dest = path.Join(dest, filepath.Base(src))
+		} else if err := sc.MkdirAll(path.Dir(dest)); err != nil { // as upstream
+			return fmt.Errorf("mkdir %s: %w", path.Dir(dest), err)
 		}
 		return copyFile(sc, src, dest)
 	}
@@ -259,7 +288,7 @@ func sftpCopy(sc *sftp.Client, src, dest string) error {
 		return fmt.Errorf("remote path %s exists but is not a directory", dest)
 	}
 	if destInfo == nil {
-		if err := sc.Mkdir(dest); err != nil {
+		if err := sc.MkdirAll(dest); err != nil { // as upstream: missing parents too
 			return fmt.Errorf("mkdir %s: %w", dest, err)
 		}
 	}

@@ -20,13 +20,21 @@
 //     update copies again only when the source's hash or remotePath changed;
 //     triggers replace; delete removes nothing (copyToRemote.go upstream).
 //
+// As upstream: stdout and stderr are plain outputs whatever inputs are secret
+// (a program that may print secrets marks them with additionalSecretOutputs);
+// every line is streamed to the CLI as it is printed, per the `logging` input
+// (stdout, stderr, stdoutAndStderr (default), none); see stream.go.
+// Differs from upstream on purpose: a line over 64 KiB fails the command
+// (upstream hangs), so the sandbox notices it.
+//
 // connection.hostKey pins the server key ("<type> <base64>"); without it the
-// host key is not checked (as upstream). dialErrorLimit (default 10) and
-// perDialTimeout (seconds, default 15) bound the dial.
+// host key is not checked (as upstream). Every failed dial (refused, auth,
+// host-key mismatch) is retried dialErrorLimit (default 10) times (limit+1 dials, as upstream) with
+// perDialTimeout (seconds, default 15) each; the agent at agentSocketPath or
+// SSH_AUTH_SOCK is offered, as upstream.
 //
 // Not implemented: assetPaths/archivePaths, the deprecated CopyFile, SSH
-// proxies/agents, streaming command output to the Pulumi console (output is in
-// stdout/stderr and, on failure, in the error).
+// proxies.
 package main
 
 import (
@@ -42,6 +50,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -87,9 +96,15 @@ func main() {
 		fmt.Println(version)
 		return
 	}
+	// The engine passes its address as the first argument; output lines are logged there.
+	engine, err := dialEngine(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-command: engine %q: %v\n", fs.Arg(0), err)
+		os.Exit(1)
+	}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterResourceProviderServer(srv, &provider{})
+			pulumirpc.RegisterResourceProviderServer(srv, &provider{engine: engine})
 			return nil
 		},
 		Options: rpcutil.OpenTracingServerInterceptorOptions(nil),
@@ -107,6 +122,7 @@ func main() {
 
 type provider struct {
 	pulumirpc.UnimplementedResourceProviderServer
+	engine *engineLog
 }
 
 var marshalOpts = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, SkipNulls: true}
@@ -297,18 +313,18 @@ func (p *provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 	state := copyMap(inputs)
 	if t == typeCopy {
 		if !req.GetPreview() {
-			if err := copyToRemote(ctx, inputs, req.GetTimeout()); err != nil {
+			if err := copyToRemote(ctx, p.dialLogger(req.GetUrn()), inputs, req.GetTimeout()); err != nil {
 				return nil, err
 			}
 		}
 	} else if req.GetPreview() {
 		setUnknownOutputs(state)
 	} else if cmd, ok := stringInput(inputs, "create"); ok {
-		if err := runInto(ctx, t, cmd, inputs, nil, state, req.GetTimeout()); err != nil {
+		if err := p.runInto(ctx, req.GetUrn(), t, cmd, inputs, nil, state, req.GetTimeout()); err != nil {
 			return nil, err
 		}
 	} else {
-		setOutputs(state, inputs, "", "")
+		setOutputs(state, "", "")
 	}
 	props, err := marshal(state)
 	if err != nil {
@@ -334,7 +350,7 @@ func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	if t == typeCopy {
 		// As upstream: copy again only when the content or the destination changed.
 		if !req.GetPreview() && (sourceHash(news) != sourceHash(olds) || !sameString(news, olds, "remotePath")) {
-			if err := copyToRemote(ctx, news, req.GetTimeout()); err != nil {
+			if err := copyToRemote(ctx, p.dialLogger(req.GetUrn()), news, req.GetTimeout()); err != nil {
 				return nil, err
 			}
 		}
@@ -358,7 +374,7 @@ func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 			cmd, ok = stringInput(news, "create")
 		}
 		if ok {
-			if err := runInto(ctx, t, cmd, news, olds, state, req.GetTimeout()); err != nil {
+			if err := p.runInto(ctx, req.GetUrn(), t, cmd, news, olds, state, req.GetTimeout()); err != nil {
 				return nil, err
 			}
 		}
@@ -381,7 +397,7 @@ func (p *provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 	}
 	if cmd, ok := stringInput(state, "delete"); ok {
 		scratch := copyMap(state)
-		if err := runInto(ctx, t, cmd, state, state, scratch, req.GetTimeout()); err != nil {
+		if err := p.runInto(ctx, req.GetUrn(), t, cmd, state, state, scratch, req.GetTimeout()); err != nil {
 			return nil, err
 		}
 	}
@@ -408,7 +424,7 @@ func (p *provider) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*p
 		}}, nil
 	}
 	state := copyMap(args)
-	if err := runInto(ctx, typeLocal, cmd, args, nil, state, 0); err != nil {
+	if err := p.runInto(ctx, "", typeLocal, cmd, args, nil, state, 0); err != nil {
 		return nil, err
 	}
 	ret, err := marshal(state)
@@ -454,17 +470,6 @@ func plain(v resource.PropertyValue) (resource.PropertyValue, bool) {
 		return resource.NewObjectProperty(obj), secret
 	}
 	return v, secret
-}
-
-func anySecret(m resource.PropertyMap) bool {
-	for _, k := range inputKeys {
-		if v, ok := m[resource.PropertyKey(k)]; ok {
-			if _, s := plain(v); s {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func stringInput(m resource.PropertyMap, key string) (string, bool) {
@@ -532,30 +537,87 @@ func setUnknownOutputs(state resource.PropertyMap) {
 	state["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))
 }
 
-func setOutputs(state, inputs resource.PropertyMap, stdout, stderr string) {
-	so, se := resource.NewStringProperty(stdout), resource.NewStringProperty(stderr)
-	if anySecret(inputs) {
-		so, se = resource.MakeSecret(so), resource.MakeSecret(se)
+// setOutputs stores stdout/stderr PLAIN, as upstream does whatever inputs are secret: only the
+// program's additionalSecretOutputs makes the engine encrypt them.
+func setOutputs(state resource.PropertyMap, stdout, stderr string) {
+	state["stdout"], state["stderr"] = resource.NewStringProperty(stdout), resource.NewStringProperty(stderr)
+}
+
+// output collects a command's stdout and stderr, streams them line by line per `logging`,
+// and stops the command (cancel) when a line is over 64 KiB.
+type output struct {
+	out, errb, both bytes.Buffer
+	stdout, stderr  io.Writer
+	lines           *lineLogger
+	tooLong         error
+	mu              sync.Mutex
+}
+
+func newOutput(logging string, emit func(string), cancel context.CancelFunc) *output {
+	o := &output{}
+	o.lines = &lineLogger{emit: emit, tooLong: func(stream string) {
+		o.mu.Lock()
+		o.tooLong = errLineTooLong{stream}
+		o.mu.Unlock()
+		cancel()
+	}}
+	// Only logged streams go through upstream's 64 KiB scanner (the others cannot hang it).
+	pick := func(stream string, logged bool) io.Writer {
+		if logged {
+			return o.lines.writer(stream)
+		}
+		return io.Discard
 	}
-	state["stdout"], state["stderr"] = so, se
+	logOut := logging == "" || logging == "stdout" || logging == "stdoutAndStderr"
+	logErr := logging == "" || logging == "stderr" || logging == "stdoutAndStderr"
+	o.stdout = io.MultiWriter(&lockedWriter{&o.mu, &o.out}, &lockedWriter{&o.mu, &o.both}, pick("stdout", logOut))
+	o.stderr = io.MultiWriter(&lockedWriter{&o.mu, &o.errb}, &lockedWriter{&o.mu, &o.both}, pick("stderr", logErr))
+	return o
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// result turns a finished run into (stdout, stderr, error), a long line winning over the
+// error the kill caused.
+func (o *output) result(err error, what string) (string, string, error) {
+	o.lines.flush()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.tooLong != nil {
+		return "", "", fmt.Errorf("%w: running %s", o.tooLong, what)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("%w: running %s:\n%s", err, what, o.both.String())
+	}
+	return strings.TrimSuffix(o.out.String(), "\n"), strings.TrimSuffix(o.errb.String(), "\n"), nil
 }
 
 // runInto runs cmd (locally or over SSH) with the resource's inputs and, when
 // addPreviousOutputInEnv allows, the previous outputs in prev; it stores the
 // new stdout/stderr in state.
-func runInto(
-	ctx context.Context, typ, cmd string, inputs, prev, state resource.PropertyMap, timeout float64,
+func (p *provider) runInto(
+	ctx context.Context, urn, typ, cmd string, inputs, prev, state resource.PropertyMap, timeout float64,
 ) error {
 	env := stringMap(inputs, "environment")
 	if env == nil {
 		env = map[string]string{}
 	}
+	prevEnv := map[string]string{}
 	if boolInput(inputs, "addPreviousOutputInEnv", true) && prev != nil {
 		if s, ok := stringInput(prev, "stdout"); ok && s != "" {
-			env["PULUMI_COMMAND_STDOUT"] = s
+			prevEnv["PULUMI_COMMAND_STDOUT"] = s
 		}
 		if s, ok := stringInput(prev, "stderr"); ok && s != "" {
-			env["PULUMI_COMMAND_STDERR"] = s
+			prevEnv["PULUMI_COMMAND_STDERR"] = s
 		}
 	}
 	stdin, _ := stringInput(inputs, "stdin")
@@ -564,23 +626,30 @@ func runInto(
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout*float64(time.Second)))
 		defer cancel()
 	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logging, _ := stringInput(inputs, "logging")
+	o := newOutput(logging, func(line string) { p.engine.status(ctx, urn, line) }, cancel)
 	var stdout, stderr string
 	var err error
 	if typ == typeRemote {
-		stdout, stderr, err = runRemote(ctx, inputs, cmd, env, stdin)
+		stdout, stderr, err = p.runRemote(runCtx, urn, inputs, cmd, env, prevEnv, stdin, o)
 	} else {
+		for k, v := range prevEnv {
+			env[k] = v
+		}
 		dir, _ := stringInput(inputs, "dir")
-		stdout, stderr, err = runLocal(ctx, stringList(inputs, "interpreter"), dir, cmd, env, stdin)
+		stdout, stderr, err = runLocal(runCtx, stringList(inputs, "interpreter"), dir, cmd, env, stdin, o)
 	}
 	if err != nil {
 		return err
 	}
-	setOutputs(state, inputs, stdout, stderr)
+	setOutputs(state, stdout, stderr)
 	return nil
 }
 
 func runLocal(
-	ctx context.Context, interpreter []string, dir, command string, env map[string]string, stdin string,
+	ctx context.Context, interpreter []string, dir, command string, env map[string]string, stdin string, o *output,
 ) (string, string, error) {
 	args := interpreter
 	if len(args) == 0 {
@@ -603,19 +672,15 @@ func runLocal(
 	if stdin != "" {
 		c.Stdin = strings.NewReader(stdin)
 	}
-	var out, errb, both bytes.Buffer
-	c.Stdout = io.MultiWriter(&out, &both)
-	c.Stderr = io.MultiWriter(&errb, &both)
-	if err := c.Run(); err != nil {
-		return "", "", fmt.Errorf("%w: running %q:\n%s", err, command, both.String())
-	}
-	return strings.TrimSuffix(out.String(), "\n"), strings.TrimSuffix(errb.String(), "\n"), nil
+	c.Stdout, c.Stderr = o.stdout, o.stderr
+	return o.result(c.Run(), fmt.Sprintf("%q", command))
 }
 
-func runRemote(
-	ctx context.Context, inputs resource.PropertyMap, command string, env map[string]string, stdin string,
+func (p *provider) runRemote(
+	ctx context.Context, urn string, inputs resource.PropertyMap, command string,
+	env, prevEnv map[string]string, stdin string, o *output,
 ) (string, string, error) {
-	client, addr, err := dialSSH(ctx, inputs)
+	client, addr, err := dialSSH(ctx, p.dialLogger(urn), inputs)
 	if err != nil {
 		return "", "", err
 	}
@@ -625,32 +690,43 @@ func runRemote(
 		return "", "", fmt.Errorf("ssh session: %w", err)
 	}
 	defer session.Close()
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(env) {
 		if err := session.Setenv(k, env[k]); err != nil {
-			return "", "", fmt.Errorf("ssh: setting %s (the server must AcceptEnv it): %w", k, err)
+			return "", "", fmt.Errorf("could not set environment variable %q (the server must AcceptEnv it): %w", k, err)
+		}
+	}
+	// As upstream: the previous outputs are offered, a refusal is only a warning.
+	for _, k := range sortedKeys(prevEnv) {
+		if err := session.Setenv(k, prevEnv[k]); err != nil {
+			p.engine.status(ctx, urn, fmt.Sprintf("warning: unable to set %s (not in the server's AcceptEnv)", k))
 		}
 	}
 	if stdin != "" {
 		session.Stdin = strings.NewReader(stdin)
 	}
-	var out, errb, both bytes.Buffer
-	session.Stdout = io.MultiWriter(&out, &both)
-	session.Stderr = io.MultiWriter(&errb, &both)
+	session.Stdout, session.Stderr = o.stdout, o.stderr
 	done := make(chan error, 1)
 	go func() { done <- session.Run(command) }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
 		_ = session.Signal(ssh.SIGKILL)
+		_ = client.Close()
 		err = ctx.Err()
 	}
-	if err != nil {
-		return "", "", fmt.Errorf("%w: running %q on %s:\n%s", err, command, addr, both.String())
+	return o.result(err, fmt.Sprintf("%q on %s", command, addr))
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	return strings.TrimSuffix(out.String(), "\n"), strings.TrimSuffix(errb.String(), "\n"), nil
+	sort.Strings(keys)
+	return keys
+}
+
+// dialLogger reports a failed dial that is retried, as upstream's "Dial n/limit failed: retrying".
+func (p *provider) dialLogger(urn string) func(string) {
+	return func(msg string) { p.engine.status(context.Background(), urn, msg) }
 }
