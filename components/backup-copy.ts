@@ -92,6 +92,7 @@ export class BackupCopy extends pulumi.ComponentResource {
           nfsServer: args.nfs.host,
           namespace: args.jobsNamespace ?? args.jobs.namespace,
           image: args.jobs.image,
+          gzipImage: args.jobs.gzipImage,
           timeoutSeconds: args.timeoutSeconds,
           kubeContext: args.kubeContext,
           runAfter: args.runAfter,

@@ -65,8 +65,14 @@ const executor = z.enum(["ssh", "job"], { error: 'one of "ssh" or "job"' });
 
 /** The aws-cli image Jobs use; pinned so a re-run uses the same client. */
 export const DEFAULT_JOB_IMAGE = "amazon/aws-cli:2.31.39";
-/** Env-dump Jobs copy the kubectl binary out of this image (needs sh and cp). */
-export const DEFAULT_ENV_DUMP_IMAGE = "bitnami/kubectl:1.32.4";
+/**
+ * Env-dump Jobs copy the kubectl binary out of this image (needs sh and cp). Bitnami moved its
+ * versioned tags to bitnamilegacy/ in 2025 (bitnami/kubectl keeps `latest` only);
+ * registry.k8s.io/kubectl has no shell.
+ */
+export const DEFAULT_ENV_DUMP_IMAGE = "bitnamilegacy/kubectl:1.32.4";
+/** Copy Jobs of dumps take gzip from this image's static busybox: amazon/aws-cli has none. */
+export const DEFAULT_GZIP_IMAGE = "busybox:1.37.0";
 
 const statefulSetRef = z.strictObject({
   namespace: k8sName("production-stack"),
@@ -198,10 +204,19 @@ const jobs = z
         .string({ error: hint("a container image with bash and the aws CLI") })
         .min(1, { error: "a container image with bash and the aws CLI" })
         .default(DEFAULT_JOB_IMAGE),
+      gzipImage: z
+        .string({ error: hint("a container image with a static /bin/busybox") })
+        .min(1, { error: "a container image with a static /bin/busybox" })
+        .default(DEFAULT_GZIP_IMAGE),
     },
     { error: hint("an object such as {namespace: fragalysis-relocation}") },
   )
-  .default({ namespace: "fragalysis-relocation", createNamespace: true, image: DEFAULT_JOB_IMAGE });
+  .default({
+    namespace: "fragalysis-relocation",
+    createNamespace: true,
+    image: DEFAULT_JOB_IMAGE,
+    gzipImage: DEFAULT_GZIP_IMAGE,
+  });
 
 const envDump = z.strictObject(
   {

@@ -26,7 +26,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Backup } from "./config";
+import { type Backup, DEFAULT_GZIP_IMAGE } from "./config";
 import {
   copySettings,
   exportedFields,
@@ -50,6 +50,10 @@ import { script } from "./scripts";
 export const COPY_JOB_USER = 65534;
 export const JOB_SOURCE_DIR = "/source";
 export const JOB_SCRIPTS_DIR = "/scripts";
+/** An emptyDir where the copy Job finds tools its image lacks (amazon/aws-cli has no gzip). */
+export const JOB_TOOLS_DIR = "/opt/relocation/bin";
+/** The image's usual directories first, so its own gzip wins where it has one. */
+export const JOB_PATH = `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${JOB_TOOLS_DIR}`;
 const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 
 /**
@@ -83,6 +87,25 @@ export function indexedJobSpec(
   return shards > 1 ? { completionMode: "Indexed", completions: shards, parallelism: shards } : {};
 }
 
+/**
+ * gzip for a Job whose image has none: an init container copies the static busybox of `image`
+ * into an emptyDir as `gzip` (busybox runs the applet its file is named after); the copy
+ * container finds it on JOB_PATH.
+ */
+export function gzipProvider(image: string) {
+  return {
+    volume: { name: "tools", emptyDir: { sizeLimit: "16Mi" } },
+    mount: { name: "tools", mountPath: JOB_TOOLS_DIR, readOnly: true },
+    initContainer: {
+      name: "gzip",
+      image,
+      command: ["/bin/busybox", "cp", "/bin/busybox", `${JOB_TOOLS_DIR}/gzip`],
+      volumeMounts: [{ name: "tools", mountPath: JOB_TOOLS_DIR }],
+      resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+    },
+  };
+}
+
 export interface CopyJobArgs {
   readonly backup: Backup;
   readonly target: S3Target;
@@ -92,8 +115,10 @@ export interface CopyJobArgs {
   readonly nfsServer: string;
   /** Namespace of the Job, its Secret and ConfigMap (and of backup.pvc). @default "fragalysis-relocation" */
   readonly namespace?: pulumi.Input<string>;
-  /** Image with bash, the aws CLI, coreutils, findutils and gzip. @default DEFAULT_JOB_IMAGE */
+  /** Image with bash, the aws CLI, coreutils and findutils. @default DEFAULT_JOB_IMAGE */
   readonly image: string;
+  /** Image with a static /bin/busybox, copied in as `gzip` for dumps. @default DEFAULT_GZIP_IMAGE */
+  readonly gzipImage?: string;
   /** activeDeadlineSeconds of the Job. @default 14400 */
   readonly timeoutSeconds?: number;
   /** Pod retries after a failure (the copy is idempotent). @default 2 */
@@ -148,7 +173,11 @@ export class CopyJob extends pulumi.ComponentResource {
       ...(shards > 1 ? { SHARD_COUNT: String(shards) } : {}),
       RESULT_FILE: "/dev/termination-log",
       HOME: "/tmp",
+      PATH: JOB_PATH,
     };
+    // A dump is checked with gzip -t before it is copied; trees need no gzip.
+    const gzip =
+      backup.kind === "latest" ? gzipProvider(args.gzipImage ?? DEFAULT_GZIP_IMAGE) : undefined;
     const secretRef = (key: string) => ({ secretKeyRef: { name: secret.secretName, key } });
     const locked = {
       runAsNonRoot: true,
@@ -190,7 +219,9 @@ export class CopyJob extends pulumi.ComponentResource {
                 sourceVolume(backup, args.nfsServer),
                 { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
                 { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
+                ...(gzip ? [gzip.volume] : []),
               ],
+              initContainers: gzip ? [{ ...gzip.initContainer, securityContext: locked }] : [],
               containers: [
                 {
                   name: "copy",
@@ -207,6 +238,7 @@ export class CopyJob extends pulumi.ComponentResource {
                     { name: "source", mountPath: JOB_SOURCE_DIR, readOnly: true },
                     { name: "scripts", mountPath: JOB_SCRIPTS_DIR, readOnly: true },
                     { name: "tmp", mountPath: "/tmp" },
+                    ...(gzip ? [gzip.mount] : []),
                   ],
                   resources: {
                     requests: { cpu: "250m", memory: "256Mi" },

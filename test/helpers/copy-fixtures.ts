@@ -1,7 +1,7 @@
 // Settings the copy-component tests build BackupCopy from: the production NFS server, the jobs
 // defaults, and a backup entry as the config schema would hand it over (defaults filled in).
 import type { Backup, RelocationConfig } from "../../components/config";
-import { DEFAULT_JOB_IMAGE, DEFAULT_SCRIPT_DIR } from "../../components/config";
+import { DEFAULT_GZIP_IMAGE, DEFAULT_JOB_IMAGE, DEFAULT_SCRIPT_DIR } from "../../components/config";
 
 export const NFS: RelocationConfig["nfs"] = {
   host: "192.168.253.39",
@@ -15,6 +15,7 @@ export const JOBS: RelocationConfig["jobs"] = {
   namespace: "fragalysis-relocation",
   createNamespace: true,
   image: DEFAULT_JOB_IMAGE,
+  gzipImage: DEFAULT_GZIP_IMAGE,
 };
 
 export const TARGET = { bucket: "im-fragalysis", region: "eu-central-1" };

@@ -542,6 +542,32 @@ describe("job executor graph", () => {
     assert.deepEqual(pod.containers[0].command, ["bash", "/scripts/copy-latest.sh"]);
   });
 
+  it("dump Job = gzip copied in from the gzip image (amazon/aws-cli has none), found last on PATH", async () => {
+    const pod = (rec.named("kc-pvc-job-job").inputs.spec as any).template.spec;
+    const [init] = pod.initContainers;
+    assert.equal(init.image, "busybox:1.37.0");
+    assert.deepEqual(init.command, [
+      "/bin/busybox",
+      "cp",
+      "/bin/busybox",
+      "/opt/relocation/bin/gzip",
+    ]);
+    assert.equal(init.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(init.securityContext.runAsNonRoot, true);
+    const copyC = pod.containers[0];
+    const path = copyC.env.find((e: any) => e.name === "PATH").value as string;
+    assert.ok(path.endsWith(":/opt/relocation/bin"), path);
+    assert.deepEqual(
+      copyC.volumeMounts.find((m: any) => m.name === "tools"),
+      { name: "tools", mountPath: "/opt/relocation/bin", readOnly: true },
+    );
+  });
+
+  it("tree Job = no gzip init container (sync-dir.sh needs no gzip)", () => {
+    assert.deepEqual(spec.template.spec.initContainers, []);
+    assert.ok(!spec.template.spec.volumes.some((v: any) => v.name === "tools"));
+  });
+
   it("shards > 1 on a dump = error, not silently one shard (trees: presync-shards.test.ts)", () => {
     assert.throws(
       () => copy("sharded", backupFixture({ name: "sharded", executor: "job", shards: 4 })),
