@@ -1,0 +1,195 @@
+// One backup made NOW, after every StatefulSet is at zero, with the production CronJob's own
+// jobTemplate (same image, Secret, PVC, BACKUP_COUNT): the dump then holds every write.
+//
+//   wait   local.Command, scripts/refresh-wait.sh: bounded wait until no Job of the CronJob runs
+//          (a Job declared from the template, like `kubectl create job --from`, ignores the
+//          CronJob's concurrencyPolicy, and two sql-backup runs share one dumpall.sql.gz);
+//   job    k8s Job `relocation-refresh-<backup>` in the CronJob's namespace, spec = the
+//          CronJob's spec.jobTemplate.spec (so `pulumi preview` shows it), labelled as ours, NOT
+//          owned by the CronJob (its history limit would delete it). `pulumi.com/skipAwait`: the
+//          provider's await judges only conditions, and the image exits 0 on failure, so the
+//          judge below is the one place that decides;
+//   judge  local.Command, scripts/refresh-judge.sh: bounded wait until the Job is Complete or
+//          Failed, prints its status and its pods' status; judgeRefresh() turns that into the
+//          verdict or ONE line naming the Job and its message. The copy's settings are computed
+//          from the verdict, so a failed verdict means the copy is never even registered.
+//
+// Re-running `up` after a failed verdict: the Job is in state (created) and the judge's create
+// failed or its stdout holds the failure, so the same verdict fails again; nothing reruns the
+// backup by itself. The operator replaces the Job (`pulumi up --replace <urn of ...-job>`): a
+// new uid, so the judge runs again (triggers) and a new backup is made. See README.
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { REFRESH_JOB_PREFIX } from "./config";
+import { judgeRefresh, RefreshFailed, type RefreshVerdict } from "./refresh-verdict";
+import { script } from "./scripts";
+
+/** Labels and annotation that mark a refresh Job as this stack's, by CronJob. */
+export const REFRESH_OF_LABEL = "relocation.fragalysis/refresh-of";
+export const MANAGED_BY = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
+/** A finished refresh Job and its pod (with the verdict) are kept this long. */
+export const REFRESH_TTL_SECONDS = 3 * 24 * 3600;
+
+export interface BackupRefreshArgs {
+  /** The backup this refresh is for (names the Job). */
+  readonly backupName: string;
+  /** The CronJob as read by the preflight; its spec.jobTemplate becomes the Job. */
+  readonly cronJob: k8s.batch.v1.CronJob;
+  /** The CronJob's namespace: the Job runs there (its Secret and PVC are there). */
+  readonly namespace: string;
+  /** The CronJob's name. */
+  readonly cronJobName: string;
+  /** Bounded wait for a running Job of the CronJob. @default 900 */
+  readonly waitSeconds?: number;
+  /** Deadline of our Job and the judge's wait. @default 3600 */
+  readonly timeoutSeconds?: number;
+  /** kubeconfig context for kubectl. @default the current context */
+  readonly kubeContext?: string;
+  /** Every quiesce's scaledToZero: the backup starts only when all writers are gone. */
+  readonly runAfter: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The Job's name for a backup. */
+export function refreshJobName(backupName: string): string {
+  return `${REFRESH_JOB_PREFIX}${backupName}`;
+}
+
+/**
+ * The Job declared from a CronJob's jobTemplate: its spec as is, plus our labels, a TTL (kept
+ * long enough to read the verdict) and, if the template sets none, a deadline. Pure.
+ */
+export function jobFromTemplate(
+  template: k8s.types.output.batch.v1.JobTemplateSpec | undefined,
+  args: { name: string; namespace: string; cronJob: string; timeoutSeconds: number },
+): k8s.types.input.batch.v1.Job {
+  if (!template?.spec?.template) {
+    throw new Error(
+      `refresh.cronJob ${args.namespace}/${args.cronJob}: the CronJob has no spec.jobTemplate.spec.template`,
+    );
+  }
+  const spec = template.spec;
+  const labels = {
+    ...(template.metadata?.labels ?? {}),
+    ...MANAGED_BY,
+    [REFRESH_OF_LABEL]: args.cronJob,
+  };
+  return {
+    metadata: {
+      name: args.name,
+      namespace: args.namespace,
+      labels,
+      annotations: {
+        ...(template.metadata?.annotations ?? {}),
+        "relocation.fragalysis/refresh-of": `${args.namespace}/${args.cronJob}`,
+        // The judge waits and decides; the provider's await would trust the exit code.
+        "pulumi.com/skipAwait": "true",
+      },
+    },
+    spec: {
+      ...spec,
+      // The API server generates these for a new Job; copying them would pin the old ones.
+      selector: undefined,
+      manualSelector: undefined,
+      activeDeadlineSeconds: spec.activeDeadlineSeconds ?? args.timeoutSeconds,
+      ttlSecondsAfterFinished: REFRESH_TTL_SECONDS,
+      template: {
+        ...spec.template,
+        metadata: {
+          ...(spec.template.metadata ?? {}),
+          labels: { ...(spec.template.metadata?.labels ?? {}), [REFRESH_OF_LABEL]: args.cronJob },
+        },
+      },
+    } as k8s.types.input.batch.v1.JobSpec,
+  };
+}
+
+export class BackupRefresh extends pulumi.ComponentResource {
+  /** The Job that makes the backup. */
+  public readonly job: k8s.batch.v1.Job;
+  /** The judge; depend on it (or on `verdict`) to run after a successful refresh. */
+  public readonly judge: command.local.Command;
+  /** The verdict; its apply throws (one line) when the refresh did not make a backup. */
+  public readonly verdict: pulumi.Output<RefreshVerdict>;
+
+  constructor(name: string, args: BackupRefreshArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("relocation:refresh:BackupRefresh", name, {}, opts);
+    const jobName = refreshJobName(args.backupName);
+    const target = `${args.namespace}/${jobName}`;
+    const waitSeconds = args.waitSeconds ?? 900;
+    const timeoutSeconds = args.timeoutSeconds ?? 3600;
+    const context: Record<string, string> = args.kubeContext
+      ? { KUBE_CONTEXT: args.kubeContext }
+      : {};
+
+    const waiter = script("refresh-wait.sh");
+    const wait = new command.local.Command(
+      `${name}-wait`,
+      {
+        interpreter: ["/bin/bash", "-c"],
+        create: waiter.text,
+        environment: {
+          NAMESPACE: args.namespace,
+          CRONJOB: args.cronJobName,
+          WAIT_SECONDS: String(waitSeconds),
+          ...context,
+        },
+      },
+      {
+        parent: this,
+        dependsOn: args.runAfter,
+        customTimeouts: { create: `${waitSeconds + 60}s` },
+      },
+    );
+
+    const spec = args.cronJob.spec.apply((s) =>
+      jobFromTemplate(s?.jobTemplate, {
+        name: jobName,
+        namespace: args.namespace,
+        cronJob: args.cronJobName,
+        timeoutSeconds,
+      }),
+    );
+    this.job = new k8s.batch.v1.Job(
+      `${name}-job`,
+      {
+        metadata: spec.metadata as pulumi.Input<k8s.types.input.meta.v1.ObjectMeta>,
+        spec: spec.spec as pulumi.Input<k8s.types.input.batch.v1.JobSpec>,
+      },
+      { parent: this, dependsOn: [wait], deleteBeforeReplace: true },
+    );
+
+    const judgeScript = script("refresh-judge.sh");
+    this.judge = new command.local.Command(
+      `${name}-judge`,
+      {
+        interpreter: ["/bin/bash", "-c"],
+        create: judgeScript.text,
+        environment: {
+          NAMESPACE: args.namespace,
+          JOB_NAME: this.job.metadata.name,
+          TIMEOUT_SECONDS: String(timeoutSeconds),
+          ...context,
+        },
+        // A replaced Job (new uid) is judged again.
+        triggers: [this.job.metadata.uid, judgeScript.sha256],
+      },
+      {
+        parent: this,
+        dependsOn: [this.job],
+        customTimeouts: { create: `${timeoutSeconds + 120}s` },
+      },
+    );
+
+    this.verdict = this.judge.stdout.apply((out) => {
+      try {
+        return judgeRefresh(target, out, timeoutSeconds);
+      } catch (err) {
+        // One line, no stack: what failed and what to do.
+        if (err instanceof RefreshFailed) throw new pulumi.ResourceError(err.message, this, true);
+        throw err;
+      }
+    });
+    this.registerOutputs({ verdict: this.verdict });
+  }
+}
