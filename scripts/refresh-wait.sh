@@ -30,23 +30,25 @@ running() {
   local active jobs name kind owner label count
   active=$("${kc[@]}" get cronjob "$CRONJOB" -o 'jsonpath={.status.active[*].name}' 2>&1) ||
     fail "cannot read the CronJob (${active//$'\n'/ }); check refresh.cronJob and that you may get cronjobs there"
-  jobs=$("${kc[@]}" get jobs -o 'jsonpath={range .items[*]}{.metadata.name}{"\t"}{.metadata.ownerReferences[0].kind}{"\t"}{.metadata.ownerReferences[0].name}{"\t"}{.metadata.labels.relocation\.fragalysis/refresh-of}{"\t"}{.status.active}{"\n"}{end}' 2>&1) ||
+  jobs=$("${kc[@]}" get jobs -o 'jsonpath={range .items[*]}{.metadata.name}{"|"}{.metadata.ownerReferences[0].kind}{"|"}{.metadata.ownerReferences[0].name}{"|"}{.metadata.labels.relocation\.fragalysis/refresh-of}{"|"}{.status.active}{"\n"}{end}' 2>&1) ||
     fail "cannot list Jobs (${jobs//$'\n'/ }); you need list on jobs in $NAMESPACE"
-  local names=" $active "
-  while IFS=$'\t' read -r name kind owner label count; do
+  local names=() n
+  read -r -a names <<<"$active"
+  # "|" separates (a tab would merge empty fields); no name or label value can hold it.
+  while IFS='|' read -r name kind owner label count; do
     [[ -n "$name" && "${count:-0}" =~ ^[1-9] ]] || continue
     if [[ "$kind/$owner" == "CronJob/$CRONJOB" || "$label" == "$CRONJOB" ]]; then
-      [[ "$names" == *" $name "* ]] || names+="$name "
+      for n in ${names[@]+"${names[@]}"}; do [[ "$n" == "$name" ]] && continue 2; done
+      names+=("$name")
     fi
   done <<<"$jobs"
-  names="${names# }"
-  printf '%s' "${names% }" | tr -s ' '
+  printf '%s' "${names[*]-}"
 }
 
 start=$SECONDS
 while :; do
   now=$(running)
-  [[ -z "${now// /}" ]] && break
+  [[ -z "$now" ]] && break
   if ((SECONDS - start >= WAIT_SECONDS)); then
     fail "Job(s) $now of the CronJob still running after ${WAIT_SECONDS}s; wait for them (kubectl get jobs -n $NAMESPACE) or raise refresh.waitSeconds, then run pulumi up again"
   fi
