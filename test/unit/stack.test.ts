@@ -3,33 +3,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { CRON_JOBS, productionStdout, VOLUMES } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
-
-const SHA = "a".repeat(64);
-
-/** What each copy script prints last, as the real scripts would for the production config. */
-function copyResult(name: string, inputs: Record<string, unknown>): string {
-  const env = (inputs.environment ?? {}) as Record<string, string>;
-  if (env.STATEFULSET) {
-    return `{"namespace":"${env.NAMESPACE}","statefulSet":"${env.STATEFULSET}","originalReplicas":3,"quiescedAt":"2026-11-25T10:00:00Z"}`;
-  }
-  const [, phase, backup] = /^(backup|presync)-(.+)-(ssh-copy|job-result)$/.exec(name) ?? [];
-  // The final copies finish at different times; the pre-sync long before the quiesce.
-  const verifiedAt =
-    phase === "presync"
-      ? "2026-11-25T09:30:00Z"
-      : backup === "stack-media"
-        ? "2026-11-25T10:04:10Z"
-        : "2026-11-25T10:01:00Z";
-  if (backup === "stack-media") {
-    return `{"bucket":"im-fragalysis","prefix":"production-stack-media/","files":10,"bytes":2048,"uploaded":10,"skipped":0,"verifiedAt":"${verifiedAt}"}`;
-  }
-  if (backup) {
-    const key = `production-${backup}/backup-2026-11-25T09:07:01Z-dumpall.sql.gz`;
-    return `{"bucket":"im-fragalysis","key":"${key}","size":1234,"sha256":"${SHA}","source":"/nfs/${key}","sourceTime":"2026-11-25T09:07:01Z","verifiedAt":"${verifiedAt}"}`;
-  }
-  return "";
-}
 
 let recorder: Recorder;
 let stack: typeof import("../../index");
@@ -37,16 +12,22 @@ let stack: typeof import("../../index");
 before(async () => {
   recorder = await useMocks({
     statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    commandStdout: copyResult,
+    cronJobs: CRON_JOBS,
+    volumes: VOLUMES,
+    commandStdout: productionStdout,
   });
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
   stack = await import("../../index");
   await valueOf(stack.originalReplicas);
+  // Refreshed dumps' copies register once their verdict is in.
+  await valueOf(stack.backups);
 });
 
 describe("production stack", () => {
   it("each configured StatefulSet = one live read in preflight, by namespace/name", () => {
-    const reads = recorder.resources.filter((r) => r.readId !== undefined);
+    const reads = recorder.resources.filter(
+      (r) => r.readId !== undefined && r.type === "kubernetes:apps/v1:StatefulSet",
+    );
     assert.deepEqual(reads.map((r) => r.readId).sort(), [
       "im-infra/keycloak",
       "production-stack/stack",
@@ -126,7 +107,7 @@ describe("production stack", () => {
     assert.deepEqual(Object.keys(out).sort(), ["keycloak-db", "stack-db", "stack-media"]);
     assert.equal(
       (out["keycloak-db"] as Record<string, unknown>).key,
-      "production-keycloak-db/backup-2026-11-25T09:07:01Z-dumpall.sql.gz",
+      "production-keycloak-db/backup-2026-11-25T10:00:07Z-dumpall.sql.gz",
     );
     assert.equal((out["stack-media"] as Record<string, unknown>).files, 10);
   });
