@@ -206,7 +206,7 @@ export const rpo = pulumi
   .apply((entries) =>
     Object.fromEntries(config.backups.map((b, i) => [b.name, entries[i]!.rpoSeconds])),
   );
-/** The refresh Jobs' verdicts, by backup name. */
+/** The refresh Jobs' verdicts ({job, message, startTime, completionTime}), by backup name. */
 export const refreshJobs = pulumi
-  .all([...refreshes].map(([name, r]) => r.verdict.apply((v) => [name, v] as const)))
+  .all([...refreshes].map(([name, r]) => r.outcome.apply((o) => [name, o] as const)))
   .apply((pairs) => Object.fromEntries(pairs));

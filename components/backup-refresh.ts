@@ -50,6 +50,11 @@ export interface BackupRefreshArgs {
   readonly runAfter: pulumi.Input<pulumi.Resource>[];
 }
 
+/** What the judge found: a verdict, or the one line saying why there is none. */
+export type RefreshOutcome =
+  | { readonly ok: true; readonly verdict: RefreshVerdict }
+  | { readonly ok: false; readonly error: string };
+
 /** The Job's name for a backup. */
 export function refreshJobName(backupName: string): string {
   return `${REFRESH_JOB_PREFIX}${backupName}`;
@@ -109,8 +114,10 @@ export class BackupRefresh extends pulumi.ComponentResource {
   public readonly job: k8s.batch.v1.Job;
   /** The judge; depend on it (or on `verdict`) to run after a successful refresh. */
   public readonly judge: command.local.Command;
-  /** The verdict; its apply throws (one line) when the refresh did not make a backup. */
+  /** The verdict; fails (one line) when the refresh did not make a backup. */
   public readonly verdict: pulumi.Output<RefreshVerdict>;
+  /** The verdict or the reason there is none; never fails. */
+  public readonly outcome: pulumi.Output<RefreshOutcome>;
 
   constructor(name: string, args: BackupRefreshArgs, opts?: pulumi.ComponentResourceOptions) {
     super("relocation:refresh:BackupRefresh", name, {}, opts);
@@ -181,15 +188,21 @@ export class BackupRefresh extends pulumi.ComponentResource {
       },
     );
 
-    this.verdict = this.judge.stdout.apply((out) => {
+    // Two views of the judgement: `outcome` never fails (for outputs), `verdict` fails the
+    // `up` with the one line (hideStack) wherever it is used; only the copy's settings use it,
+    // so the copy is never registered after a failed refresh.
+    this.outcome = this.judge.stdout.apply((out): RefreshOutcome => {
       try {
-        return judgeRefresh(target, out, timeoutSeconds);
+        return { ok: true, verdict: judgeRefresh(target, out, timeoutSeconds) };
       } catch (err) {
-        // One line, no stack: what failed and what to do.
-        if (err instanceof RefreshFailed) throw new pulumi.ResourceError(err.message, this, true);
+        if (err instanceof RefreshFailed) return { ok: false, error: err.message };
         throw err;
       }
     });
-    this.registerOutputs({ verdict: this.verdict });
+    this.verdict = this.outcome.apply((o) => {
+      if (!o.ok) throw new pulumi.ResourceError(o.error, this, true);
+      return o.verdict;
+    });
+    this.registerOutputs({ outcome: this.outcome });
   }
 }
