@@ -208,5 +208,9 @@ export const rpo = pulumi
   );
 /** The refresh Jobs' verdicts ({job, message, startTime, completionTime}), by backup name. */
 export const refreshJobs = pulumi
-  .all([...refreshes].map(([name, r]) => r.outcome.apply((o) => [name, o] as const)))
+  .all(
+    [...refreshes].map(([name, r]) =>
+      r.outcome.apply((o) => [name, o.ok ? o.verdict : { error: o.error }] as const),
+    ),
+  )
   .apply((pairs) => Object.fromEntries(pairs));

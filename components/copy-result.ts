@@ -34,6 +34,8 @@ export interface TreeCopyResult {
   readonly verifiedAt?: string;
   /** How many shards copied the tree (1 when it was not split). */
   readonly shards?: number;
+  /** The newest file's mtime, UTC ISO-8601 (absent from older scripts' results or empty trees). */
+  readonly newest?: string;
 }
 
 /** What one shard of `sync-dir.sh` prints last: its part, and the whole tree's totals. */
@@ -49,6 +51,7 @@ export interface ShardResult {
   readonly shards: number;
   readonly treeFiles: number;
   readonly treeBytes: number;
+  readonly newest?: string;
 }
 
 export type CopyResult = LatestCopyResult | TreeCopyResult;
@@ -184,6 +187,7 @@ export function parseTreeResult(stdout: string, backupName: string): TreeCopyRes
     uploaded: need(o, "uploaded", "count", what),
     skipped: need(o, "skipped", "count", what),
     ...verifiedAt(o, what),
+    ...(typeof o.newest === "string" && ISO_UTC.test(o.newest) ? { newest: o.newest } : {}),
   };
   if (result.uploaded + result.skipped !== result.files) {
     throw new Error(
@@ -296,6 +300,9 @@ export function mergeShardResults(
     skipped: sum((r) => r.skipped),
     verifiedAt: all.map((r) => r.verifiedAt).reduce((a, b) => (b > a ? b : a)),
     shards,
+    ...(all.every((r) => r.newest)
+      ? { newest: all.map((r) => r.newest!).reduce((a, b) => (b > a ? b : a)) }
+      : {}),
   };
   if (merged.files !== first.treeFiles || merged.bytes !== first.treeBytes) {
     throw new Error(

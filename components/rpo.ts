@@ -12,8 +12,11 @@ export interface RpoEntry {
   readonly capturedAt: string | null;
   /** max(0, quiescedAt - capturedAt) in whole seconds; null when capturedAt is. */
   readonly rpoSeconds: number | null;
-  /** What capturedAt is: "dump name", "live volume at quiesce" or "unknown". */
-  readonly basis: "dump name" | "live volume at quiesce" | "unknown";
+  /**
+   * What capturedAt is: the dump's name, the live volume read after the quiesce, or the newest
+   * file of a replica (its capture is no earlier, so the window reported is an upper bound).
+   */
+  readonly basis: "dump name" | "live volume at quiesce" | "newest file" | "unknown";
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -40,8 +43,9 @@ export function lastQuiesce(times: readonly string[]): string {
  *   it; the Job itself started after every quiesce) and MIN_AGE_SECONDS = 0 (the judge saw the
  *   pod finish, so the file is complete; gzip -t still runs);
  * - not refreshed: NOT_BEFORE = quiesce - maxRpoSeconds (or notBefore if later), so the copy
- *   fails before uploading when the newest dump is older than the window allows.
- * Trees get SOURCE_DIR from their live volume instead (liveVolumeSettings).
+ *   fails before uploading when the newest dump (for a tree: its newest file) is older than the
+ *   window allows.
+ * Trees with refresh.liveVolume get SOURCE_DIR from their live volume instead.
  */
 export function freshDumpSettings(
   backup: Backup,
@@ -49,13 +53,14 @@ export function freshDumpSettings(
   verdict?: RefreshVerdict,
 ): Record<string, string> {
   if (verdict !== undefined) return { NOT_BEFORE: verdict.startTime, MIN_AGE_SECONDS: "0" };
+  // A tree's NOT_BEFORE is checked by sync-dir.sh against its newest file.
   if (backup.maxRpoSeconds === undefined) {
     throw new Error(`backup ${backup.name}: neither refresh nor maxRpoSeconds is set`);
   }
   const window = isoSeconds(ms(quiescedAt, "quiescedAt") - backup.maxRpoSeconds * 1000);
   const notBefore =
     backup.notBefore !== undefined && backup.notBefore > window ? backup.notBefore : window;
-  return { NOT_BEFORE: notBefore };
+  return backup.kind === "tree" ? { NOT_BEFORE: window } : { NOT_BEFORE: notBefore };
 }
 
 /** The loss window of one copy, from its result and the last quiesce time. */
@@ -70,6 +75,9 @@ export function rpoEntry(backup: Backup, result: CopyResult, quiescedAt: string)
     // The copy read the live volume after every writer was gone: it holds the state at quiesce.
     capturedAt = quiescedAt;
     basis = "live volume at quiesce";
+  } else if (result.newest !== undefined) {
+    capturedAt = result.newest;
+    basis = "newest file";
   }
   const rpoSeconds =
     capturedAt === null
@@ -94,7 +102,7 @@ export function finalCopySettings(
   verdict?: pulumi.Input<RefreshVerdict>,
   liveDir?: pulumi.Input<string>,
 ): pulumi.Output<Record<string, string>> {
-  if (backup.kind === "tree") return liveVolumeSettings(liveDir);
+  if (backup.kind === "tree" && liveDir !== undefined) return liveVolumeSettings(liveDir);
   return pulumi
     .all([quiescedAt, verdict])
     .apply(([q, v]) => freshDumpSettings(backup, q, v as RefreshVerdict | undefined));
