@@ -51,10 +51,15 @@ describe("refresh switched off", () => {
     assert.match(stdin, /^MIN_AGE_SECONDS=120$/m);
   });
 
-  it("media = the replica (sourceDir), in both phases", () => {
+  it("media = the replica (sourceDir), in both phases; only the final one bounded by the window", () => {
     for (const name of ["presync-stack-media-ssh-copy", "backup-stack-media-ssh-copy"]) {
       assert.match(stdinOf(recorder.named(name)), /^SOURCE_DIR=\/nfs\/kubernetes-media-replica$/m);
     }
+    assert.match(
+      stdinOf(recorder.named("backup-stack-media-ssh-copy")),
+      /^NOT_BEFORE=2026-11-25T08:00:00Z$/m,
+    );
+    assert.doesNotMatch(stdinOf(recorder.named("presync-stack-media-ssh-copy")), /NOT_BEFORE/);
   });
 
   it("rpo = seconds since each dump's time; unknown (null) for the replica", async () => {
