@@ -51,7 +51,6 @@ export interface ShardResult {
   readonly shards: number;
   readonly treeFiles: number;
   readonly treeBytes: number;
-  readonly newest?: string;
 }
 
 export type CopyResult = LatestCopyResult | TreeCopyResult;
@@ -300,9 +299,6 @@ export function mergeShardResults(
     skipped: sum((r) => r.skipped),
     verifiedAt: all.map((r) => r.verifiedAt).reduce((a, b) => (b > a ? b : a)),
     shards,
-    ...(all.every((r) => r.newest)
-      ? { newest: all.map((r) => r.newest!).reduce((a, b) => (b > a ? b : a)) }
-      : {}),
   };
   if (merged.files !== first.treeFiles || merged.bytes !== first.treeBytes) {
     throw new Error(
