@@ -14,11 +14,11 @@
 //          verdict or ONE line naming the Job and its message. The copy's settings are computed
 //          from the verdict, so a failed verdict means the copy is never even registered.
 //
-// Re-running `up` after a failed verdict: the Job is in state and the judge's stdout holds the
-// failure, so the same verdict fails again; nothing reruns the backup by itself. The operator
-// replaces the wait (`pulumi up --replace <urn of ...-wait>`): it waits again, its new id is in
-// the Job's pod template, which replaces the Job (deleted first: fixed name), whose new uid
-// re-runs the judge (triggers), whose new verdict re-runs the copy. See README.
+// Re-running `up` after a failed verdict: the Job is in state (created) and the judge's create
+// failed or its stdout holds the failure, so the same verdict fails again; nothing reruns the
+// backup by itself. The operator replaces the wait and the Job (`pulumi up --replace <wait>
+// --replace <job>`): a new wait, a new Job whose uid re-runs the judge (triggers), whose new
+// verdict re-runs the copy. See README.
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -29,8 +29,6 @@ import { script } from "./scripts";
 /** Labels and annotation that mark a refresh Job as this stack's, by CronJob. */
 export const REFRESH_OF_LABEL = "relocation.fragalysis/refresh-of";
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
-/** Pod-template annotation holding the wait's id (a template change replaces a Job). */
-export const WAIT_ANNOTATION = "relocation.fragalysis/wait";
 /** A finished refresh Job and its pod (with the verdict) are kept this long. */
 export const REFRESH_TTL_SECONDS = 3 * 24 * 3600;
 
@@ -69,14 +67,7 @@ export function refreshJobName(backupName: string): string {
  */
 export function jobFromTemplate(
   template: k8s.types.output.batch.v1.JobTemplateSpec | undefined,
-  args: {
-    name: string;
-    namespace: string;
-    cronJob: string;
-    timeoutSeconds: number;
-    /** The wait's id, in the pod template: a new wait (replaced) replaces the Job after it. */
-    waitId: string;
-  },
+  args: { name: string; namespace: string; cronJob: string; timeoutSeconds: number },
 ): k8s.types.input.batch.v1.Job {
   if (!template?.spec?.template) {
     throw new Error(
@@ -113,10 +104,6 @@ export function jobFromTemplate(
         metadata: {
           ...(spec.template.metadata ?? {}),
           labels: { ...(spec.template.metadata?.labels ?? {}), [REFRESH_OF_LABEL]: args.cronJob },
-          annotations: {
-            ...(spec.template.metadata?.annotations ?? {}),
-            [WAIT_ANNOTATION]: args.waitId,
-          },
         },
       },
     } as k8s.types.input.batch.v1.JobSpec,
@@ -163,13 +150,12 @@ export class BackupRefresh extends pulumi.ComponentResource {
       },
     );
 
-    const spec = pulumi.all([args.cronJob.spec, wait.id]).apply(([s, waitId]) =>
+    const spec = args.cronJob.spec.apply((s) =>
       jobFromTemplate(s?.jobTemplate, {
         name: jobName,
         namespace: args.namespace,
         cronJob: args.cronJobName,
         timeoutSeconds,
-        waitId,
       }),
     );
     this.job = new k8s.batch.v1.Job(

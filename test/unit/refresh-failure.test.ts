@@ -140,7 +140,6 @@ describe("refresh failures", () => {
           namespace: "im-infra",
           cronJob: "postgres-backup-hourly",
           timeoutSeconds: 60,
-          waitId: "w",
         }),
       /refresh.cronJob im-infra\/postgres-backup-hourly: the CronJob has no spec.jobTemplate/,
     );
