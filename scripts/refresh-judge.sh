@@ -5,9 +5,9 @@
 #
 # Env: NAMESPACE, JOB_NAME, TIMEOUT_SECONDS (default 3600), POLL_SECONDS (default 5),
 #      KUBE_CONTEXT (optional).
-# Stdout: line 1 the Job's .status as JSON; then one line per pod, its .status as JSON. A Job
-# still running at the deadline is printed as it is (the verdict names it as unfinished).
-# Failure (exit 1): only when the Job cannot be read at all.
+# Stdout: line 1 the Job's .status as JSON; then one line per pod, its .status as JSON.
+# Failure (exit 1, one line): the Job cannot be read, or it has not finished by TIMEOUT_SECONDS
+# (then nothing is kept in the state, so the next `pulumi up` judges the same Job again).
 set -euo pipefail
 
 : "${NAMESPACE:?NAMESPACE is required}" "${JOB_NAME:?JOB_NAME is required}"
@@ -30,7 +30,9 @@ while :; do
     -o 'jsonpath={.status.conditions[?(@.status=="True")].type}' 2>&1) ||
     fail "cannot read the Job (${done_as//$'\n'/ }); you need get on jobs in $NAMESPACE"
   [[ " $done_as " == *" Complete "* || " $done_as " == *" Failed "* ]] && break
-  ((SECONDS - start >= TIMEOUT_SECONDS)) && break
+  if ((SECONDS - start >= TIMEOUT_SECONDS)); then
+    fail "the Job has not finished after ${TIMEOUT_SECONDS}s (refresh.timeoutSeconds); it keeps running: pulumi up again judges it when it is done"
+  fi
   printf '[refresh-judge %s] waiting for the backup to finish (%ss)\n' "$target" "$((SECONDS - start))" >&2
   sleep "$POLL_SECONDS"
 done
