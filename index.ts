@@ -3,13 +3,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupCopy, preSyncBackups } from "./components/backup-copy";
-import { type Backup, loadConfig, secretSetting, usesJobs } from "./components/config";
+import { BackupRefresh } from "./components/backup-refresh";
+import { type Backup, loadConfig, secretSetting, splitRef, usesJobs } from "./components/config";
 import { downtimeOutput } from "./components/downtime";
 import { NfsConnectivityCheck } from "./components/nfs-check";
 import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
 import { Preflight } from "./components/preflight";
 import { QuiescedStatefulSet } from "./components/quiesced-statefulset";
+import { finalCopySettings, lastQuiesce, liveVolumeSettings } from "./components/rpo";
 import { S3Access } from "./components/s3-access";
 
 const config = loadConfig();
@@ -17,12 +19,20 @@ const config = loadConfig();
 // One cluster for everything: the provider's reads and Jobs and the scripts' kubectl share kubeContext.
 const cluster = new k8s.Provider("cluster", { context: config.kubeContext });
 
-// Read every StatefulSet first: a wrong name fails preview/up before anything changes.
+// Read every StatefulSet, refresh CronJob and live volume first: a wrong name fails preview/up
+// before anything changes.
 const preflight = new Preflight(
   "preflight",
-  { statefulSets: config.quiesce },
+  {
+    statefulSets: config.quiesce,
+    cronJobs: config.backups.flatMap((b) => b.refresh?.cronJob ?? []),
+    liveVolumes: config.backups.flatMap((b) => b.refresh?.liveVolume ?? []),
+  },
   { providers: [cluster] },
 );
+/** The directory a tree with refresh.liveVolume reads instead of its sourceDir (else undefined). */
+const liveDir = (b: Backup) =>
+  b.refresh?.liveVolume ? preflight.liveVolumeDirs.get(b.refresh.liveVolume) : undefined;
 const afterPreflight = { dependsOn: [preflight], providers: [cluster] };
 
 // Where the backups go and who may write them: a managed IAM identity, or the key you were handed.
@@ -100,7 +110,14 @@ const preSyncs = preSyncBackups(config.backups).map(
   (b) =>
     new BackupCopy(
       `presync-${b.name}`,
-      { ...copyArgs(b), phase: "presync", runAfter: [s3, ...nfsChecked] },
+      // A live volume is pre-synced from itself too: its mtimes, not the replica's, then decide
+      // what the final sync sends (a same-size change after the last replication is not missed).
+      {
+        ...copyArgs(b),
+        phase: "presync",
+        runAfter: [s3, ...nfsChecked],
+        runSettings: liveVolumeSettings(liveDir(b)),
+      },
       afterPreflight,
     ),
 );
@@ -121,23 +138,55 @@ const quiesced = config.quiesce.map(
     ),
 );
 
-// Copy the backups once every StatefulSet is at zero and the access key is in place, in parallel.
-const copies = config.backups.map(
-  (b) =>
-    new BackupCopy(
-      `backup-${b.name}`,
-      { ...copyArgs(b), runAfter: [...quiesced.map((q) => q.scaledToZero), s3, ...nfsChecked] },
+const scaledToZero = quiesced.map((q) => q.scaledToZero);
+/** When the last StatefulSet was at zero: writes up to here must be in the copies. */
+const lastQuiescedAt = pulumi.all(quiesced.map((q) => q.quiescedAt)).apply(lastQuiesce);
+
+// Fresh dumps: once every StatefulSet is at zero, each refreshed dump is made again now with its
+// CronJob's own jobTemplate, and judged by its termination message (backups[].refresh.cronJob).
+const refreshes = new Map(
+  config.backups.flatMap((b) => {
+    if (!b.refresh?.cronJob) return [];
+    const { namespace, name } = splitRef(b.refresh.cronJob);
+    const refresh = new BackupRefresh(
+      `refresh-${b.name}`,
+      {
+        backupName: b.name,
+        cronJob: preflight.cronJobs.get(b.refresh.cronJob)!,
+        namespace,
+        cronJobName: name,
+        waitSeconds: b.refresh.waitSeconds,
+        timeoutSeconds: b.refresh.timeoutSeconds,
+        kubeContext: config.kubeContext,
+        runAfter: scaledToZero,
+      },
       afterPreflight,
-    ),
+    );
+    return [[b.name, refresh] as const];
+  }),
 );
+
+// Copy the backups once every StatefulSet is at zero, its refresh (if any) judged a success and
+// the access key is in place, in parallel; each takes only data captured late enough.
+const copies = config.backups.map((b) => {
+  const refresh = refreshes.get(b.name);
+  return new BackupCopy(
+    `backup-${b.name}`,
+    {
+      ...copyArgs(b),
+      runAfter: [...scaledToZero, ...(refresh ? [refresh.judge] : []), s3, ...nfsChecked],
+      runSettings: finalCopySettings(b, lastQuiescedAt, refresh?.verdict, liveDir(b)),
+      quiescedAt: lastQuiescedAt,
+    },
+    afterPreflight,
+  );
+});
 
 export const liveReplicas = preflight.liveReplicas;
 export const originalReplicas = pulumi
   .all(quiesced.map((q) => q.originalReplicas))
   .apply((counts) => Object.fromEntries(quiesced.map((q, i) => [q.target, counts[i]])));
-export const quiescedAt = pulumi
-  .all(quiesced.map((q) => q.quiescedAt))
-  .apply((times) => times.reduce((latest, t) => (t > latest ? t : latest)));
+export const quiescedAt = lastQuiescedAt;
 /** The window the stack was down for the copies: {quiescedAt, lastVerifiedAt, seconds}. */
 export const downtime = downtimeOutput(
   quiesced.map((q) => q.quiescedAt),
@@ -152,7 +201,29 @@ export const copyUser = s3.userName.apply((name) => name ?? null);
 export const envDumpKeys = envDump.envKeys;
 export const manifestKeys = envDump.manifestKeys;
 export const envDumpKept = envDump.keptKeys;
-/** Per backup: {bucket, key, size, sha256, sourceTime} for a dump, {bucket, prefix, files, bytes} for a tree. */
-export const backups = pulumi
-  .all(copies.map((c) => c.outputs))
-  .apply((outs) => Object.fromEntries(config.backups.map((b, i) => [b.name, outs[i]])));
+/**
+ * Per backup: {bucket, key, size, sha256, sourceTime} for a dump, {bucket, prefix, files, bytes}
+ * for a tree, each with capturedAt and rpoSeconds (the writes at risk).
+ */
+export const backups = pulumi.all(copies.map((c) => pulumi.all([c.outputs, c.rpo]))).apply((outs) =>
+  Object.fromEntries(
+    config.backups.map((b, i) => {
+      const [fields, rpo] = outs[i]!;
+      return [b.name, { ...fields, capturedAt: rpo.capturedAt, rpoSeconds: rpo.rpoSeconds }];
+    }),
+  ),
+);
+/** Seconds of writes before the quiesce each copy may miss, by backup name: 0 with refresh. */
+export const rpo = pulumi
+  .all(copies.map((c) => c.rpo))
+  .apply((entries) =>
+    Object.fromEntries(config.backups.map((b, i) => [b.name, entries[i]!.rpoSeconds])),
+  );
+/** The refresh Jobs' verdicts ({job, message, startTime, completionTime}), by backup name. */
+export const refreshJobs = pulumi
+  .all(
+    [...refreshes].map(([name, r]) =>
+      r.outcome.apply((o) => [name, o.ok ? o.verdict : { error: o.error }] as const),
+    ),
+  )
+  .apply((pairs) => Object.fromEntries(pairs));

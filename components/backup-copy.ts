@@ -11,6 +11,7 @@ import { CopyJob } from "./copy-job";
 import type { CopyResult } from "./copy-result";
 import type { S3Credentials, S3Target } from "./credentials";
 import { NfsToS3Copy, type NfsSettings } from "./nfs-to-s3-copy";
+import { rpoEntry, type RpoEntry } from "./rpo";
 
 export interface BackupCopyArgs {
   readonly backup: Backup;
@@ -36,6 +37,13 @@ export interface BackupCopyArgs {
    * @default "final"
    */
   readonly phase?: "presync" | "final";
+  /**
+   * Settings known only during the run, overriding the config's: NOT_BEFORE/MIN_AGE_SECONDS of
+   * a refreshed or windowed dump, SOURCE_DIR of a live volume (see rpo.ts). @default {}
+   */
+  readonly runSettings?: pulumi.Input<Record<string, string>>;
+  /** The last quiesce time; with it the copy reports capturedAt and rpoSeconds. @default unset */
+  readonly quiescedAt?: pulumi.Input<string>;
 }
 
 /** The backups that get a pre-sync before the quiesce: trees with preSync on (the default). */
@@ -49,6 +57,8 @@ export class BackupCopy extends pulumi.ComponentResource {
   public readonly outputs: pulumi.Output<Record<string, string | number>>;
   /** When the copy was verified (UTC ISO-8601); undefined for results of older scripts. */
   public readonly verifiedAt: pulumi.Output<string | undefined>;
+  /** The loss window (needs args.quiescedAt; otherwise capturedAt and rpoSeconds are null). */
+  public readonly rpo: pulumi.Output<RpoEntry>;
 
   constructor(name: string, args: BackupCopyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("relocation:backup:BackupCopy", name, {}, opts);
@@ -79,6 +89,7 @@ export class BackupCopy extends pulumi.ComponentResource {
           privateKey: args.sshPrivateKey,
           timeoutSeconds: args.timeoutSeconds,
           runAfter: args.runAfter,
+          runSettings: args.runSettings,
         },
         { parent: this },
       );
@@ -96,17 +107,26 @@ export class BackupCopy extends pulumi.ComponentResource {
           timeoutSeconds: args.timeoutSeconds,
           kubeContext: args.kubeContext,
           runAfter: args.runAfter,
+          runSettings: args.runSettings,
         },
         { parent: this },
       );
     }
     this.result = executor.result;
-    this.outputs = executor.outputs;
     this.verifiedAt = executor.result.apply((r) => r.verifiedAt);
+    const unknown: RpoEntry = { capturedAt: null, rpoSeconds: null, basis: "unknown" };
+    this.rpo =
+      args.quiescedAt === undefined
+        ? pulumi.output(unknown)
+        : pulumi
+            .all([executor.result, args.quiescedAt])
+            .apply(([r, q]) => rpoEntry(args.backup, r, q));
+    this.outputs = executor.outputs;
     this.registerOutputs({
       result: this.result,
       outputs: this.outputs,
       verifiedAt: this.verifiedAt,
+      rpo: this.rpo,
     });
   }
 }

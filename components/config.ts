@@ -79,6 +79,39 @@ const statefulSetRef = z.strictObject({
   statefulSet: k8sName("stack"),
 });
 
+/** "namespace/name" of a namespaced object, e.g. "production-stack/postgres-backup-hourly". */
+const NAMESPACED = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const namespaced = (example: string) =>
+  z
+    .string({ error: hint(`"namespace/name" such as "${example}"`) })
+    .max(317, { error: `"namespace/name", e.g. "${example}"` })
+    .regex(NAMESPACED, { error: `"namespace/name" in lowercase, e.g. "${example}"` });
+
+/** The refresh Job is named relocation-refresh-<backup name>; a Job name has at most 63. */
+export const REFRESH_JOB_PREFIX = "relocation-refresh-";
+const REFRESH_NAME_MAX = 63 - REFRESH_JOB_PREFIX.length;
+
+/**
+ * Make the backup fresh after the quiesce. "latest": `cronJob` runs one backup now with that
+ * CronJob's own jobTemplate. "tree": `liveVolume` makes the copy read the stack's live volume
+ * (the PVC's PV directory on the NFS server) instead of the replica.
+ */
+const refresh = z.strictObject(
+  {
+    cronJob: namespaced("production-stack/postgres-backup-hourly").optional(),
+    liveVolume: namespaced("production-stack/media").optional(),
+    /** How long a running Job of the CronJob may take to finish before ours starts. */
+    waitSeconds: seconds(900, 24 * 3600),
+    /** How long our backup Job may run (its activeDeadlineSeconds, and the judge's wait). */
+    timeoutSeconds: seconds(3600, 24 * 3600),
+  },
+  {
+    error: hint(
+      "an object such as {cronJob: production-stack/postgres-backup-hourly} or {liveVolume: production-stack/media}",
+    ),
+  },
+);
+
 const podRef = z.strictObject({
   namespace: k8sName("production-stack"),
   pod: k8sName("stack-0"),
@@ -122,6 +155,14 @@ const backup = z.strictObject({
     .default(1),
   /** `job` executor: mount this existing PVC instead of the NFS export. */
   pvc: k8sName("media-replica").optional(),
+  /** Fresh data after the quiesce (see `refresh` above); unset: copy what exists. */
+  refresh: refresh.optional(),
+  /** Without refresh: how old the newest data may be at the quiesce; no default. */
+  maxRpoSeconds: z
+    .number({ error: hint("whole seconds >= 0, e.g. 3600") })
+    .int({ error: "whole seconds >= 0, e.g. 3600" })
+    .min(0, { error: "whole seconds >= 0, e.g. 3600" })
+    .optional(),
 });
 
 const nfs = z.strictObject(
@@ -317,6 +358,9 @@ const schema = z
           message: 'shards > 1 needs kind "tree" and executor "job"; set shards: 1',
         });
       }
+      refreshProblems(b).forEach(([key, message]) =>
+        ctx.addIssue({ code: "custom", path: ["backups", i, ...key], message }),
+      );
       if (b.pvc !== undefined && b.executor !== "job") {
         ctx.addIssue({
           code: "custom",
@@ -326,6 +370,77 @@ const schema = z
       }
     });
   });
+
+type BackupEntry = z.infer<typeof backup>;
+
+/** What is wrong with a backup's refresh/maxRpoSeconds pair, as [key path, message]. */
+function refreshProblems(b: BackupEntry): Array<[string[], string]> {
+  const out: Array<[string[], string]> = [];
+  const r = b.refresh;
+  if (r === undefined) {
+    if (b.maxRpoSeconds === undefined) {
+      out.push([
+        ["maxRpoSeconds"],
+        "required without refresh: how many seconds of writes before the quiesce this backup may miss (e.g. 3600), or set refresh so it misses none",
+      ]);
+    }
+    return out;
+  }
+  if (b.maxRpoSeconds !== undefined) {
+    out.push([["maxRpoSeconds"], "not used with refresh (its window is 0); remove it"]);
+  }
+  if (b.kind === "latest") {
+    if (r.cronJob === undefined) {
+      out.push([
+        ["refresh", "cronJob"],
+        'required for a "latest" backup: the CronJob that makes this dump, e.g. "production-stack/postgres-backup-hourly"',
+      ]);
+    }
+    if (r.liveVolume !== undefined) {
+      out.push([["refresh", "liveVolume"], 'only for kind "tree"; use refresh.cronJob for a dump']);
+    }
+    if (b.name.length > REFRESH_NAME_MAX) {
+      out.push([
+        ["name"],
+        `at most ${REFRESH_NAME_MAX} characters with refresh.cronJob (the Job is named ${REFRESH_JOB_PREFIX}<name>)`,
+      ]);
+    }
+    for (const key of ["select", "notBefore"] as const) {
+      if (b[key] !== undefined) {
+        out.push([
+          [key],
+          "not with refresh.cronJob (the copy takes the dump the refresh made); remove it",
+        ]);
+      }
+    }
+  } else {
+    if (r.liveVolume === undefined) {
+      out.push([
+        ["refresh", "liveVolume"],
+        'required for a "tree" backup: the stack\'s PVC, e.g. "production-stack/media"',
+      ]);
+    }
+    if (r.cronJob !== undefined) {
+      out.push([
+        ["refresh", "cronJob"],
+        'only for kind "latest"; use refresh.liveVolume for a tree',
+      ]);
+    }
+    if (b.executor !== "ssh") {
+      out.push([
+        ["refresh", "liveVolume"],
+        'needs executor "ssh" (the copy reads the volume\'s directory on the NFS server); set executor: ssh',
+      ]);
+    }
+  }
+  return out;
+}
+
+/** The "namespace/name" reference split in two. */
+export function splitRef(ref: string): { namespace: string; name: string } {
+  const [namespace, name] = ref.split("/") as [string, string];
+  return { namespace, name };
+}
 
 export type RelocationConfig = z.infer<typeof schema>;
 export type Backup = RelocationConfig["backups"][number];

@@ -129,6 +129,8 @@ export interface CopyJobArgs {
   readonly kubeContext?: string;
   /** Resources that must finish before the Job is created (the quiesce). @default [] */
   readonly runAfter?: pulumi.Input<pulumi.Resource>[];
+  /** Settings known only during the run (NOT_BEFORE of a refreshed dump); override the rest. @default {} */
+  readonly runSettings?: pulumi.Input<Record<string, string>>;
 }
 
 export class CopyJob extends pulumi.ComponentResource {
@@ -227,11 +229,14 @@ export class CopyJob extends pulumi.ComponentResource {
                   name: "copy",
                   image: args.image,
                   command: ["bash", `${JOB_SCRIPTS_DIR}/${scriptName}`],
-                  env: [
-                    ...Object.entries(settings).map(([n, value]) => ({ name: n, value })),
+                  env: pulumi.output(args.runSettings ?? {}).apply((runSettings) => [
+                    ...Object.entries({ ...settings, ...runSettings }).map(([n, value]) => ({
+                      name: n,
+                      value,
+                    })),
                     { name: "AWS_ACCESS_KEY_ID", valueFrom: secretRef(SECRET_KEY_ID) },
                     { name: "AWS_SECRET_ACCESS_KEY", valueFrom: secretRef(SECRET_ACCESS_KEY) },
-                  ],
+                  ]),
                   securityContext: locked,
                   terminationMessagePolicy: "FallbackToLogsOnError",
                   volumeMounts: [

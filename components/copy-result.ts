@@ -34,6 +34,8 @@ export interface TreeCopyResult {
   readonly verifiedAt?: string;
   /** How many shards copied the tree (1 when it was not split). */
   readonly shards?: number;
+  /** The newest file's mtime, UTC ISO-8601 (absent from older scripts' results or empty trees). */
+  readonly newest?: string;
 }
 
 /** What one shard of `sync-dir.sh` prints last: its part, and the whole tree's totals. */
@@ -184,6 +186,7 @@ export function parseTreeResult(stdout: string, backupName: string): TreeCopyRes
     uploaded: need(o, "uploaded", "count", what),
     skipped: need(o, "skipped", "count", what),
     ...verifiedAt(o, what),
+    ...(typeof o.newest === "string" && ISO_UTC.test(o.newest) ? { newest: o.newest } : {}),
   };
   if (result.uploaded + result.skipped !== result.files) {
     throw new Error(

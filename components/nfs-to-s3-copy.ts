@@ -115,6 +115,8 @@ export interface NfsToS3CopyArgs {
   readonly concurrency?: number;
   /** Resources that must finish before the copy starts (the quiesce). @default [] */
   readonly runAfter?: pulumi.Input<pulumi.Resource>[];
+  /** Settings known only during the run (NOT_BEFORE of a refreshed dump); override the rest. @default {} */
+  readonly runSettings?: pulumi.Input<Record<string, string>>;
 }
 
 export class NfsToS3Copy extends pulumi.ComponentResource {
@@ -140,12 +142,17 @@ export class NfsToS3Copy extends pulumi.ComponentResource {
     };
     const scriptName = scriptFor(backup.kind);
     const invocation = pulumi
-      .all([args.credentials.accessKeyId, args.credentials.secretAccessKey])
-      .apply(([keyId, secretKey]) =>
+      .all([args.credentials.accessKeyId, args.credentials.secretAccessKey, args.runSettings ?? {}])
+      .apply(([keyId, secretKey, runSettings]) =>
         remoteInvocation(
           dir,
           scriptName,
-          { ...settings, AWS_ACCESS_KEY_ID: keyId, AWS_SECRET_ACCESS_KEY: secretKey },
+          {
+            ...settings,
+            ...runSettings,
+            AWS_ACCESS_KEY_ID: keyId,
+            AWS_SECRET_ACCESS_KEY: secretKey,
+          },
           files,
         ),
       );

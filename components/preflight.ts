@@ -1,19 +1,46 @@
-// Reads every configured StatefulSet before anything changes. The reads run in preview too, so a
+// Reads every object the stack depends on before anything changes: each configured StatefulSet,
+// each refresh CronJob, each live volume's PVC and its PV. The reads run in preview too, so a
 // wrong namespace/name fails `pulumi preview` and `pulumi up` before any resource is touched:
 // every other component is built with `dependsOn: preflight`, and a child registers only after
 // its parent, so nothing else even starts until all reads succeeded.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StatefulSetRef } from "./config";
+import { splitRef, type StatefulSetRef } from "./config";
 
 export interface PreflightArgs {
   /** The StatefulSets the stack will quiesce. */
   readonly statefulSets: readonly StatefulSetRef[];
+  /** "namespace/name" of each CronJob a refresh runs (backups[].refresh.cronJob). @default [] */
+  readonly cronJobs?: readonly string[];
+  /** "namespace/pvc" of each live volume a refresh reads (backups[].refresh.liveVolume). @default [] */
+  readonly liveVolumes?: readonly string[];
+}
+
+/**
+ * The directory holding a PV's data on its server: `spec.nfs.path` (production's NFS
+ * provisioner), or `spec.hostPath.path` (a single-node cluster). Throws naming the PV otherwise.
+ */
+export function volumeDirectory(
+  pvc: string,
+  pvName: string,
+  spec: { nfs?: { path?: string }; hostPath?: { path?: string } } | undefined,
+): string {
+  const dir = spec?.nfs?.path ?? spec?.hostPath?.path;
+  if (!dir || !dir.startsWith("/")) {
+    throw new Error(
+      `refresh.liveVolume ${pvc}: its PV ${pvName} has neither spec.nfs.path nor spec.hostPath.path; the copy can only read a volume that is a directory on the NFS server`,
+    );
+  }
+  return dir.replace(/\/+$/, "") || "/";
 }
 
 export class Preflight extends pulumi.ComponentResource {
   /** Replicas each StatefulSet has now, by "namespace/name" (what `up` will scale down). */
   public readonly liveReplicas: pulumi.Output<Record<string, number>>;
+  /** The live CronJobs by "namespace/name"; a refresh declares its Job from their jobTemplate. */
+  public readonly cronJobs: ReadonlyMap<string, k8s.batch.v1.CronJob>;
+  /** By "namespace/pvc": the volume's directory on the NFS server (see volumeDirectory). */
+  public readonly liveVolumeDirs: ReadonlyMap<string, pulumi.Output<string>>;
 
   constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
     super("relocation:preflight:Preflight", name, {}, opts);
@@ -26,6 +53,46 @@ export class Preflight extends pulumi.ComponentResource {
       return live.spec.apply((spec) => [id, spec?.replicas ?? 1] as const);
     });
     this.liveReplicas = pulumi.all(reads).apply((pairs) => Object.fromEntries(pairs));
+
+    // A missing CronJob fails the read ("resource 'ns/name' does not exist") in preview.
+    this.cronJobs = new Map(
+      [...new Set(args.cronJobs ?? [])].map((id) => {
+        const { namespace, name: cron } = splitRef(id);
+        const read = k8s.batch.v1.CronJob.get(`${name}-cronjob-${namespace}-${cron}`, id, {
+          parent: this,
+        });
+        return [id, read] as const;
+      }),
+    );
+
+    this.liveVolumeDirs = new Map(
+      [...new Set(args.liveVolumes ?? [])].map((id) => {
+        const { namespace, name: pvcName } = splitRef(id);
+        const pvc = k8s.core.v1.PersistentVolumeClaim.get(
+          `${name}-pvc-${namespace}-${pvcName}`,
+          id,
+          {
+            parent: this,
+          },
+        );
+        const pvName = pvc.spec.apply((spec) => {
+          if (!spec?.volumeName) {
+            throw new Error(
+              `refresh.liveVolume ${id}: the PVC is not bound to a PV (spec.volumeName is empty)`,
+            );
+          }
+          return spec.volumeName;
+        });
+        const pv = k8s.core.v1.PersistentVolume.get(`${name}-pv-${namespace}-${pvcName}`, pvName, {
+          parent: this,
+        });
+        const dir = pulumi
+          .all([pvName, pv.spec])
+          .apply(([n, spec]) => volumeDirectory(id, n, spec));
+        return [id, dir] as const;
+      }),
+    );
+
     this.registerOutputs({ liveReplicas: this.liveReplicas });
   }
 }

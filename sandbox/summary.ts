@@ -215,7 +215,8 @@ function main(): number {
     add(
       "newest-complete-dump-chosen",
       Object.keys(expected).length > 0 && chosen.length === 0,
-      chosen.join("; ") || "the dump the refresh wrote after the quiesce, never an older, too-young or corrupt one",
+      chosen.join("; ") ||
+        "the dump the refresh wrote after the quiesce, never an older, too-young or corrupt one",
     );
 
     // Env dumps and manifest snapshots exist, SSE-S3, and each holds its own pod's env.
@@ -343,9 +344,9 @@ function main(): number {
     );
   }
 
-  const node = readJson<{ status: { nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string } } }>(
-    "node.json",
-  );
+  const node = readJson<{
+    status: { nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string } };
+  }>("node.json");
   const keyed = (list?: readonly S3Object[]) => list?.map((o) => ({ key: o.Key, size: o.Size }));
   const ids = Object.keys(sts.before ?? {});
   const summary = {

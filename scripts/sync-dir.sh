@@ -11,6 +11,8 @@
 #   SHARD_INDEX       ... part number SHARD_INDEX (0-based; default JOB_COMPLETION_INDEX, which
 #                     an Indexed Job sets, else 0)
 #   SHARD_FILE_WEIGHT_BYTES  per-file cost added to a file's size when balancing (default 16384)
+#   NOT_BEFORE        UTC ISO-8601: fail before uploading if the newest file is older (a replica
+#                     too stale for the backup's maxRpoSeconds)
 #   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 #   AWS_DEFAULT_REGION: as for the aws CLI. CONCURRENCY (parallel uploads, default 32 here),
 #   multipart tuning and RESULT_FILE: see copy-common.sh.
@@ -37,8 +39,9 @@
 # FIFOs/sockets/devices, are counted and the first few named on stderr. Empty directories have
 # no S3 representation and are not recorded.
 # Stdout, last line: {"bucket","prefix","files","bytes","uploaded","skipped","verifiedAt",
-# "tool","shard","shards","treeFiles","treeBytes"}: files/bytes/uploaded/skipped are this
-# shard's (the whole tree with one shard), skipped counts files already at the destination,
+# "tool","shard","shards","treeFiles","treeBytes","newest"}: newest is the tree's newest mtime
+# (UTC, to the second; "" without files), files/bytes/uploaded/skipped are this shard's (the
+# whole tree with one shard), skipped counts files already at the destination,
 # verifiedAt is when the verification finished (UTC ISO-8601), tree* count the whole tree.
 # Failure: exit 1 and one last stderr line "sync-dir: ERROR: ...".
 set -euo pipefail
@@ -95,10 +98,11 @@ TZ=UTC find "$SOURCE_DIR" -mindepth 1 \
   \( -type f -printf "u\t$STAT_FORMAT\t%P\0" \) -o \
   \( ! -type d -printf '%y\t0\t-\t%P\0' \) \
   >"$WORK_DIR/manifest" 2>"$WORK_DIR/find.err" || true
-tree_files=0 tree_bytes=0 unreadable=() links=() others=()
+tree_files=0 tree_bytes=0 unreadable=() links=() others=() newest=""
 while IFS=$'\t' read -r -d '' type size mtime rel; do
   case "$type" in
   f | u)
+    [[ "$mtime" > "$newest" ]] && newest="$mtime"
     tree_files=$((tree_files + 1)) tree_bytes=$((tree_bytes + size))
     [[ "$type" == u ]] && unreadable+=("$rel")
     printf '%s\t%s\t%s\t%s\0' "$type" "$size" "$mtime" "$rel"
@@ -119,6 +123,10 @@ first() { # up to 5 names, quoted
 find_errors=$(grep -c . "$WORK_DIR/find.err" || true)
 ((find_errors == 0)) || log "find could not read $find_errors path(s): $(head -n 1 "$WORK_DIR/find.err")"
 ((tree_files > 0)) || log "warning: $SOURCE_DIR has no regular files"
+newest="${newest:+${newest%.*}Z}"
+if [[ -n "${NOT_BEFORE:-}" && "$newest" < "$NOT_BEFORE" ]]; then
+  fail "NOT_BEFORE $NOT_BEFORE not met: the newest file in $SOURCE_DIR is from ${newest:-nowhere (no files)}; nothing copied"
+fi
 
 # 2. This shard's part (the whole tree with one shard).
 if ((SHARD_COUNT == 1)); then
@@ -319,4 +327,4 @@ if ((uploaded != planned && upload_status == 0)); then
   log "note: $tool reported $uploaded upload(s) for $planned listed; the verification above is what counts"
 fi
 
-emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"prefix\":$(json_str "$DEST_PREFIX"),\"files\":$files,\"bytes\":$bytes,\"uploaded\":$planned,\"skipped\":$((files - planned)),\"verifiedAt\":\"$verified_at\",\"tool\":\"$tool\",\"shard\":$SHARD_INDEX,\"shards\":$SHARD_COUNT,\"treeFiles\":$tree_files,\"treeBytes\":$tree_bytes}"
+emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"prefix\":$(json_str "$DEST_PREFIX"),\"files\":$files,\"bytes\":$bytes,\"uploaded\":$planned,\"skipped\":$((files - planned)),\"verifiedAt\":\"$verified_at\",\"tool\":\"$tool\",\"shard\":$SHARD_INDEX,\"shards\":$SHARD_COUNT,\"treeFiles\":$tree_files,\"treeBytes\":$tree_bytes,\"newest\":\"$newest\"}"

@@ -131,13 +131,14 @@ seed_cluster() {
     # The Keycloak schedule drifted to once a day in some releases (fragalysis-production.md).
     [[ "$ns" == production-stack ]] || claim=pg-bu schedule="7 3 * * *"
     render "$SANDBOX_CLUSTER_YAML/backup-cronjob.yaml" "${images[@]}" "NAMESPACE=$ns" \
-      "NAME=postgres-backup-hourly" "SCHEDULE=$schedule" "SUSPEND=false" \
+      "NAME=postgres-backup-hourly" "SCHEDULE=$schedule" \
       "PGPORT=${DATABASE_PORT[$ns]}" "CLAIM=$claim" | kc apply -f - >/dev/null
   done
-  # A backup that fails as production's does (exit 0, "FAILURE (n)"): a wrong port.
+  # A backup that fails as production's does (exit 0, "FAILURE (n)"): a wrong port. Suspended:
+  # only the refresh-failure stack runs it, from its template.
   render "$SANDBOX_CLUSTER_YAML/backup-cronjob.yaml" "${images[@]}" "NAMESPACE=im-infra" \
-    "NAME=postgres-backup-broken" "SCHEDULE=7 3 * * *" "SUSPEND=true" "PGPORT=1" "CLAIM=pg-bu" |
-    kc apply -f - >/dev/null
+    "NAME=postgres-backup-broken" "SCHEDULE=7 3 * * *" "PGPORT=1" "CLAIM=pg-bu" |
+    sed 's/^  suspend: false$/  suspend: true/' | kc apply -f - >/dev/null
   wait_ready production-stack/stack:2 production-stack/database:1 im-infra/keycloak:1 im-infra/database:1
   say "cluster seeded: production-stack/{stack x2,database}, im-infra/{keycloak,database} running for real"
 }

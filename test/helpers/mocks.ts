@@ -29,6 +29,10 @@ export interface MockOptions {
   readonly statefulSets?: Record<string, number>;
   /** Pods that exist, "namespace/name". */
   readonly pods?: string[];
+  /** Live CronJobs by "namespace/name" -> their spec.jobTemplate; any other `.get` fails. */
+  readonly cronJobs?: Record<string, Record<string, unknown>>;
+  /** Live volumes by "namespace/pvc" -> the bound PV's name and spec; others fail. */
+  readonly volumes?: Record<string, { pv: string; spec: Record<string, unknown> }>;
   /** Outputs a Command "ran" with, by resource name; default: the mock's own per-type answer. */
   readonly commandStdout?: (name: string, inputs: Record<string, unknown>) => string;
   readonly preview?: boolean;
@@ -109,6 +113,32 @@ export async function useMocks(options: MockOptions = {}): Promise<Recorder> {
               ...extra,
             },
           };
+        }
+        if (args.id && args.type === "kubernetes:batch/v1:CronJob") {
+          const template = options.cronJobs?.[args.id];
+          if (!template) throw new Error(`resource '${args.id}' does not exist`);
+          const [namespace, name] = args.id.split("/");
+          return {
+            id: args.id,
+            state: {
+              metadata: { namespace, name },
+              spec: { schedule: "51 * * * *", jobTemplate: template },
+            },
+          };
+        }
+        if (args.id && args.type === "kubernetes:core/v1:PersistentVolumeClaim") {
+          const volume = options.volumes?.[args.id];
+          if (!volume) throw new Error(`resource '${args.id}' does not exist`);
+          const [namespace, name] = args.id.split("/");
+          return {
+            id: args.id,
+            state: { metadata: { namespace, name }, spec: { volumeName: volume.pv } },
+          };
+        }
+        if (args.id && args.type === "kubernetes:core/v1:PersistentVolume") {
+          const volume = Object.values(options.volumes ?? {}).find((v) => v.pv === args.id);
+          if (!volume) throw new Error(`resource '${args.id}' does not exist`);
+          return { id: args.id, state: { metadata: { name: args.id }, spec: volume.spec } };
         }
         if (args.id && args.type === "kubernetes:core/v1:Pod") {
           if (!pods.has(args.id)) throw new Error(`resource '${args.id}' does not exist`);

@@ -61,6 +61,18 @@ describe("production config", () => {
     // Survives a reboot and tmp cleaners (not under /tmp).
     assert.equal(c.nfs.scriptDir, "/var/lib/fragalysis-relocation");
     assert.equal(c.jobs.createNamespace, true);
+    assert.deepEqual(
+      c.backups.map((b) => b.refresh?.cronJob ?? b.refresh?.liveVolume),
+      [
+        "im-infra/postgres-backup-hourly",
+        "production-stack/postgres-backup-hourly",
+        "production-stack/media",
+      ],
+    );
+    assert.deepEqual(
+      [c.backups[0]!.refresh?.waitSeconds, c.backups[0]!.refresh?.timeoutSeconds],
+      [900, 3600],
+    );
   });
 
   it("ed25519 and ecdsa host keys = accepted, each problem once", () => {
@@ -253,6 +265,76 @@ describe("invalid config = one line naming the full key", () => {
       /executor "job"/,
     ],
     [
+      "dump without refresh and without maxRpoSeconds",
+      () => edit("backups", (b) => [{ ...b[0], refresh: undefined }, b[1], b[2]]),
+      "backups[0].maxRpoSeconds",
+      /required without refresh: .*seconds of writes before the quiesce.*or set refresh/,
+    ],
+    [
+      "tree without refresh and without maxRpoSeconds",
+      () => edit("backups", (b) => [b[0], b[1], { ...b[2], refresh: undefined }]),
+      "backups[2].maxRpoSeconds",
+      /required without refresh/,
+    ],
+    [
+      "maxRpoSeconds beside refresh",
+      () => edit("backups", (b) => [{ ...b[0], maxRpoSeconds: 60 }, b[1], b[2]]),
+      "backups[0].maxRpoSeconds",
+      /not used with refresh/,
+    ],
+    [
+      "dump refresh without cronJob",
+      () => edit("backups", (b) => [{ ...b[0], refresh: {} }, b[1], b[2]]),
+      "backups[0].refresh.cronJob",
+      /required for a "latest" backup/,
+    ],
+    [
+      "tree refresh with a cronJob instead of liveVolume",
+      () =>
+        edit("backups", (b) => [
+          b[0],
+          b[1],
+          { ...b[2], refresh: { cronJob: "production-stack/media-replicator" } },
+        ]),
+      "backups[2].refresh.liveVolume",
+      /required for a "tree" backup/,
+    ],
+    [
+      "cronJob not namespace/name",
+      () =>
+        edit("backups", (b) => [
+          { ...b[0], refresh: { cronJob: "postgres-backup-hourly" } },
+          b[1],
+          b[2],
+        ]),
+      "backups[0].refresh.cronJob",
+      /"namespace\/name"/,
+    ],
+    [
+      "unknown refresh key",
+      () => edit("backups", (b) => [{ ...b[0], refresh: { cronjob: "im-infra/x" } }, b[1], b[2]]),
+      "backups[0].refresh.cronjob",
+      /unknown setting/,
+    ],
+    [
+      "select beside refresh.cronJob",
+      () => edit("backups", (b) => [{ ...b[0], select: "backup-x.sql.gz" }, b[1], b[2]]),
+      "backups[0].select",
+      /not with refresh.cronJob/,
+    ],
+    [
+      "liveVolume with the job executor",
+      () => edit("backups", (b) => [b[0], b[1], { ...b[2], executor: "job" }]),
+      "backups[2].refresh.liveVolume",
+      /needs executor "ssh"/,
+    ],
+    [
+      "name too long for the refresh Job",
+      () => edit("backups", (b) => [{ ...b[0], name: "k".repeat(50) }, b[1], b[2]]),
+      "backups[0].name",
+      /at most 44 characters with refresh.cronJob/,
+    ],
+    [
       "env dump pod missing name",
       () => edit("envDump", (e) => ({ ...e, pods: [{ namespace: "im-infra" }] })),
       "envDump.pods[0].pod",
@@ -297,6 +379,13 @@ describe("invalid config = one line naming the full key", () => {
       assert.ok(!line.includes("\n"), "one line per problem");
     });
   }
+
+  it("no refresh, maxRpoSeconds set = valid", () => {
+    const raw = edit("backups", (b) =>
+      b.map((x: any) => ({ ...x, refresh: undefined, maxRpoSeconds: 3600 })),
+    );
+    assert.deepEqual(problemsOf(raw), []);
+  });
 
   it("several problems = all reported at once, one line each", () => {
     const raw = edit("nfs", (n) => ({ ...n, port: 0, user: "Root" }));

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { settle, useMocks, type Recorder } from "../helpers/mocks";
-import { copyResult } from "../helpers/command-results";
+import { CRON_JOBS, productionStdout, VOLUMES } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
@@ -11,7 +11,9 @@ let recorder: Recorder;
 before(async () => {
   recorder = await useMocks({
     statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    commandStdout: copyResult,
+    cronJobs: CRON_JOBS,
+    volumes: VOLUMES,
+    commandStdout: productionStdout,
   });
   useStackConfig("production", {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -22,9 +24,12 @@ before(async () => {
 });
 
 describe("jobs.createNamespace: false", () => {
-  it("no Namespace resource; every Job, Secret and ServiceAccount in the existing namespace", () => {
+  it("no Namespace resource; every Job (but the refreshes) and Secret in the existing namespace", () => {
     assert.deepEqual(recorder.byType("kubernetes:core/v1:Namespace"), []);
-    const jobs = recorder.byType("kubernetes:batch/v1:Job");
+    // A refresh Job runs beside its CronJob, with that namespace's Secrets and PVCs.
+    const jobs = recorder
+      .byType("kubernetes:batch/v1:Job")
+      .filter((r) => !r.name.startsWith("refresh-"));
     assert.ok(jobs.length > 0, "the env dumps run as Jobs");
     for (const r of [...jobs, ...recorder.byType("kubernetes:core/v1:Secret")]) {
       const meta = r.inputs.metadata as { namespace?: string };

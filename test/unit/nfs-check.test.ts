@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { shellQuote } from "../../components/nfs-to-s3-copy";
 import { script } from "../../components/scripts";
-import { copyResult } from "../helpers/command-results";
+import { CRON_JOBS, productionStdout, VOLUMES } from "../helpers/refresh-mocks";
 import { settle, useMocks, type Recorder } from "../helpers/mocks";
 import { useStackConfig } from "../helpers/stack";
 
@@ -14,7 +14,9 @@ let rec: Recorder;
 before(async () => {
   rec = await useMocks({
     statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    commandStdout: copyResult,
+    cronJobs: CRON_JOBS,
+    volumes: VOLUMES,
+    commandStdout: productionStdout,
   });
   useStackConfig("production", {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",

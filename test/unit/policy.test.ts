@@ -132,7 +132,13 @@ describe("what the policy grants", () => {
         const doc = copyPolicyDocument(
           edited("backups", (b) => [
             ...b,
-            { name: "extra", kind: "tree", sourceDir: "/nfs/extra", prefix: "extra/" },
+            {
+              name: "extra",
+              kind: "tree",
+              sourceDir: "/nfs/extra",
+              prefix: "extra/",
+              maxRpoSeconds: 86400,
+            },
           ]),
         );
         assert.ok(resources(doc).includes("arn:aws:s3:::im-fragalysis/extra/*"));

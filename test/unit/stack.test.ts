@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
-import { copyResult } from "../helpers/command-results";
+import { CRON_JOBS, productionStdout, VOLUMES } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
@@ -12,16 +12,22 @@ let stack: typeof import("../../index");
 before(async () => {
   recorder = await useMocks({
     statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    commandStdout: copyResult,
+    cronJobs: CRON_JOBS,
+    volumes: VOLUMES,
+    commandStdout: productionStdout,
   });
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
   stack = await import("../../index");
   await valueOf(stack.originalReplicas);
+  // Refreshed dumps' copies register once their verdict is in.
+  await valueOf(stack.backups);
 });
 
 describe("production stack", () => {
   it("each configured StatefulSet = one live read in preflight, by namespace/name", () => {
-    const reads = recorder.resources.filter((r) => r.readId !== undefined);
+    const reads = recorder.resources.filter(
+      (r) => r.readId !== undefined && r.type === "kubernetes:apps/v1:StatefulSet",
+    );
     assert.deepEqual(reads.map((r) => r.readId).sort(), [
       "im-infra/keycloak",
       "production-stack/stack",
@@ -101,7 +107,7 @@ describe("production stack", () => {
     assert.deepEqual(Object.keys(out).sort(), ["keycloak-db", "stack-db", "stack-media"]);
     assert.equal(
       (out["keycloak-db"] as Record<string, unknown>).key,
-      "production-keycloak-db/backup-2026-11-25T09:07:01Z-dumpall.sql.gz",
+      "production-keycloak-db/backup-2026-11-25T10:00:07Z-dumpall.sql.gz",
     );
     assert.equal((out["stack-media"] as Record<string, unknown>).files, 10);
   });

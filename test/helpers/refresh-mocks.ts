@@ -1,0 +1,89 @@
+// What the production cluster holds for the refresh, as the mocks answer it: the two backup
+// CronJobs (their jobTemplate shaped like the sql-backup charts'), the media PVC and its NFS PV;
+// and what the refresh, quiesce and copy Commands print on a successful run.
+import { JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
+import type { MockOptions } from "./mocks";
+
+export const SHA = "a".repeat(64);
+export const QUIESCED_AT = "2026-11-25T10:00:00Z";
+/** JOB_COMPLETE's startTime: the refreshed dumps are named at or after it. */
+export const REFRESH_STARTED = "2026-11-25T10:00:05Z";
+export const MEDIA_DIR = "/nfs/kubernetes-prod/production-stack-media-pvc-0c3e";
+
+/** A CronJob's spec.jobTemplate as the API server returns it (defaults filled in). */
+export function backupTemplate(secret: string, pvc: string) {
+  return {
+    metadata: { labels: { app: "postgres-backup" } },
+    spec: {
+      backoffLimit: 6,
+      completionMode: "NonIndexed",
+      completions: 1,
+      parallelism: 1,
+      suspend: false,
+      template: {
+        metadata: { labels: { app: "postgres-backup" } },
+        spec: {
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: "backup",
+              image: "informaticsmatters/sql-backup:15.7",
+              env: [
+                { name: "BACKUP_TYPE", value: "hourly" },
+                { name: "BACKUP_COUNT", value: "24" },
+                { name: "PGHOST", value: "database" },
+                {
+                  name: "PGADMINPASS",
+                  valueFrom: { secretKeyRef: { name: secret, key: "database_admin_password" } },
+                },
+              ],
+              volumeMounts: [{ name: "backup", mountPath: "/backup" }],
+              terminationMessagePath: "/dev/termination-log",
+              terminationMessagePolicy: "File",
+            },
+          ],
+          volumes: [{ name: "backup", persistentVolumeClaim: { claimName: pvc } }],
+        },
+      },
+    },
+  };
+}
+
+export const CRON_JOBS: NonNullable<MockOptions["cronJobs"]> = {
+  "im-infra/postgres-backup-hourly": backupTemplate("im-postgres", "pg-bu"),
+  "production-stack/postgres-backup-hourly": backupTemplate("database", "database-backup"),
+};
+
+export const VOLUMES: NonNullable<MockOptions["volumes"]> = {
+  "production-stack/media": {
+    pv: "pvc-0c3e",
+    spec: { nfs: { server: "192.168.253.39", path: MEDIA_DIR } },
+  },
+};
+
+/** Stdout of each Command in a successful production run (refreshed dumps, live media). */
+export function productionStdout(name: string, inputs: Record<string, unknown>): string {
+  const env = (inputs.environment ?? {}) as Record<string, string>;
+  if (env.STATEFULSET) {
+    return `{"namespace":"${env.NAMESPACE}","statefulSet":"${env.STATEFULSET}","originalReplicas":3,"quiescedAt":"${QUIESCED_AT}"}`;
+  }
+  if (/^refresh-.*-wait$/.test(name)) return `{"cronJob":"x","waitedSeconds":0}`;
+  if (/^refresh-.*-judge$/.test(name)) {
+    return judgeOutput(JOB_COMPLETE, [pod("Succeeded", 0, "SUCCESS")]);
+  }
+  const [, phase, backup] = /^(backup|presync)-(.+)-(ssh-copy|job-result)$/.exec(name) ?? [];
+  const verifiedAt =
+    phase === "presync"
+      ? "2026-11-25T09:30:00Z"
+      : backup === "stack-media"
+        ? "2026-11-25T10:04:10Z"
+        : "2026-11-25T10:01:00Z";
+  if (backup === "stack-media") {
+    return `{"bucket":"im-fragalysis","prefix":"production-stack-media/","files":10,"bytes":2048,"uploaded":10,"skipped":0,"verifiedAt":"${verifiedAt}"}`;
+  }
+  if (backup) {
+    const key = `production-${backup}/backup-2026-11-25T10:00:07Z-dumpall.sql.gz`;
+    return `{"bucket":"im-fragalysis","key":"${key}","size":1234,"sha256":"${SHA}","source":"/nfs/${key}","sourceTime":"2026-11-25T10:00:07Z","verifiedAt":"${verifiedAt}"}`;
+  }
+  return "";
+}
