@@ -33,6 +33,11 @@ const preflight = new Preflight(
 /** The directory a tree with refresh.liveVolume reads instead of its sourceDir (else undefined). */
 const liveDir = (b: Backup) =>
   b.refresh?.liveVolume ? preflight.liveVolumeDirs.get(b.refresh.liveVolume) : undefined;
+/** A copy Job of such a tree mounts the live volume's own source (else undefined). */
+const liveSource = (b: Backup) =>
+  b.refresh?.liveVolume && b.executor === "job"
+    ? preflight.liveVolumeSources.get(b.refresh.liveVolume)
+    : undefined;
 const afterPreflight = { dependsOn: [preflight], providers: [cluster] };
 
 // Where the backups go and who may write them: a managed IAM identity, or the key you were handed.
@@ -117,6 +122,7 @@ const preSyncs = preSyncBackups(config.backups).map(
         phase: "presync",
         runAfter: [s3, ...nfsChecked],
         runSettings: liveVolumeSettings(liveDir(b)),
+        liveSource: liveSource(b),
       },
       afterPreflight,
     ),
@@ -176,6 +182,7 @@ const copies = config.backups.map((b) => {
       ...copyArgs(b),
       runAfter: [...scaledToZero, ...(refresh ? [refresh.judge] : []), s3, ...nfsChecked],
       runSettings: finalCopySettings(b, lastQuiescedAt, refresh?.verdict, liveDir(b)),
+      liveSource: liveSource(b),
       quiescedAt: lastQuiescedAt,
     },
     afterPreflight,

@@ -10,6 +10,7 @@ import type { Backup, RelocationConfig } from "./config";
 import { CopyJob } from "./copy-job";
 import type { CopyResult } from "./copy-result";
 import type { S3Credentials, S3Target } from "./credentials";
+import type { LiveVolumeSource } from "./preflight";
 import { NfsToS3Copy, type NfsSettings } from "./nfs-to-s3-copy";
 import { rpoEntry, type RpoEntry } from "./rpo";
 
@@ -42,6 +43,8 @@ export interface BackupCopyArgs {
    * a refreshed or windowed dump, SOURCE_DIR of a live volume (see rpo.ts). @default {}
    */
   readonly runSettings?: pulumi.Input<Record<string, string>>;
+  /** Job executor, refresh.liveVolume: how the Job mounts the live volume. @default none */
+  readonly liveSource?: pulumi.Input<LiveVolumeSource>;
   /** The last quiesce time; with it the copy reports capturedAt and rpoSeconds. @default unset */
   readonly quiescedAt?: pulumi.Input<string>;
 }
@@ -108,6 +111,7 @@ export class BackupCopy extends pulumi.ComponentResource {
           kubeContext: args.kubeContext,
           runAfter: args.runAfter,
           runSettings: args.runSettings,
+          liveSource: args.liveSource,
         },
         { parent: this },
       );

@@ -426,10 +426,10 @@ function refreshProblems(b: BackupEntry): Array<[string[], string]> {
         'only for kind "latest"; use refresh.liveVolume for a tree',
       ]);
     }
-    if (b.executor !== "ssh") {
+    if (r.liveVolume !== undefined && b.pvc !== undefined) {
       out.push([
-        ["refresh", "liveVolume"],
-        'needs executor "ssh" (the copy reads the volume\'s directory on the NFS server); set executor: ssh',
+        ["pvc"],
+        "not with refresh.liveVolume (the Job mounts the live volume's own PV source); remove it",
       ]);
     }
   }

@@ -44,6 +44,7 @@ import {
   type S3Target,
 } from "./credentials";
 import { jobName } from "./job-name";
+import type { LiveVolumeSource } from "./preflight";
 import { script } from "./scripts";
 
 /** The unprivileged uid/gid the copy runs as ("nobody"): it only reads the backups. */
@@ -131,6 +132,11 @@ export interface CopyJobArgs {
   readonly runAfter?: pulumi.Input<pulumi.Resource>[];
   /** Settings known only during the run (NOT_BEFORE of a refreshed dump); override the rest. @default {} */
   readonly runSettings?: pulumi.Input<Record<string, string>>;
+  /**
+   * A tree with refresh.liveVolume: mount the live volume's own source (its PV's NFS export or
+   * host path, read-only) at /source instead of backup.pvc or the NFS export of sourceDir.
+   */
+  readonly liveSource?: pulumi.Input<LiveVolumeSource>;
 }
 
 export class CopyJob extends pulumi.ComponentResource {
@@ -218,7 +224,9 @@ export class CopyJob extends pulumi.ComponentResource {
                 seccompProfile: { type: "RuntimeDefault" },
               },
               volumes: [
-                sourceVolume(backup, args.nfsServer),
+                args.liveSource === undefined
+                  ? sourceVolume(backup, args.nfsServer)
+                  : pulumi.output(args.liveSource).apply((live) => ({ name: "source", ...live })),
                 { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
                 { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
                 ...(gzip ? [gzip.volume] : []),
@@ -230,7 +238,12 @@ export class CopyJob extends pulumi.ComponentResource {
                   image: args.image,
                   command: ["bash", `${JOB_SCRIPTS_DIR}/${scriptName}`],
                   env: pulumi.output(args.runSettings ?? {}).apply((runSettings) => [
-                    ...Object.entries({ ...settings, ...runSettings }).map(([n, value]) => ({
+                    // The live volume is mounted at /source whatever directory it is on its server.
+                    ...Object.entries({
+                      ...settings,
+                      ...runSettings,
+                      ...(args.liveSource === undefined ? {} : { SOURCE_DIR: JOB_SOURCE_DIR }),
+                    }).map(([n, value]) => ({
                       name: n,
                       value,
                     })),

@@ -34,6 +34,27 @@ export function volumeDirectory(
   return dir.replace(/\/+$/, "") || "/";
 }
 
+/** How a Job mounts a live volume itself (read-only): its PV's own NFS export or host path. */
+export type LiveVolumeSource =
+  | { nfs: { server: string; path: string; readOnly: true } }
+  | { hostPath: { path: string; type: "Directory" } };
+
+/** The PV's volume source a Job mounts to read the live volume (see volumeDirectory). */
+export function liveVolumeSource(
+  pvc: string,
+  pvName: string,
+  spec: { nfs?: { server?: string; path?: string }; hostPath?: { path?: string } } | undefined,
+): LiveVolumeSource {
+  const path = volumeDirectory(pvc, pvName, spec);
+  if (spec?.nfs?.path) {
+    if (!spec.nfs.server) {
+      throw new Error(`refresh.liveVolume ${pvc}: its PV ${pvName} names no spec.nfs.server`);
+    }
+    return { nfs: { server: spec.nfs.server, path, readOnly: true } };
+  }
+  return { hostPath: { path, type: "Directory" } };
+}
+
 export class Preflight extends pulumi.ComponentResource {
   /** Replicas each StatefulSet has now, by "namespace/name" (what `up` will scale down). */
   public readonly liveReplicas: pulumi.Output<Record<string, number>>;
@@ -41,6 +62,8 @@ export class Preflight extends pulumi.ComponentResource {
   public readonly cronJobs: ReadonlyMap<string, k8s.batch.v1.CronJob>;
   /** By "namespace/pvc": the volume's directory on the NFS server (see volumeDirectory). */
   public readonly liveVolumeDirs: ReadonlyMap<string, pulumi.Output<string>>;
+  /** By "namespace/pvc": how a copy Job mounts that volume (see liveVolumeSource). */
+  public readonly liveVolumeSources: ReadonlyMap<string, pulumi.Output<LiveVolumeSource>>;
 
   constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
     super("relocation:preflight:Preflight", name, {}, opts);
@@ -65,33 +88,30 @@ export class Preflight extends pulumi.ComponentResource {
       }),
     );
 
-    this.liveVolumeDirs = new Map(
-      [...new Set(args.liveVolumes ?? [])].map((id) => {
-        const { namespace, name: pvcName } = splitRef(id);
-        const pvc = k8s.core.v1.PersistentVolumeClaim.get(
-          `${name}-pvc-${namespace}-${pvcName}`,
-          id,
-          {
-            parent: this,
-          },
-        );
-        const pvName = pvc.spec.apply((spec) => {
-          if (!spec?.volumeName) {
-            throw new Error(
-              `refresh.liveVolume ${id}: the PVC is not bound to a PV (spec.volumeName is empty)`,
-            );
-          }
-          return spec.volumeName;
-        });
-        const pv = k8s.core.v1.PersistentVolume.get(`${name}-pv-${namespace}-${pvcName}`, pvName, {
-          parent: this,
-        });
-        const dir = pulumi
-          .all([pvName, pv.spec])
-          .apply(([n, spec]) => volumeDirectory(id, n, spec));
-        return [id, dir] as const;
-      }),
-    );
+    const volumes = [...new Set(args.liveVolumes ?? [])].map((id) => {
+      const { namespace, name: pvcName } = splitRef(id);
+      const pvc = k8s.core.v1.PersistentVolumeClaim.get(`${name}-pvc-${namespace}-${pvcName}`, id, {
+        parent: this,
+      });
+      const pvName = pvc.spec.apply((spec) => {
+        if (!spec?.volumeName) {
+          throw new Error(
+            `refresh.liveVolume ${id}: the PVC is not bound to a PV (spec.volumeName is empty)`,
+          );
+        }
+        return spec.volumeName;
+      });
+      const pv = k8s.core.v1.PersistentVolume.get(`${name}-pv-${namespace}-${pvcName}`, pvName, {
+        parent: this,
+      });
+      const dir = pulumi.all([pvName, pv.spec]).apply(([n, spec]) => volumeDirectory(id, n, spec));
+      const source = pulumi
+        .all([pvName, pv.spec])
+        .apply(([n, spec]) => liveVolumeSource(id, n, spec));
+      return { id, dir, source };
+    });
+    this.liveVolumeDirs = new Map(volumes.map((v) => [v.id, v.dir]));
+    this.liveVolumeSources = new Map(volumes.map((v) => [v.id, v.source]));
 
     this.registerOutputs({ liveReplicas: this.liveReplicas });
   }

@@ -201,7 +201,12 @@ stop_cluster_leftovers() {
     awk -v a="$CLUSTER_DIR" -v b="$CLUSTER_STATE" -v c="$CONTAINERD_ROOT" \
       'index($5, a) == 1 || index($5, b) == 1 || index($5, c) == 1 { printf "%s\0", $5 }' /proc/self/mountinfo | sort -rz
   )
-  rm -rf "$CLUSTER_DIR" "$CLUSTER_STATE"
+  # A mount namespace outlives its last process by a moment: retry, then say what is left.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    rm -rf "$CLUSTER_DIR" "$CLUSTER_STATE" 2>/dev/null && break
+    sleep 0.5
+  done
+  [[ ! -e "$CLUSTER_DIR" ]] || say "could not remove $CLUSTER_DIR yet (busy)"
   # containerd 1.6 puts shim sockets under /run/containerd/s whatever its state dir; no other
   # containerd runs on these machines (checked: nothing listens on /run/containerd/containerd.sock).
   [[ -S /run/containerd/containerd.sock ]] || rm -rf /run/containerd/s
@@ -216,11 +221,6 @@ leftovers() {
   local c
   for c in "${CGROUP_CONTROLLERS[@]}"; do [[ ! -d "/sys/fs/cgroup/$c/kubepods" ]] || echo "cgroup $c/kubepods"; done
   [[ ! -d "$CLUSTER_DIR" ]] || echo "directory $CLUSTER_DIR"
-}
-
-stop_cluster() {
-  kill_cgroup_tasks
-  stop_cluster_leftovers
 }
 
 # kc ARGS...: kubectl on the sandbox cluster (the version-skew warning of Debian's kubectl dropped).

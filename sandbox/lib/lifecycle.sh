@@ -6,9 +6,11 @@ set -euo pipefail
 
 stop_sandbox() {
   stop_started
-  stop_cluster
-  delete_netns
+  # Processes first (the shims hold the cluster's mount namespace open), then what they held.
+  kill_netns_processes
+  kill_cgroup_tasks
   stop_cluster_leftovers
+  delete_netns
   rm -rf /run/frag-sandbox-sshd
 }
 

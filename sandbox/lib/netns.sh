@@ -30,14 +30,22 @@ create_netns() {
   say "network namespace $SANDBOX_NETNS: bridge cni0 $SANDBOX_ADDRESS/16, nothing routed outside"
 }
 
-delete_netns() {
+# kill_netns_processes: whatever still runs in the namespace (a part killed -9 leaves its
+# children, e.g. containerd's shims), SIGKILLed and waited for.
+kill_netns_processes() {
   [[ -e "/run/netns/$SANDBOX_NETNS" ]] || return 0
   local pids
-  # Whatever still runs in it (a part killed -9 leaves its children): stopped before the delete.
-  pids="$(ip netns pids "$SANDBOX_NETNS" 2>/dev/null || true)"
-  if [[ -n "$pids" ]]; then
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    pids="$(ip netns pids "$SANDBOX_NETNS" 2>/dev/null || true)"
+    [[ -n "$pids" ]] || return 0
     # shellcheck disable=SC2086 # a list of pids
     kill -9 $pids 2>/dev/null || true
-  fi
+    sleep 0.3
+  done
+}
+
+delete_netns() {
+  [[ -e "/run/netns/$SANDBOX_NETNS" ]] || return 0
+  kill_netns_processes
   ip netns delete "$SANDBOX_NETNS" 2>/dev/null || true
 }

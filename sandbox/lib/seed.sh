@@ -150,7 +150,7 @@ seed_writes() {
   for ns in production-stack im-infra; do
     psql_in "$ns" "CREATE TABLE relocation_probe (note text PRIMARY KEY, at timestamptz DEFAULT now());
       INSERT INTO relocation_probe (note) SELECT 'row ' || n FROM generate_series(1, 100) n;"
-    backup_now "$ns" postgres-backup-hourly "scheduled-$stamp"
+    backup_now "$ns" postgres-backup-hourly "scheduled-${stamp,,}"
     psql_in "$ns" "INSERT INTO relocation_probe (note) VALUES ('late write $ns $stamp');"
     late="$(jq -c --arg ns "$ns" --arg v "late write $ns $stamp" '.[$ns] = $v' <<<"$late")"
   done

@@ -323,10 +323,11 @@ describe("invalid config = one line naming the full key", () => {
       /not with refresh.cronJob/,
     ],
     [
-      "liveVolume with the job executor",
-      () => edit("backups", (b) => [b[0], b[1], { ...b[2], executor: "job" }]),
-      "backups[2].refresh.liveVolume",
-      /needs executor "ssh"/,
+      "liveVolume beside a pvc (the Job mounts the live volume itself)",
+      () =>
+        edit("backups", (b) => [b[0], b[1], { ...b[2], executor: "job", pvc: "media-replica" }]),
+      "backups[2].pvc",
+      /not with refresh.liveVolume/,
     ],
     [
       "name too long for the refresh Job",

@@ -563,6 +563,39 @@ describe("job executor graph", () => {
     );
   });
 
+  it("live volume = the PV's own source mounted at /source, whatever directory it is", async () => {
+    for (const [id, live] of [
+      [
+        "media-live-nfs",
+        { nfs: { server: "192.168.253.39", path: "/nfs/p/media-pvc-1", readOnly: true } },
+      ],
+      ["media-live-host", { hostPath: { path: "/srv/media-pvc-1", type: "Directory" } }],
+    ] as const) {
+      copy(
+        id,
+        backupFixture({
+          name: id,
+          kind: "tree",
+          executor: "job",
+          prefix: "media/",
+          sourceDir: "/r",
+        }),
+        [],
+        { liveSource: live, runSettings: { SOURCE_DIR: "/nfs/p/media-pvc-1" } },
+      );
+      await settle();
+      const pod = (rec.named(`${id}-job-job`).inputs.spec as any).template.spec;
+      assert.deepEqual(
+        pod.volumes.find((v: any) => v.name === "source"),
+        { name: "source", ...live },
+      );
+      const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value]));
+      assert.equal(env.SOURCE_DIR, "/source", "the directory on the server is not the mount point");
+      const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === "source");
+      assert.equal(mount.readOnly, true);
+    }
+  });
+
   it("tree Job = no gzip init container (sync-dir.sh needs no gzip)", () => {
     assert.deepEqual(spec.template.spec.initContainers, []);
     assert.ok(!spec.template.spec.volumes.some((v: any) => v.name === "tools"));

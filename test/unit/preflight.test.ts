@@ -34,3 +34,30 @@ describe("Preflight", () => {
     assert.equal(recorder.named("pre-im-infra-keycloak").readId, "im-infra/keycloak");
   });
 });
+
+describe("liveVolumeSource", () => {
+  it("NFS PV = its export, read-only; hostPath PV = that directory; neither = error naming the PV", () => {
+    assert.deepEqual(
+      mod.liveVolumeSource("production-stack/media", "pvc-1", {
+        nfs: { server: "192.168.253.39", path: "/nfs/kubernetes-prod/media-pvc-1/" },
+      }),
+      {
+        nfs: { server: "192.168.253.39", path: "/nfs/kubernetes-prod/media-pvc-1", readOnly: true },
+      },
+    );
+    assert.deepEqual(
+      mod.liveVolumeSource("production-stack/media", "pvc-1", { hostPath: { path: "/srv/m" } }),
+      {
+        hostPath: { path: "/srv/m", type: "Directory" },
+      },
+    );
+    assert.throws(
+      () => mod.liveVolumeSource("production-stack/media", "pvc-1", {}),
+      /refresh.liveVolume production-stack\/media: its PV pvc-1 has neither/,
+    );
+    assert.throws(
+      () => mod.liveVolumeSource("production-stack/media", "pvc-1", { nfs: { path: "/nfs/x" } }),
+      /names no spec.nfs.server/,
+    );
+  });
+});
