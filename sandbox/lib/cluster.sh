@@ -221,6 +221,7 @@ leftovers() {
   local c
   for c in "${CGROUP_CONTROLLERS[@]}"; do [[ ! -d "/sys/fs/cgroup/$c/kubepods" ]] || echo "cgroup $c/kubepods"; done
   [[ ! -d "$CLUSTER_DIR" ]] || echo "directory $CLUSTER_DIR"
+  [[ ! -d /run/frag-sandbox-sshd ]] || echo "directory /run/frag-sandbox-sshd"
 }
 
 # kc ARGS...: kubectl on the sandbox cluster (the version-skew warning of Debian's kubectl dropped).

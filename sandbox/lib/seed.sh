@@ -121,7 +121,7 @@ seed_cluster() {
     "STACK_BACKUP=$NFS_ROOT/$STACK_VOLUME" "KEYCLOAK_BACKUP=$NFS_ROOT/$KEYCLOAK_VOLUME" \
     "POD_SECRET=$SANDBOX_POD_SECRET" | kc apply -f - >/dev/null
   render "$SANDBOX_CLUSTER_YAML/jobs-volumes.yaml" "JOBS_NAMESPACE=$JOBS_NAMESPACE" \
-    "STACK_BACKUP=$NFS_ROOT/$STACK_VOLUME" "MEDIA_REPLICA=$NFS_ROOT/$MEDIA_DIR" | kc apply -f - >/dev/null
+    "STACK_BACKUP=$NFS_ROOT/$STACK_VOLUME" | kc apply -f - >/dev/null
   local ns claim schedule
   for ns in production-stack im-infra; do
     kc -n "$ns" create configmap postgres-scripts --from-file="$SANDBOX_CLUSTER_YAML/scripts/" >/dev/null

@@ -103,8 +103,7 @@ write_config() {
       refresh: { cronJob: production-stack/postgres-backup-hourly }
     - name: stack-media
       kind: tree
-      sourceDir: /
-      pvc: media-replica
+      sourceDir: $NFS_ROOT/$MEDIA_DIR
       prefix: production-stack-media/
       executor: job
       shards: 2
@@ -134,7 +133,7 @@ write_refresh_failure_config() {
   fragalysis-relocation:quiesce:
     - { namespace: im-infra, statefulSet: keycloak }
   fragalysis-relocation:backups:
-    - name: keycloak-db
+    - name: keycloak-db-broken
       kind: latest
       sourceDir: $NFS_ROOT/$KEYCLOAK_HOURLY
       prefix: production-keycloak-db/
