@@ -20,7 +20,7 @@ recipe() {
   pause) cat "$IMAGES_DIR/pause.c" ;;
   busybox) printf 'busybox-static %s\n' "$(dpkg-query -W -f='${Version}' busybox-static)" ;;
   kubectl) printf 'sh cp kubectl %s\n' "$(kubectl_binary | xargs sha256sum | cut -c1-16)" ;;
-  awscli) printf 'debootstrap minbase bookworm +awscli -gzip v1\n' ;;
+  awscli) printf 'debootstrap minbase bookworm +python3 -gzip, aws CLI %s v2\n' "$(aws --version 2>&1)" ;;
   postgres) printf 'debootstrap minbase bookworm +postgresql-15 v1\n' ;;
   esac
 }
@@ -59,6 +59,39 @@ busybox_rootfs() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
 }
 
+# copy_aws_cli DIR: this machine's aws CLI v1 (awscli, botocore and their pure-Python
+# dependencies) into DIR's python3, with an `aws` entry point.
+copy_aws_cli() {
+  local dir="$1" python site
+  python="$(aws_python)"
+  [[ -x "$python" ]] || die "cannot find the interpreter of the machine's aws CLI (got '$python')"
+  site="$dir/usr/local/lib/python3.11/dist-packages"
+  mkdir -p "$site"
+  "$python" - "$site" <<'PY' || die "copying the aws CLI into the image failed"
+import importlib.metadata as md, os, shutil, sys
+site = sys.argv[1]
+for name in ["awscli", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3",
+             "docutils", "rsa", "pyasn1", "colorama", "six"]:
+    dist = md.distribution(name)
+    for f in dist.files:
+        src = dist.locate_file(f)
+        if "__pycache__" in f.parts or not os.path.isfile(src):
+            continue
+        dst = os.path.join(site, str(f))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(src, dst)
+PY
+  printf '#!/usr/bin/python3\nimport sys\nfrom awscli.clidriver import main\nsys.exit(main())\n' >"$dir/usr/local/bin/aws"
+  chmod 755 "$dir/usr/local/bin/aws"
+}
+
+# aws_python: the interpreter in the shebang of the machine's aws CLI (behind pyenv's shim or not).
+aws_python() {
+  local aws
+  aws="$(pyenv which aws 2>/dev/null || command -v aws)"
+  sed -n '1s/^#!//p' "$aws"
+}
+
 rootfs() {
   local name="$1" dir="$2"
   case "$name" in
@@ -73,7 +106,10 @@ rootfs() {
     cp "$(kubectl_binary)" "$dir/usr/local/bin/kubectl"
     ;;
   awscli)
-    debian_rootfs "$dir" awscli
+    # Debian's awscli (2.9) predates conditional writes (put-object --if-none-match), which the
+    # copies rely on; the machine's own aws CLI v1 does not, so its pure-Python packages go in.
+    debian_rootfs "$dir" python3 python3-yaml
+    copy_aws_cli "$dir"
     # amazon/aws-cli (the default jobs.image) has no gzip: neither has this stand-in, so the
     # copy Job must bring its own (jobs.gzipImage), as it does in production.
     rm -f "$dir"/usr/bin/gzip "$dir"/usr/bin/gunzip "$dir"/usr/bin/zcat "$dir"/bin/gzip
