@@ -106,10 +106,12 @@ shard_name=""
 ((SHARD_COUNT == 1)) || shard_name=" (shard $SHARD_INDEX of 0..$((SHARD_COUNT - 1)))"
 dest="s3://$DEST_BUCKET/$DEST_PREFIX"
 
-# Listing records: "type<TAB>size<TAB>mtime<TAB>ctime<TAB>path<NUL>"; mtime is UTC with a
+# Listing records: "type/size/mtime/ctime/path<NUL>" ('/' separates: the fields before the path
+# cannot hold one, and read gives the last field the rest untouched, tabs and spaces included,
+# which IFS=<TAB> would strip from its ends); mtime is UTC with a
 # fraction (2024-05-01T10:00:05.7000000000), ctime seconds.fraction (changes on every write,
 # and no one can set it back).
-readonly STAT_FORMAT='%s\t%TY-%Tm-%TdT%TH:%TM:%TS\t%C@'
+readonly STAT_FORMAT='%s/%TY-%Tm-%TdT%TH:%TM:%TS/%C@'
 readonly MANIFEST_DIR=".relocation-manifest"
 manifest_key="$DEST_PREFIX$MANIFEST_DIR/shard-$SHARD_INDEX-of-$SHARD_COUNT.jsonl"
 
@@ -124,21 +126,21 @@ first() { # up to 5 names, quoted, each cut to 300 bytes, and how many more
 log "scanning $SOURCE_DIR"
 find_status=0
 TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 \
-  \( -type f -readable -printf "f\t$STAT_FORMAT\t%P\0" \) -o \
-  \( -type f -printf "u\t$STAT_FORMAT\t%P\0" \) -o \
-  \( -type d ! -readable -printf 'D\t0\t-\t-\t%P\0' \) -o \
-  \( -type d ! -executable -printf 'D\t0\t-\t-\t%P\0' \) -o \
-  \( ! -type d -printf '%y\t0\t-\t-\t%P\0' \) \
+  \( -type f -readable -printf "f/$STAT_FORMAT/%P\0" \) -o \
+  \( -type f -printf "u/$STAT_FORMAT/%P\0" \) -o \
+  \( -type d ! -readable -printf 'D/0/-/-/%P\0' \) -o \
+  \( -type d ! -executable -printf 'D/0/-/-/%P\0' \) -o \
+  \( ! -type d -printf '%y/0/-/-/%P\0' \) \
   >"$WORK_DIR/scan" 2>"$WORK_DIR/find.err" || find_status=$?
 tree_files=0 tree_bytes=0 unreadable=() links=() others=() too_long=() reserved=()
-while IFS=$'\t' read -r -d '' type size mtime ctime rel; do
+while IFS=/ read -r -d '' type size mtime ctime rel; do
   case "$type" in
   f | u)
     tree_files=$((tree_files + 1)) tree_bytes=$((tree_bytes + size))
     [[ "$type" == u ]] && unreadable+=("$rel")
     ((${#DEST_PREFIX} + ${#rel} <= 1024)) || too_long+=("$rel")
     [[ "$rel" != "$MANIFEST_DIR"/* ]] || reserved+=("$rel")
-    printf '%s\t%s\t%s\t%s\t%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"
+    printf '%s/%s/%s/%s/%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"
     ;;
   D) unreadable+=("$rel/") ;;
   l) links+=("$rel") ;;
@@ -153,7 +155,7 @@ find_errors=$(grep -ac . "$WORK_DIR/find.err" || true)
 ((find_errors == 0 && find_status == 0)) ||
   fail "find could not read $find_errors path(s) under $SOURCE_DIR as $(id -un): $(head -n 1 "$WORK_DIR/find.err" | cut -c1-1000); nothing was copied"
 # S3 keys are UTF-8: a name in other bytes cannot be stored as it is.
-while IFS=$'\t' read -r -d '' _ _ _ _ rel; do printf '%s\0' "$rel"; done <"$WORK_DIR/regular" >"$WORK_DIR/names"
+while IFS=/ read -r -d '' _ _ _ _ rel; do printf '%s\0' "$rel"; done <"$WORK_DIR/regular" >"$WORK_DIR/names"
 [[ -n "$(printf 'x\xff\0' | LC_ALL=C.UTF-8 grep -zavx '.*' 2>/dev/null | tr -d '\0')" ]] ||
   fail "the C.UTF-8 locale is missing, so file names cannot be checked; use an image that has it"
 not_utf8=()
@@ -176,18 +178,18 @@ if ((SHARD_COUNT == 1)); then
 else
   loads=()
   for ((i = 0; i < SHARD_COUNT; i++)); do loads[i]=0; done
-  sort -z -T "$WORK_DIR" -t $'\t' -k2,2nr -k5 -- "$WORK_DIR/regular" |
-    while IFS=$'\t' read -r -d '' type size mtime ctime rel; do
+  sort -z -T "$WORK_DIR" -t / -k2,2nr -k5 -- "$WORK_DIR/regular" |
+    while IFS=/ read -r -d '' type size mtime ctime rel; do
       best=0
       for ((i = 1; i < SHARD_COUNT; i++)); do
         if ((loads[i] < loads[best])); then best=$i; fi
       done
       loads[best]=$((loads[best] + size + SHARD_FILE_WEIGHT_BYTES))
-      if ((best == SHARD_INDEX)); then printf '%s\t%s\t%s\t%s\t%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"; fi
+      if ((best == SHARD_INDEX)); then printf '%s/%s/%s/%s/%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"; fi
     done >"$WORK_DIR/mine"
 fi
 files=0 bytes=0
-while IFS=$'\t' read -r -d '' _ size _ _ _; do
+while IFS=/ read -r -d '' _ size _ _ _; do
   files=$((files + 1)) bytes=$((bytes + size))
 done <"$WORK_DIR/mine"
 log "$files regular file(s), $bytes bytes$shard_name of $tree_files file(s), $tree_bytes bytes in the tree, to $dest"
@@ -249,7 +251,7 @@ done
 declare -A etag_of=() sha_of=()
 : >"$WORK_DIR/hash-small" && : >"$WORK_DIR/hash-big"
 hashed=0 hashed_bytes=0
-while IFS=$'\t' read -r -d '' _ size mtime ctime rel; do
+while IFS=/ read -r -d '' _ size mtime ctime rel; do
   if [[ "${remote["$rel"]:-missing}" == "$size" ]]; then
     entry="${prev["$(json_str "$rel")"]:-}"
     if [[ -n "$entry" && "$entry" == "$size $mtime $ctime ${remote_etag["$rel"]} "* ]]; then
@@ -299,10 +301,16 @@ if ((hashed > 0)); then
   while IFS= read -r -d '' rel; do
     size=$(stat -c %s -- "./$rel") || continue
     part_size_for "$size"
-    # Both digests over one read of the file: tee feeds sha256sum, split the per-part MD5s.
-    parts=$(tee >(sha256sum >"$WORK_DIR/big.sha") <"./$rel" | split -b "$part" --filter=md5sum | cut -c1-32 | tr -d '\n') || continue
-    wait $! 2>/dev/null || true
-    sha_of["$rel"]=$(cut -c1-64 "$WORK_DIR/big.sha")
+    # Both digests over one read of the file: tee feeds split (per-part MD5s) through a FIFO.
+    rm -f -- "$WORK_DIR/big.fifo" "$WORK_DIR/big.parts"
+    mkfifo -- "$WORK_DIR/big.fifo"
+    split -b "$part" --filter=md5sum <"$WORK_DIR/big.fifo" | cut -c1-32 | tr -d '\n' >"$WORK_DIR/big.parts" &
+    md5_job=$!
+    digest=$(tee -- "$WORK_DIR/big.fifo" <"./$rel" | sha256sum | cut -c1-64) || digest=""
+    wait "$md5_job" || digest=""
+    parts=$(<"$WORK_DIR/big.parts")
+    [[ -n "$digest" && -n "$parts" ]] || continue
+    sha_of["$rel"]=$digest
     etag_of["$rel"]="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
   done <"$WORK_DIR/hash-big"
   cd - >/dev/null
@@ -312,7 +320,7 @@ fi
 planned=0 planned_bytes=0 line_break_names=0
 : >"$WORK_DIR/todo.nul"
 : >"$WORK_DIR/todo.abs"
-while IFS=$'\t' read -r -d '' _ size _ _ rel; do
+while IFS=/ read -r -d '' _ size _ _ rel; do
   if [[ -z "${etag_of["$rel"]:-}" || -z "${sha_of["$rel"]:-}" ]]; then
     fail "cannot hash $rel (removed or unreadable while being read: $(head -n 1 "$WORK_DIR/hash.err" 2>/dev/null | cut -c1-500)); re-run once the tree is quiet"
   fi
@@ -430,7 +438,7 @@ log "verifying $dest$shard_name"
 list_destination
 missing=() different=() changed=() other_content=()
 : >"$WORK_DIR/manifest.jsonl.unsorted"
-while IFS=$'\t' read -r -d '' _ size mtime ctime rel; do
+while IFS=/ read -r -d '' _ size mtime ctime rel; do
   have="${remote["$rel"]:-missing}"
   if [[ "$have" == "$size" && "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]]; then
     printf '{"path":%s,"size":%s,"mtime":"%sZ","ctime":"%s","sha256":"%s","etag":"%s"}\n' \
@@ -440,7 +448,7 @@ while IFS=$'\t' read -r -d '' _ size mtime ctime rel; do
   fi
   # Changed since the scan (still being written: a live tree)? Say so rather than blame S3.
   now=$(TZ=UTC find "$SOURCE_DIR/$rel" -maxdepth 0 -printf "$STAT_FORMAT" 2>/dev/null || echo gone)
-  if [[ "$now" != "$size"$'\t'"$mtime"$'\t'"$ctime" ]]; then
+  if [[ "$now" != "$size/$mtime/$ctime" ]]; then
     changed+=("$rel")
   elif [[ "$have" == missing ]]; then
     missing+=("$rel")
