@@ -170,7 +170,10 @@ describe("names S3 cannot hold exactly", () => {
     for (let i = 0; i < 2000; i++)
       writeFileSync(Buffer.from(path.join(root, `${"x".repeat(200)}-\xff-${i}`), "latin1"), "x");
     const line = failed(await sync(root, "manybad/"));
-    assert.match(line, /2000 file name\(s\) are not valid UTF-8, which S3 keys must be: .*\(1995 more\)/);
+    assert.match(
+      line,
+      /2000 file name\(s\) are not valid UTF-8, which S3 keys must be: .*\(1995 more\)/,
+    );
   });
 });
 

@@ -93,6 +93,9 @@ describe("restore-statefulset.sh read failures", () => {
     const bin = kubectl("", 0);
     const r = await restore(bin, { ORIGINAL_REPLICAS: "03" });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /no original replica count recorded; .*\(got '03', not a decimal count\)/);
+    assert.match(
+      r.stderr,
+      /no original replica count recorded; .*\(got '03', not a decimal count\)/,
+    );
   });
 });
