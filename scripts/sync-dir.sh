@@ -435,20 +435,25 @@ fi
 # 5. Verify: every regular file of this part at the destination with its size and the ETag of
 # the content we hashed.
 log "verifying $dest$shard_name"
+# The tree's state now: a file whose size, mtime or ctime moved since the scan was written to
+# while it was hashed or sent, so its digests may describe other bytes than the object's.
+declare -A now_stat=()
+TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 -type f -printf "$STAT_FORMAT/%P\0" >"$WORK_DIR/rescan" 2>/dev/null || true
+while IFS=/ read -r -d '' size mtime ctime rel; do now_stat["$rel"]="$size/$mtime/$ctime"; done <"$WORK_DIR/rescan"
 list_destination
 missing=() different=() changed=() other_content=()
 : >"$WORK_DIR/manifest.jsonl.unsorted"
 while IFS=/ read -r -d '' _ size mtime ctime rel; do
   have="${remote["$rel"]:-missing}"
-  if [[ "$have" == "$size" && "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]]; then
+  if [[ "${now_stat["$rel"]:-gone}" == "$size/$mtime/$ctime" && "$have" == "$size" &&
+    "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]]; then
     printf '{"path":%s,"size":%s,"mtime":"%sZ","ctime":"%s","sha256":"%s","etag":"%s"}\n' \
       "$(json_str "$rel")" "$size" "${mtime%Z}" "$ctime" "${sha_of["$rel"]}" "${etag_of["$rel"]}" \
       >>"$WORK_DIR/manifest.jsonl.unsorted"
     continue
   fi
   # Changed since the scan (still being written: a live tree)? Say so rather than blame S3.
-  now=$(TZ=UTC find "$SOURCE_DIR/$rel" -maxdepth 0 -printf "$STAT_FORMAT" 2>/dev/null || echo gone)
-  if [[ "$now" != "$size/$mtime/$ctime" ]]; then
+  if [[ "${now_stat["$rel"]:-gone}" != "$size/$mtime/$ctime" ]]; then
     changed+=("$rel")
   elif [[ "$have" == missing ]]; then
     missing+=("$rel")
