@@ -223,6 +223,11 @@ s3_error() {
 
 # A JSON string literal: quotes, backslashes and control characters escaped; UTF-8 kept.
 json_str() {
+  json_str_v "$1"
+  printf '%s' "$JSON_STR"
+}
+# The same into $JSON_STR, without a subshell (per-file loops: a fork each would dominate).
+json_str_v() {
   local s="$1" out="" c i
   s="${s//\\/\\\\}"
   s="${s//\"/\\\"}"
@@ -239,7 +244,7 @@ json_str() {
     done
     s="$out"
   fi
-  printf '"%s"' "$s"
+  JSON_STR="\"$s\""
 }
 
 # Prints the result line (last stdout line) and copies it to RESULT_FILE if set.

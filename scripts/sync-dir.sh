@@ -253,7 +253,8 @@ declare -A etag_of=() sha_of=()
 hashed=0 hashed_bytes=0
 while IFS=/ read -r -d '' _ size mtime ctime rel; do
   if [[ "${remote["$rel"]:-missing}" == "$size" ]]; then
-    entry="${prev["$(json_str "$rel")"]:-}"
+    json_str_v "$rel"
+    entry="${prev["$JSON_STR"]:-}"
     if [[ -n "$entry" && "$entry" == "$size $mtime $ctime ${remote_etag["$rel"]} "* ]]; then
       etag_of["$rel"]="${remote_etag["$rel"]}" sha_of["$rel"]="${entry##* }"
       continue
@@ -447,8 +448,9 @@ while IFS=/ read -r -d '' _ size mtime ctime rel; do
   have="${remote["$rel"]:-missing}"
   if [[ "${now_stat["$rel"]:-gone}" == "$size/$mtime/$ctime" && "$have" == "$size" &&
     "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]]; then
+    json_str_v "$rel"
     printf '{"path":%s,"size":%s,"mtime":"%sZ","ctime":"%s","sha256":"%s","etag":"%s"}\n' \
-      "$(json_str "$rel")" "$size" "${mtime%Z}" "$ctime" "${sha_of["$rel"]}" "${etag_of["$rel"]}" \
+      "$JSON_STR" "$size" "${mtime%Z}" "$ctime" "${sha_of["$rel"]}" "${etag_of["$rel"]}" \
       >>"$WORK_DIR/manifest.jsonl.unsorted"
     continue
   fi
