@@ -146,6 +146,8 @@ const backup = z.strictObject({
     .optional(),
   /** `tree` only: copy once while the stack is live, so the final copy sends only the delta. */
   preSync: flag(true),
+  /** `tree` only: copy a sourceDir without regular files (refused otherwise: unmounted?). @default false */
+  allowEmpty: z.boolean({ error: hint("true or false") }).optional(),
   /** `tree` with the `job` executor only: split the tree into this many balanced shards. */
   shards: z
     .number({ error: hint("a whole number from 1 to 64, e.g. 4") })

@@ -36,6 +36,17 @@ export interface TreeCopyResult {
   readonly shards?: number;
   /** The newest file's mtime, UTC ISO-8601 (absent from older scripts' results or empty trees). */
   readonly newest?: string;
+  /**
+   * The manifests next to the tree (one per shard, in shard order): key and SHA-256 of each
+   * (absent from older scripts' results).
+   */
+  readonly manifests?: readonly Manifest[];
+}
+
+/** A tree's manifest object: JSON lines, one per file (path, size, mtime, ctime, sha256, etag). */
+export interface Manifest {
+  readonly key: string;
+  readonly sha256: string;
 }
 
 /** What one shard of `sync-dir.sh` prints last: its part, and the whole tree's totals. */
@@ -51,6 +62,7 @@ export interface ShardResult {
   readonly shards: number;
   readonly treeFiles: number;
   readonly treeBytes: number;
+  readonly manifests?: readonly Manifest[];
 }
 
 export type CopyResult = LatestCopyResult | TreeCopyResult;
@@ -80,6 +92,7 @@ export function copySettings(
     AWS_DEFAULT_REGION: target.region,
   };
   if (target.endpoint) env.AWS_ENDPOINT_URL = target.endpoint;
+  if (backup.kind === "tree" && backup.allowEmpty === true) env.ALLOW_EMPTY_TREE = "true";
   if (backup.kind === "latest") {
     env.PATTERN = backup.pattern;
     env.MIN_AGE_SECONDS = String(backup.minAgeSeconds);
@@ -167,6 +180,17 @@ export function parseLatestResult(stdout: string, backupName: string): LatestCop
   };
 }
 
+/** The optional manifestKey/manifestSha256 pair: both or neither; malformed is an error. */
+function manifests(obj: Record<string, unknown>, what: string): { manifests?: Manifest[] } {
+  if (obj.manifestKey === undefined && obj.manifestSha256 === undefined) return {};
+  const key = need(obj, "manifestKey", "string", what);
+  const sha256 = need(obj, "manifestSha256", "string", what);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new Error(`${what}: result field "manifestSha256" is not a hex SHA-256: ${sha256}`);
+  }
+  return { manifests: [{ key, sha256 }] };
+}
+
 /** Parses `sync-dir.sh` output; throws naming the backup if the result is malformed. */
 export function parseTreeResult(stdout: string, backupName: string): TreeCopyResult {
   const what = `backup ${backupName}`;
@@ -187,6 +211,7 @@ export function parseTreeResult(stdout: string, backupName: string): TreeCopyRes
     skipped: need(o, "skipped", "count", what),
     ...verifiedAt(o, what),
     ...(typeof o.newest === "string" && ISO_UTC.test(o.newest) ? { newest: o.newest } : {}),
+    ...manifests(o, what),
   };
   if (result.uploaded + result.skipped !== result.files) {
     throw new Error(
@@ -208,7 +233,9 @@ export function parseCopyResult(
 
 /**
  * What the stack exports per backup: for a dump {bucket, key, size, sha256, sourceTime},
- * for a tree {bucket, prefix, files, bytes}.
+ * for a tree {bucket, prefix, files, bytes} and, from scripts that write one, manifestKey and
+ * manifestSha256 (with shards: the shards' keys and checksums, space-separated in shard order;
+ * keys have no spaces, the prefix syntax excludes them).
  */
 export function exportedFields(result: CopyResult): Record<string, string | number> {
   if (result.kind === "latest") {
@@ -216,7 +243,15 @@ export function exportedFields(result: CopyResult): Record<string, string | numb
     return { bucket, key, size, sha256, sourceTime };
   }
   const { bucket, prefix, files, bytes } = result;
-  return { bucket, prefix, files, bytes };
+  if (!result.manifests?.length) return { bucket, prefix, files, bytes };
+  return {
+    bucket,
+    prefix,
+    files,
+    bytes,
+    manifestKey: result.manifests.map((m) => m.key).join(" "),
+    manifestSha256: result.manifests.map((m) => m.sha256).join(" "),
+  };
 }
 
 /**
@@ -299,6 +334,9 @@ export function mergeShardResults(
     skipped: sum((r) => r.skipped),
     verifiedAt: all.map((r) => r.verifiedAt).reduce((a, b) => (b > a ? b : a)),
     shards,
+    ...(all.every((r) => r.manifests?.length)
+      ? { manifests: all.flatMap((r) => r.manifests!) }
+      : {}),
   };
   if (merged.files !== first.treeFiles || merged.bytes !== first.treeBytes) {
     throw new Error(

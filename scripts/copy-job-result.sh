@@ -25,7 +25,8 @@ kc+=(--namespace "$NAMESPACE")
 if ! out=$("${kc[@]}" get pods --selector "job-name=$JOB_NAME" \
   --field-selector status.phase=Succeeded \
   -o 'jsonpath={range .items[*]}{.status.containerStatuses[0].state.terminated.message}{"\n"}{end}' 2>&1); then
-  fail "cannot list the Job's pods (${out//$'\n'/ })"
+  out="${out//$'\n'/ }"
+  fail "cannot list the Job's pods (${out:0:2000})"
 fi
 results=$(grep '^{' <<<"$out" || true)
 count=$(grep -c . <<<"$results" || true)

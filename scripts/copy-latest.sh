@@ -7,20 +7,27 @@
 #   PATTERN           file-name glob (default backup-*-dumpall.sql.gz)
 #   SELECT            an exact file name to copy instead of the newest (optional)
 #   MIN_AGE_SECONDS   skip files modified more recently than this (default 120: still being written)
-#   NOT_BEFORE        UTC ISO-8601 (2023-10-16T12:00:00Z): fail if the chosen backup is older
+#   NOT_BEFORE        UTC ISO-8601 (2023-10-16T12:00:00Z), a real calendar time: fail if the
+#                     chosen backup is older
 #   SINGLE_PUT_MAX_BYTES  files up to this size go in one create-only PUT (default 5 GiB)
 #   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 #   AWS_DEFAULT_REGION: as for the aws CLI. See copy-common.sh for tuning and RESULT_FILE.
 #
-# Choice: newest by the ISO-8601 UTC time in the name; files younger than MIN_AGE_SECONDS or
-# failing `gzip -t` are skipped, each with its reason on stderr.
-# Upload: with x-amz-meta-sha256 (hex SHA-256 of the content). Up to SINGLE_PUT_MAX_BYTES a single
+# Choice: newest by the ISO-8601 UTC time in the name (names whose time does not exist, such as
+# 2023-02-30, are skipped); files younger than MIN_AGE_SECONDS or failing `gzip -t` are skipped,
+# each with its reason on stderr.
+# Upload: with x-amz-meta-sha256 (hex SHA-256 of the content, read from stdin so no name is
+# ever escaped into it) and x-amz-meta-etag (the ETag that content gives). Up to SINGLE_PUT_MAX_BYTES a single
 # PUT with If-None-Match: * (S3 refuses to replace an existing key, even one written after our
 # check) and x-amz-checksum-sha256 (S3 rejects the body if it does not hash to it); bigger files
 # go multipart with `aws s3 cp` after the existence check (a writer racing us in between could be
 # overwritten: the CLI's multipart upload has no create-only option).
-# Verification: HEAD the object; size, sha256 metadata and, when S3 reports it, its own
-# SHA-256 checksum (single PUT) or the multipart ETag computed locally must match.
+# Verification: HEAD the object; size, sha256 metadata and the ETag (S3's MD5 of the bytes it
+# stored, per part for multipart) must match the file as hashed, and S3's own SHA-256 checksum
+# when it reports one. A file that changed between hashing and upload fails here.
+# Torn upload: an object whose ETag is not the x-amz-meta-etag it was written with holds other
+# bytes than its recorded checksum (a file changed during our earlier upload): a re-run replaces
+# it (a plain PUT), so no manual deletion is needed.
 # Re-run: an object already holding the same content (same size and sha256, or for objects
 # copied by hand the same ETag) is success without upload; different content is an error and
 # nothing is overwritten.
@@ -32,17 +39,17 @@ set -euo pipefail
 # shellcheck disable=SC1091 # shipped next to this script by both executors
 . "$(dirname -- "${BASH_SOURCE[0]}")/copy-common.sh" copy-latest
 
-require_tools aws gzip sha256sum md5sum base64 stat date sort split mktemp
-: "${SOURCE_DIR:?SOURCE_DIR is required}" "${DEST_URI:?DEST_URI is required}"
+require_tools aws gzip sha256sum md5sum base64 stat date sort split mktemp timeout
+[[ -n "${SOURCE_DIR:-}" ]] || fail "SOURCE_DIR is required"
+[[ -n "${DEST_URI:-}" ]] || fail "DEST_URI is required"
 PATTERN="${PATTERN:-backup-*-dumpall.sql.gz}"
 MIN_AGE_SECONDS="${MIN_AGE_SECONDS:-120}"
 SINGLE_PUT_MAX_BYTES="${SINGLE_PUT_MAX_BYTES:-5368709120}"
 require_uint MIN_AGE_SECONDS "$MIN_AGE_SECONDS"
-require_uint SINGLE_PUT_MAX_BYTES "$SINGLE_PUT_MAX_BYTES"
+require_uint SINGLE_PUT_MAX_BYTES "$SINGLE_PUT_MAX_BYTES" 1
+((SINGLE_PUT_MAX_BYTES <= 5368709120)) || fail "SINGLE_PUT_MAX_BYTES must be at most 5368709120 (S3's limit for one PUT), got $SINGLE_PUT_MAX_BYTES"
 readonly ISO_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
-if [[ -n "${NOT_BEFORE:-}" && ! "$NOT_BEFORE" =~ ^${ISO_RE}$ ]]; then
-  fail "NOT_BEFORE must be UTC ISO-8601 like 2023-10-16T12:00:00Z, got '$NOT_BEFORE'"
-fi
+[[ -z "${NOT_BEFORE:-}" ]] || require_time NOT_BEFORE "$NOT_BEFORE"
 if [[ -n "${SELECT:-}" && "$SELECT" == */* ]]; then
   fail "SELECT must be a file name in SOURCE_DIR, without '/', got '$SELECT'"
 fi
@@ -77,7 +84,11 @@ else
     if [[ "$name" == *$'\n'* ]]; then
       log "skip: a name with a newline (${name//$'\n'/?}) is not supported"
     elif [[ "$name" =~ $ISO_RE ]]; then
-      lines+=("${BASH_REMATCH[0]}"$'\t'"$name")
+      if is_real_time "${BASH_REMATCH[0]}"; then
+        lines+=("${BASH_REMATCH[0]}"$'\t'"$name")
+      else
+        log "skip $name: ${BASH_REMATCH[0]} in its name is not a real time"
+      fi
     else
       log "skip $name: no ISO-8601 UTC time (YYYY-MM-DDTHH:MM:SSZ) in its name"
     fi
@@ -129,32 +140,56 @@ done
 path="$SOURCE_DIR/$chosen"
 key="$DEST_PREFIX$chosen"
 dest="s3://$DEST_BUCKET/$key"
-size=$(stat -c %s -- "$path")
-sha256=$(sha256sum -- "$path" | cut -c1-64)
-log "chose $chosen ($chosen_time, $size bytes, sha256 $sha256)"
+# What the file was when hashed: size, mtime and ctime (every write changes ctime).
+stat_sig() { stat -c '%s %.9Y %.9Z' -- "$path"; }
+sig=$(stat_sig)
+size="${sig%% *}"
 
-# Base64 of the binary digest, as S3 reports x-amz-checksum-sha256.
-sha256_b64=$(hex_bytes "$sha256" | base64 -w0)
 
 # S3's ETag for this file uploaded by the aws CLI with multipart threshold $1 and part size $2
 # (plain MD5 below the threshold; the CLI doubles the part size to stay within 10000 parts).
 etag_for() {
   local threshold="$1" chunk="$2" parts hex
   if ((size < threshold)); then
-    md5sum -- "$path" | cut -c1-32
+    md5sum <"$path" | cut -c1-32
     return
   fi
   while (((size + chunk - 1) / chunk > 10000)); do chunk=$((chunk * 2)); done
-  hex=$(split -b "$chunk" --filter='md5sum' -- "$path" | cut -c1-32 | tr -d '\n')
+  hex=$(split -b "$chunk" --filter='md5sum' <"$path" | cut -c1-32 | tr -d '\n')
   parts=$(((size + chunk - 1) / chunk))
   printf '%s-%s' "$(hex_bytes "$hex" | md5sum | cut -c1-32)" "$parts"
 }
 
-# HEAD the key: sets H_SIZE H_SHA H_ETAG H_CHECKSUM H_SSE; returns 1 if there is no object.
+# SHA-256 and the ETag our upload gives this content (single PUT: MD5; else the CLI's
+# multipart ETag) from ONE read (tee into a FIFO), so the two always describe the same bytes.
+mkfifo -- "$WORK_DIR/hash.fifo"
+if ((size <= SINGLE_PUT_MAX_BYTES || size < MULTIPART_THRESHOLD_BYTES)); then
+  md5sum <"$WORK_DIR/hash.fifo" | cut -c1-32 >"$WORK_DIR/md5" &
+else
+  chunk=$MULTIPART_CHUNKSIZE_BYTES
+  while (((size + chunk - 1) / chunk > 10000)); do chunk=$((chunk * 2)); done
+  split -b "$chunk" --filter=md5sum <"$WORK_DIR/hash.fifo" | cut -c1-32 | tr -d '\n' >"$WORK_DIR/parts" &
+fi
+md5_job=$!
+tee -- "$WORK_DIR/hash.fifo" <"$path" | sha256sum | cut -c1-64 >"$WORK_DIR/sha256"
+wait "$md5_job"
+if [[ -s "$WORK_DIR/parts" ]]; then
+  parts=$(<"$WORK_DIR/parts")
+  our_etag="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
+else
+  our_etag=$(<"$WORK_DIR/md5")
+fi
+sha256=$(<"$WORK_DIR/sha256")
+log "chose $chosen ($chosen_time, $size bytes, sha256 $sha256)"
+# Base64 of the binary digest, as S3 reports x-amz-checksum-sha256.
+sha256_b64=$(hex_bytes "$sha256" | base64 -w0)
+
+# HEAD the key: sets H_SIZE H_SHA H_ETAG H_META_ETAG H_CHECKSUM H_SSE; returns 1 if there is
+# no object.
 head_object() {
   local out
   if ! out=$(s3 s3api head-object --bucket "$DEST_BUCKET" --key "$key" --checksum-mode ENABLED \
-    --query '[ContentLength, Metadata.sha256, ETag, ChecksumSHA256, ServerSideEncryption]' \
+    --query '[ContentLength, Metadata.sha256, ETag, ChecksumSHA256, ServerSideEncryption, Metadata.etag]' \
     --output text); then
     grep -qE '\(404\)|Not Found|NoSuchKey' "$WORK_DIR/aws.err" && return 1
     # AWS answers a HEAD of a missing key with 403 when ListBucket is granted per prefix only (the
@@ -166,7 +201,7 @@ head_object() {
     fi
     fail "$(s3_error "read $dest")"
   fi
-  IFS=$'\t' read -r H_SIZE H_SHA H_ETAG H_CHECKSUM H_SSE <<<"$out"
+  IFS=$'\t' read -r H_SIZE H_SHA H_ETAG H_CHECKSUM H_SSE H_META_ETAG <<<"$out"
   H_ETAG="${H_ETAG//\"/}"
   return 0
 }
@@ -194,17 +229,28 @@ conflict() {
   fail "$dest already exists with different content (size $H_SIZE, sha256 ${H_SHA/None/unknown}; ours: size $size, sha256 $sha256); nothing overwritten. Check which one is right, then delete the object or choose another prefix"
 }
 
+# An object whose bytes are not what its metadata says it was written from (S3's ETag is of the
+# stored bytes): our own upload of a file that changed meanwhile.
+torn() { [[ "$H_META_ETAG" != None && "$H_META_ETAG" != "$H_ETAG" ]]; }
+
+create_only=(--if-none-match '*')
 if head_object; then
-  same_content || conflict
-  log "$dest already holds this file (same size and checksum); nothing uploaded"
-  result
-  exit 0
+  if torn; then
+    log "$dest holds a torn upload (ETag $H_ETAG, written as $H_META_ETAG: the file changed while it was sent); replacing it"
+    create_only=()
+  else
+    same_content || conflict
+    log "$dest already holds this file (same size and checksum); nothing uploaded"
+    result
+    exit 0
+  fi
 fi
 
 if ((size <= SINGLE_PUT_MAX_BYTES)); then
-  log "uploading to $dest (single create-only PUT)"
+  log "uploading to $dest (single ${create_only[*]:+create-only }PUT)"
   if ! s3 s3api put-object --bucket "$DEST_BUCKET" --key "$key" --body "$path" \
-    --metadata "sha256=$sha256" --checksum-algorithm SHA256 --checksum-sha256 "$sha256_b64" --if-none-match '*' \
+    --metadata "sha256=$sha256,etag=$our_etag" --checksum-algorithm SHA256 --checksum-sha256 "$sha256_b64" \
+    ${create_only[@]+"${create_only[@]}"} \
     ${PUT_SSE_ARGS[@]+"${PUT_SSE_ARGS[@]}"} \
     --output text >/dev/null; then
     if grep -qE 'PreconditionFailed|\(412\)|ConditionalRequestConflict|\(409\)' "$WORK_DIR/aws.err"; then
@@ -219,12 +265,19 @@ if ((size <= SINGLE_PUT_MAX_BYTES)); then
   fi
 else
   log "uploading to $dest (multipart, $size bytes)"
-  s3 s3 cp --only-show-errors --no-progress ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} --metadata "sha256=$sha256" \
+  s3 s3 cp --only-show-errors --no-progress ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} --metadata "sha256=$sha256,etag=$our_etag" \
     "$path" "$dest" ||
     fail "$(s3_error "upload to $dest")"
 fi
 
 head_object || fail "$dest is missing right after the upload; S3 lost it or another writer deleted it"
+# A file written to after it was hashed may have gone up with other bytes: never a success.
+if [[ "$(stat_sig)" != "$sig" ]] || { [[ "$H_SSE" != aws:kms && "$H_ETAG" != "$our_etag" ]] &&
+  [[ "$(sha256sum <"$path" | cut -c1-64)" != "$sha256" ]]; }; then
+  fail "$path changed between hashing and upload, so $dest may not hold the hashed bytes (nothing recorded); re-run once it is stable: a torn object is replaced"
+fi
+[[ "$H_SSE" == aws:kms || "$H_ETAG" == "$our_etag" ]] ||
+  fail "verification failed: $dest has ETag $H_ETAG, the source's content gives $our_etag"
 [[ "$H_SIZE" == "$size" ]] || fail "verification failed: $dest has $H_SIZE bytes, the source $size"
 [[ "$H_SHA" == "$sha256" ]] || fail "verification failed: $dest records sha256 $H_SHA, the source has $sha256"
 if [[ "$H_CHECKSUM" != None && "$H_CHECKSUM" != *-* ]]; then
@@ -232,9 +285,8 @@ if [[ "$H_CHECKSUM" != None && "$H_CHECKSUM" != *-* ]]; then
     fail "verification failed: S3 computed SHA-256 $H_CHECKSUM for $dest, the source has $sha256_b64"
   log "verified: size $size, S3's own SHA-256 of the stored object matches"
 elif [[ "$H_SSE" != aws:kms ]]; then
-  expected=$(etag_for "$MULTIPART_THRESHOLD_BYTES" "$MULTIPART_CHUNKSIZE_BYTES")
-  [[ "$H_ETAG" == "$expected" ]] ||
-    fail "verification failed: $dest has ETag $H_ETAG, the source's content gives $expected"
+  [[ "$H_ETAG" == "$our_etag" ]] ||
+    fail "verification failed: $dest has ETag $H_ETAG, the source's content gives $our_etag"
   log "verified: size $size, the object's ETag matches the source's MD5 (per part)"
 else
   log "verified: size $size and sha256 metadata (SSE-KMS: no content checksum to compare)"

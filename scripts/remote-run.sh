@@ -66,7 +66,8 @@ while IFS= read -r line || [[ -n "$line" ]]; do
   case "$name" in
   SOURCE_DIR | DEST_URI | PATTERN | SELECT | MIN_AGE_SECONDS | NOT_BEFORE | TIMEOUT_SECONDS | \
     CONCURRENCY | PROGRESS_SECONDS | SINGLE_PUT_MAX_BYTES | MULTIPART_THRESHOLD_BYTES | \
-    MULTIPART_CHUNKSIZE_BYTES | SSE | AWS_ACCESS_KEY_ID | AWS_SECRET_ACCESS_KEY | AWS_SESSION_TOKEN | \
+    MULTIPART_CHUNKSIZE_BYTES | SSE | ALLOW_EMPTY_TREE | OUTAGE_SECONDS | REQUEST_TIMEOUT_SECONDS | \
+    HASH_CONCURRENCY | KEY_WAIT_SECONDS | SYNC_TOOL | AWS_ACCESS_KEY_ID | AWS_SECRET_ACCESS_KEY | AWS_SESSION_TOKEN | \
     AWS_DEFAULT_REGION | AWS_REGION | AWS_ENDPOINT_URL)
     export "$name=${line#*=}"
     ;;
@@ -77,7 +78,7 @@ done
 if [[ -n "$caller_lc_all" ]]; then LC_ALL="$caller_lc_all"; else unset LC_ALL; fi
 [[ -f "$dir/$script" ]] || fail "$script was neither on the server nor on stdin"
 timeout_seconds="${TIMEOUT_SECONDS:-14400}"
-[[ "$timeout_seconds" =~ ^[0-9]+$ ]] || fail "TIMEOUT_SECONDS must be whole seconds"
+[[ "$timeout_seconds" =~ ^[1-9][0-9]{0,8}$ ]] || fail "TIMEOUT_SECONDS must be whole decimal seconds >= 1 without leading zeros"
 unset TIMEOUT_SECONDS
 status=0
 timeout --kill-after=60 "$timeout_seconds" bash "$dir/$script" </dev/null || status=$?

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Copies every regular file under SOURCE_DIR (or this shard's part of it) to DEST_URI + its
-# relative path, resumably, then verifies that each one is at the destination with its size.
+# relative path, resumably, verifies each object's size and content, and writes a manifest.
 #
 # Env:
 #   SOURCE_DIR        the tree to copy (e.g. /nfs/kubernetes-media-replica); only read
-#   DEST_URI          s3://bucket/prefix/
+#   DEST_URI          s3://bucket/prefix/ (no '.', '..' or empty segments)
+#   ALLOW_EMPTY_TREE  true: a tree without regular files is copied (as nothing); default false:
+#                     refused, since an NFS export that failed to mount looks exactly like that
 #   PROGRESS_SECONDS  interval of progress lines on stderr (default 30)
+#   OUTAGE_SECONDS    stop once uploads have failed and none succeeded for this long (default 120)
+#   HASH_CONCURRENCY  parallel hash streams (default: number of CPUs, at least 2)
 #   SYNC_TOOL         auto (default: rclone if it is on PATH, else the aws CLI), aws or rclone
 #   SHARD_COUNT       split the tree into this many parts (default 1) and copy only ...
 #   SHARD_INDEX       ... part number SHARD_INDEX (0-based; default JOB_COMPLETION_INDEX, which
@@ -15,52 +19,71 @@
 #                     too stale for the backup's maxRpoSeconds)
 #   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 #   AWS_DEFAULT_REGION: as for the aws CLI. CONCURRENCY (parallel uploads, default 32 here),
-#   multipart tuning and RESULT_FILE: see copy-common.sh.
+#   REQUEST_TIMEOUT_SECONDS, multipart tuning and RESULT_FILE: see copy-common.sh.
 #
 # How:
-# 1. Scan: `find` lists the tree once (type, size, mtime, path).
+# 1. Scan: `find` lists the tree once (size, mtime, ctime, path; NUL-separated, bytes as bytes).
+#    Refused before any request: unreadable files or directories (as this user), names that
+#    are not UTF-8 (S3 keys are UTF-8: they cannot be stored exactly), keys over 1024 bytes, a
+#    top-level ".relocation-manifest" (the manifests' place), an empty tree (see above).
 # 2. Shard (SHARD_COUNT > 1): files sorted by size (largest first, then by path, byte order) are
 #    dealt greedily to the least-loaded part (size + SHARD_FILE_WEIGHT_BYTES; ties to the lowest
-#    index). Every shard computes the same split from the same tree, so the parts are disjoint
-#    and together cover it. (On a tree that changes between the shards' scans, as in a pre-sync
-#    of a live stack, a new file may fall in no part: the final sync after quiesce sends it.)
-# 3. Delta: the destination prefix is listed once; a file is sent if its key is missing, has
-#    another size, or the file's mtime is later than the object's LastModified (the rule of
-#    `aws s3 sync`), so a re-run or a final sync after a pre-sync sends only what changed.
-#    Nothing at the destination is ever deleted.
+#    index). Every shard computes the same split from the same tree.
+# 3. Delta: the destination prefix is listed once (URL-encoded keys: any bytes survive) with
+#    sizes and ETags, and the previous manifests are read. A file is skipped without reading it
+#    when a previous manifest has it with the same size, mtime and ctime and the object still
+#    has that size and the ETag recorded there. Every other file is hashed (MD5, per part above
+#    MULTIPART_THRESHOLD_BYTES as S3 computes ETags, and SHA-256): it is skipped if the object
+#    has its size and that ETag, otherwise sent. A same-size object with other content has
+#    another ETag: it is sent again. Nothing at the destination is ever deleted.
 # 4. Upload of exactly that list, CONCURRENCY at a time: with rclone (`copy --files-from-raw
-#    --no-check-dest`, its own config in env only), or with the aws CLI (`s3 cp --recursive`
-#    over a private tree of symbolic links to the listed files, so the CLI follows only links
-#    this script made; the source tree's own links are never followed).
-# 5. Verify (the same whichever tool sent): the prefix is listed again and every file of this
-#    part must be there with its size; missing or different files fail the run, naming the
-#    first few (and saying when a file changed while being copied).
+#    --no-check-dest`, no name encoding, its own config in env only), or with the aws CLI (`s3 cp
+#    --recursive` over a private tree of symbolic links to the listed files). Names with CR or
+#    newline go with the aws CLI (rclone's list is line-based). If uploads keep failing with
+#    none succeeding for OUTAGE_SECONDS the upload is stopped and the run fails.
+# 5. Verify: the prefix is listed again; every file of this part must be there with its size
+#    and the ETag its content gives (S3 computes ETags from the bytes it stored). A file that
+#    changed between hashing and upload fails here, is never recorded, and is sent again by a
+#    re-run. Then the manifest (JSON lines, one per file, byte order of paths: path, size,
+#    mtime, ctime, sha256, etag) is stored at prefix + .relocation-manifest/shard-I-of-N.jsonl,
+#    unless the stored one is already identical, and checked by its ETag.
 # Links and special files: symbolic links are neither followed nor copied; they, and
 # FIFOs/sockets/devices, are counted and the first few named on stderr. Empty directories have
 # no S3 representation and are not recorded.
 # Stdout, last line: {"bucket","prefix","files","bytes","uploaded","skipped","verifiedAt",
-# "tool","shard","shards","treeFiles","treeBytes","newest"}: newest is the tree's newest mtime
-# (UTC, to the second; "" without files), files/bytes/uploaded/skipped are this shard's (the
-# whole tree with one shard), skipped counts files already at the destination,
-# verifiedAt is when the verification finished (UTC ISO-8601), tree* count the whole tree.
-# Failure: exit 1 and one last stderr line "sync-dir: ERROR: ...".
+# "tool","shard","shards","treeFiles","treeBytes","hashed","manifestKey","manifestSha256","newest"}:
+# newest is the tree's newest mtime (UTC, to the second; "" without files),
+# files/bytes/uploaded/skipped are this shard's (the whole tree with one shard), skipped counts
+# files already at the destination, hashed the files read to hash them, verifiedAt is when the
+# verification finished (UTC ISO-8601), tree* count the whole tree.
+# Failure: exit 1 and one last stderr line "sync-dir: ERROR: ..."; SIGTERM stops the children.
 set -euo pipefail
 shopt -s lastpipe
 
 # shellcheck disable=SC1091 # shipped next to this script by both executors
 . "$(dirname -- "${BASH_SOURCE[0]}")/copy-common.sh" sync-dir
 
-require_tools aws find sort xargs cp stat date mktemp
-: "${SOURCE_DIR:?SOURCE_DIR is required}" "${DEST_URI:?DEST_URI is required}"
+require_tools aws find sort xargs cp stat date mktemp md5sum sha256sum split grep timeout mkfifo
+[[ -n "${SOURCE_DIR:-}" ]] || fail "SOURCE_DIR is required"
+[[ -n "${DEST_URI:-}" ]] || fail "DEST_URI is required"
 PROGRESS_SECONDS="${PROGRESS_SECONDS:-30}"
-require_uint PROGRESS_SECONDS "$PROGRESS_SECONDS"
+OUTAGE_SECONDS="${OUTAGE_SECONDS:-120}"
+require_uint PROGRESS_SECONDS "$PROGRESS_SECONDS" 1
+require_uint OUTAGE_SECONDS "$OUTAGE_SECONDS" 1
+cpus=$(nproc 2>/dev/null || echo 2)
+HASH_CONCURRENCY="${HASH_CONCURRENCY:-$((cpus < 2 ? 2 : cpus))}"
+require_uint HASH_CONCURRENCY "$HASH_CONCURRENCY" 1
+case "${ALLOW_EMPTY_TREE:-false}" in
+true | false) ;;
+*) fail "ALLOW_EMPTY_TREE must be true or false, got '$ALLOW_EMPTY_TREE'" ;;
+esac
 SHARD_COUNT="${SHARD_COUNT:-1}"
 SHARD_INDEX="${SHARD_INDEX:-${JOB_COMPLETION_INDEX:-0}}"
 SHARD_FILE_WEIGHT_BYTES="${SHARD_FILE_WEIGHT_BYTES:-16384}"
-require_uint SHARD_COUNT "$SHARD_COUNT"
+require_uint SHARD_COUNT "$SHARD_COUNT" 1
+[[ -z "${NOT_BEFORE:-}" ]] || require_time NOT_BEFORE "$NOT_BEFORE"
 require_uint SHARD_INDEX "$SHARD_INDEX"
 require_uint SHARD_FILE_WEIGHT_BYTES "$SHARD_FILE_WEIGHT_BYTES"
-((SHARD_COUNT >= 1)) || fail "SHARD_COUNT must be at least 1, got $SHARD_COUNT"
 ((SHARD_INDEX < SHARD_COUNT)) || fail "SHARD_INDEX must be below SHARD_COUNT ($SHARD_COUNT), got $SHARD_INDEX"
 SYNC_TOOL="${SYNC_TOOL:-auto}"
 case "$SYNC_TOOL" in
@@ -87,42 +110,72 @@ shard_name=""
 ((SHARD_COUNT == 1)) || shard_name=" (shard $SHARD_INDEX of 0..$((SHARD_COUNT - 1)))"
 dest="s3://$DEST_BUCKET/$DEST_PREFIX"
 
-# Listing records: "type<TAB>size<TAB>mtime<TAB>path<NUL>"; mtime is UTC with a fraction,
-# 2024-05-01T10:00:05.7000000000, comparable as text with S3's LastModified.
-readonly STAT_FORMAT='%s\t%TY-%Tm-%TdT%TH:%TM:%TS'
+# Listing records: "type/size/mtime/ctime/path<NUL>" ('/' separates: the fields before the path
+# cannot hold one, and read gives the last field the rest untouched, tabs and spaces included,
+# which IFS=<TAB> would strip from its ends); mtime is UTC with a
+# fraction (2024-05-01T10:00:05.7000000000), ctime seconds.fraction (changes on every write,
+# and no one can set it back).
+readonly STAT_FORMAT='%s/%TY-%Tm-%TdT%TH:%TM:%TS/%C@'
+readonly MANIFEST_DIR=".relocation-manifest"
+manifest_key="$DEST_PREFIX$MANIFEST_DIR/shard-$SHARD_INDEX-of-$SHARD_COUNT.jsonl"
+
+first() { # up to 5 names, quoted, each cut to 300 bytes, and how many more
+  local out="" name
+  for name in "${@:1:5}"; do out+="${out:+, }'${name:0:300}'"; done
+  if (($# > 5)); then out+=", ... ($(($# - 5)) more)"; fi
+  printf '%s' "$out"
+}
 
 # 1. What is there: regular readable files (f), unreadable ones (u), links and the rest.
 log "scanning $SOURCE_DIR"
-TZ=UTC find "$SOURCE_DIR" -mindepth 1 \
-  \( -type f -readable -printf "f\t$STAT_FORMAT\t%P\0" \) -o \
-  \( -type f -printf "u\t$STAT_FORMAT\t%P\0" \) -o \
-  \( ! -type d -printf '%y\t0\t-\t%P\0' \) \
-  >"$WORK_DIR/manifest" 2>"$WORK_DIR/find.err" || true
-tree_files=0 tree_bytes=0 unreadable=() links=() others=() newest=""
-while IFS=$'\t' read -r -d '' type size mtime rel; do
+find_status=0
+TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 \
+  \( -type f -readable -printf "f/$STAT_FORMAT/%P\0" \) -o \
+  \( -type f -printf "u/$STAT_FORMAT/%P\0" \) -o \
+  \( -type d ! -readable -printf 'D/0/-/-/%P\0' \) -o \
+  \( -type d ! -executable -printf 'D/0/-/-/%P\0' \) -o \
+  \( ! -type d -printf '%y/0/-/-/%P\0' \) \
+  >"$WORK_DIR/scan" 2>"$WORK_DIR/find.err" || find_status=$?
+tree_files=0 tree_bytes=0 unreadable=() links=() others=() too_long=() reserved=() newest=""
+while IFS=/ read -r -d '' type size mtime ctime rel; do
   case "$type" in
   f | u)
     [[ "$mtime" > "$newest" ]] && newest="$mtime"
     tree_files=$((tree_files + 1)) tree_bytes=$((tree_bytes + size))
     [[ "$type" == u ]] && unreadable+=("$rel")
-    printf '%s\t%s\t%s\t%s\0' "$type" "$size" "$mtime" "$rel"
+    ((${#DEST_PREFIX} + ${#rel} <= 1024)) || too_long+=("$rel")
+    [[ "$rel" != "$MANIFEST_DIR"/* ]] || reserved+=("$rel")
+    printf '%s/%s/%s/%s/%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"
     ;;
+  D) unreadable+=("$rel/") ;;
   l) links+=("$rel") ;;
   *) others+=("$rel") ;;
   esac
-done <"$WORK_DIR/manifest" >"$WORK_DIR/regular"
-first() { # up to 5 names, quoted
-  local out="" name
-  for name in "${@:1:5}"; do out+="${out:+, }'$name'"; done
-  if (($# > 5)); then out+=", ..."; fi
-  printf '%s' "$out"
-}
+done <"$WORK_DIR/scan" >"$WORK_DIR/regular"
 ((${#links[@]} == 0)) || log "not copied: ${#links[@]} symbolic link(s) (not followed): $(first "${links[@]}")"
 ((${#others[@]} == 0)) || log "not copied: ${#others[@]} FIFO/socket/device file(s): $(first "${others[@]}")"
-((${#unreadable[@]} == 0)) || log "cannot read ${#unreadable[@]} file(s) as $(id -un): $(first "${unreadable[@]}")"
-find_errors=$(grep -c . "$WORK_DIR/find.err" || true)
-((find_errors == 0)) || log "find could not read $find_errors path(s): $(head -n 1 "$WORK_DIR/find.err")"
-((tree_files > 0)) || log "warning: $SOURCE_DIR has no regular files"
+((${#unreadable[@]} == 0)) ||
+  fail "cannot read ${#unreadable[@]} file(s) or directory(ies) as $(id -un) (uid $(id -u)): $(first "${unreadable[@]}"); fix their permissions, nothing was copied"
+find_errors=$(grep -ac . "$WORK_DIR/find.err" || true)
+((find_errors == 0 && find_status == 0)) ||
+  fail "find could not read $find_errors path(s) under $SOURCE_DIR as $(id -un): $(head -n 1 "$WORK_DIR/find.err" | cut -c1-1000); nothing was copied"
+# S3 keys are UTF-8: a name in other bytes cannot be stored as it is.
+while IFS=/ read -r -d '' _ _ _ _ rel; do printf '%s\0' "$rel"; done <"$WORK_DIR/regular" >"$WORK_DIR/names"
+[[ -n "$(printf 'x\xff\0' | LC_ALL=C.UTF-8 grep -zavx '.*' 2>/dev/null | tr -d '\0')" ]] ||
+  fail "the C.UTF-8 locale is missing, so file names cannot be checked; use an image that has it"
+not_utf8=()
+while IFS= read -r -d '' rel; do not_utf8+=("$rel"); done < <(LC_ALL=C.UTF-8 grep -zavx '.*' "$WORK_DIR/names" || true)
+((${#not_utf8[@]} == 0)) ||
+  fail "${#not_utf8[@]} file name(s) are not valid UTF-8, which S3 keys must be: $(first "${not_utf8[@]}"); rename them (e.g. convmv -f latin1 -t utf8), nothing was copied"
+((${#too_long[@]} == 0)) ||
+  fail "${#too_long[@]} file(s) would get an S3 key over 1024 bytes: $(first "${too_long[@]}"); shorten their paths or the prefix, nothing was copied"
+((${#reserved[@]} == 0)) ||
+  fail "the tree has a top-level $MANIFEST_DIR, where the manifests are stored: $(first "${reserved[@]}"); rename it, nothing was copied"
+if ((tree_files == 0)); then
+  [[ "${ALLOW_EMPTY_TREE:-false}" == true ]] ||
+    fail "$SOURCE_DIR has no regular files; an NFS export that failed to mount looks exactly like this. Check the mount, or allow an empty tree (ALLOW_EMPTY_TREE=true) if it really is empty"
+  log "warning: $SOURCE_DIR has no regular files (ALLOW_EMPTY_TREE=true)"
+fi
 newest="${newest:+${newest%.*}Z}"
 if [[ -n "${NOT_BEFORE:-}" && "$newest" < "$NOT_BEFORE" ]]; then
   fail "NOT_BEFORE $NOT_BEFORE not met: the newest file in $SOURCE_DIR is from ${newest:-nowhere (no files)}; nothing copied"
@@ -134,83 +187,164 @@ if ((SHARD_COUNT == 1)); then
 else
   loads=()
   for ((i = 0; i < SHARD_COUNT; i++)); do loads[i]=0; done
-  LC_ALL=C sort -z -t $'\t' -k2,2nr -k4 -- "$WORK_DIR/regular" |
-    while IFS=$'\t' read -r -d '' type size mtime rel; do
+  sort -z -T "$WORK_DIR" -t / -k2,2nr -k5 -- "$WORK_DIR/regular" |
+    while IFS=/ read -r -d '' type size mtime ctime rel; do
       best=0
       for ((i = 1; i < SHARD_COUNT; i++)); do
         if ((loads[i] < loads[best])); then best=$i; fi
       done
       loads[best]=$((loads[best] + size + SHARD_FILE_WEIGHT_BYTES))
-      if ((best == SHARD_INDEX)); then printf '%s\t%s\t%s\t%s\0' "$type" "$size" "$mtime" "$rel"; fi
+      if ((best == SHARD_INDEX)); then printf '%s/%s/%s/%s/%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"; fi
     done >"$WORK_DIR/mine"
 fi
 files=0 bytes=0
-while IFS=$'\t' read -r -d '' _ size _ _; do
+while IFS=/ read -r -d '' _ size _ _ _; do
   files=$((files + 1)) bytes=$((bytes + size))
 done <"$WORK_DIR/mine"
 log "$files regular file(s), $bytes bytes$shard_name of $tree_files file(s), $tree_bytes bytes in the tree, to $dest"
 
-# The destination as "size<TAB>LastModified<TAB>key" lines into the arrays remote/remote_time.
-declare -A remote=() remote_time=()
+# The destination into remote (size) and remote_etag, by relative key, and manifest_objects.
+# Keys come URL-encoded (%XX, '+' for a space in AWS's encoding), so every byte survives the
+# text output.
+declare -A remote=() remote_etag=()
+manifest_objects=()
+url_decode() { # encoded -> $decoded
+  local s="${1//+/ }"
+  printf -v decoded '%b' "${s//%/\\x}"
+}
 list_destination() {
-  s3 s3api list-objects-v2 --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" \
-    --query 'Contents[].[Size, LastModified, Key]' --output text >"$WORK_DIR/remote" ||
+  s3 s3api list-objects-v2 --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" --encoding-type url \
+    --query 'Contents[].[Size, ETag, Key]' --output text >"$WORK_DIR/remote" ||
     fail "$(s3_error "list $dest")"
-  remote=() remote_time=()
-  local size modified key
-  while IFS=$'\t' read -r size modified key; do
+  remote=() remote_etag=() manifest_objects=()
+  local size etag key decoded rel
+  while IFS=$'\t' read -r size etag key; do
     [[ "$size" =~ ^[0-9]+$ ]] || continue # "None" when the prefix is empty
-    remote["${key#"$DEST_PREFIX"}"]="$size"
-    remote_time["${key#"$DEST_PREFIX"}"]="${modified:0:19}"
+    url_decode "$key"
+    rel="${decoded#"$DEST_PREFIX"}"
+    if [[ "$rel" == "$MANIFEST_DIR"/* ]]; then
+      manifest_objects+=("$decoded")
+      continue
+    fi
+    remote["$rel"]="$size"
+    etag="${etag//\"/}"
+    remote_etag["$rel"]="$etag"
   done <"$WORK_DIR/remote"
 }
-# For keys the text listing cannot carry (tab, newline): sets have/have_time from a HEAD.
-head_remote() {
-  local out
-  if out=$(s3 s3api head-object --bucket "$DEST_BUCKET" --key "$DEST_PREFIX$1" \
-    --query '[ContentLength, LastModified]' --output text 2>/dev/null); then
-    IFS=$'\t' read -r have have_time <<<"$out"
-    have_time="${have_time:0:19}"
-  else
-    have=missing have_time=""
-  fi
-}
-lookup() { # rel -> have (size or "missing"), have_time
-  if [[ "$1" == *$'\n'* || "$1" == *$'\t'* ]]; then
-    head_remote "$1"
-  else
-    have="${remote["$1"]:-missing}" have_time="${remote_time["$1"]:-}"
-  fi
+
+# The ETag S3 gives this content when uploaded as we upload it: MD5 below the multipart
+# threshold, else MD5 of the parts' MD5s and "-parts" (part size doubled to stay within 10000
+# parts, as the aws CLI and rclone do).
+part_size_for() { # size -> $part
+  part=$MULTIPART_CHUNKSIZE_BYTES
+  while ((($1 + part - 1) / part > 10000)); do part=$((part * 2)); done
 }
 
-# 3. What to send: missing, other size, or modified after the object was written.
+# 3. What to send.
 list_destination
-planned=0 planned_bytes=0 newline_names=0
-: >"$WORK_DIR/todo.nul"
-: >"$WORK_DIR/todo.abs"
-while IFS=$'\t' read -r -d '' _ size mtime rel; do
-  lookup "$rel"
-  send=0
-  if [[ "$have" == missing || "$have" != "$size" ]]; then
-    send=1
-  else
-    seconds="${mtime%.*}" fraction="${mtime#*.}"
-    if [[ "$seconds" > "$have_time" ]] || [[ "$seconds" == "$have_time" && "$fraction" =~ [1-9] ]]; then
-      send=1
+# Previous manifests (of any shard split: a file may have moved between shards).
+declare -A prev=()
+old_manifest_sha=""
+for key in "${manifest_objects[@]+"${manifest_objects[@]}"}"; do
+  s3 s3api get-object --bucket "$DEST_BUCKET" --key "$key" "$WORK_DIR/prev.jsonl" >/dev/null ||
+    fail "$(s3_error "read the manifest s3://$DEST_BUCKET/$key")"
+  [[ "$key" != "$manifest_key" ]] || old_manifest_sha=$(sha256sum <"$WORK_DIR/prev.jsonl" | cut -c1-64)
+  re='^\{"path":("([^"\\]|\\.)*"),"size":([0-9]+),"mtime":"([^"]*)","ctime":"([^"]*)","sha256":"([0-9a-f]{64})","etag":"([^"]*)"\}$'
+  while IFS= read -r line; do
+    [[ "$line" =~ $re ]] || continue
+    prev["${BASH_REMATCH[1]}"]="${BASH_REMATCH[3]} ${BASH_REMATCH[4]%Z} ${BASH_REMATCH[5]} ${BASH_REMATCH[7]} ${BASH_REMATCH[6]}"
+  done <"$WORK_DIR/prev.jsonl"
+done
+((${#manifest_objects[@]} == 0)) || log "read ${#manifest_objects[@]} previous manifest(s): ${#prev[@]} entries"
+
+declare -A etag_of=() sha_of=()
+: >"$WORK_DIR/hash-small" && : >"$WORK_DIR/hash-big"
+hashed=0 hashed_bytes=0
+while IFS=/ read -r -d '' _ size mtime ctime rel; do
+  if [[ "${remote["$rel"]:-missing}" == "$size" ]]; then
+    json_str_v "$rel"
+    entry="${prev["$JSON_STR"]:-}"
+    if [[ -n "$entry" && "$entry" == "$size $mtime $ctime ${remote_etag["$rel"]} "* ]]; then
+      etag_of["$rel"]="${remote_etag["$rel"]}" sha_of["$rel"]="${entry##* }"
+      continue
     fi
   fi
-  if ((send)); then
-    planned=$((planned + 1)) planned_bytes=$((planned_bytes + size))
-    [[ "$rel" != *$'\n'* ]] || newline_names=$((newline_names + 1))
-    printf '%s\0' "$rel" >>"$WORK_DIR/todo.nul"
-    printf '%s\0' "$SOURCE_DIR/$rel" >>"$WORK_DIR/todo.abs"
+  hashed=$((hashed + 1)) hashed_bytes=$((hashed_bytes + size))
+  if ((size < MULTIPART_THRESHOLD_BYTES)); then
+    printf '%s\0' "$rel" >>"$WORK_DIR/hash-small"
+  else
+    printf '%s\0' "$rel" >>"$WORK_DIR/hash-big"
   fi
 done <"$WORK_DIR/mine"
-if [[ "$tool" == rclone ]] && ((newline_names > 0)); then
-  log "$newline_names file name(s) with a newline: rclone's file list cannot carry them; using the aws CLI"
+
+# Hash: MD5 and SHA-256 streams run side by side over the same files (the second read comes
+# from the page cache), HASH_CONCURRENCY streams in all; md5sum/sha256sum -z never escape names.
+hash_started=$SECONDS
+if ((hashed > 0)); then
+  log "hashing $hashed file(s), $hashed_bytes bytes (not recorded with this size, mtime and ctime and this ETag)"
+  streams=$(((HASH_CONCURRENCY + 1) / 2))
+  cd -- "$SOURCE_DIR"
+  if [[ -s "$WORK_DIR/hash-small" ]]; then
+    # Deal the names round-robin into $streams lists.
+    n=0
+    while IFS= read -r -d '' rel; do
+      printf '%s\0' "$rel" >>"$WORK_DIR/hash-small.$((n % streams))"
+      n=$((n + 1))
+    done <"$WORK_DIR/hash-small"
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    run_child bash -c '
+      dir=$1 streams=$2
+      for ((i = 0; i < streams; i++)); do
+        [[ -s "$dir/hash-small.$i" ]] || continue
+        xargs -0 -r md5sum -z -- <"$dir/hash-small.$i" >"$dir/md5.$i" 2>>"$dir/hash.err" &
+        xargs -0 -r sha256sum -z -- <"$dir/hash-small.$i" >"$dir/sha.$i" 2>>"$dir/hash.err" &
+      done
+      rc=0
+      for job in $(jobs -p); do wait "$job" || rc=1; done
+      exit "$rc"' _ "$WORK_DIR" "$streams" || true
+    for ((i = 0; i < streams; i++)); do
+      [[ -s "$WORK_DIR/hash-small.$i" ]] || continue
+      while IFS= read -r -d '' rec; do etag_of["${rec:34}"]="${rec:0:32}"; done <"$WORK_DIR/md5.$i"
+      while IFS= read -r -d '' rec; do sha_of["${rec:66}"]="${rec:0:64}"; done <"$WORK_DIR/sha.$i"
+    done
+  fi
+  while IFS= read -r -d '' rel; do
+    size=$(stat -c %s -- "./$rel") || continue
+    part_size_for "$size"
+    # Both digests over one read of the file: tee feeds split (per-part MD5s) through a FIFO.
+    rm -f -- "$WORK_DIR/big.fifo" "$WORK_DIR/big.parts"
+    mkfifo -- "$WORK_DIR/big.fifo"
+    split -b "$part" --filter=md5sum <"$WORK_DIR/big.fifo" | cut -c1-32 | tr -d '\n' >"$WORK_DIR/big.parts" &
+    md5_job=$!
+    digest=$(tee -- "$WORK_DIR/big.fifo" <"./$rel" | sha256sum | cut -c1-64) || digest=""
+    wait "$md5_job" || digest=""
+    parts=$(<"$WORK_DIR/big.parts")
+    [[ -n "$digest" && -n "$parts" ]] || continue
+    sha_of["$rel"]=$digest
+    etag_of["$rel"]="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
+  done <"$WORK_DIR/hash-big"
+  cd - >/dev/null
+  log "hashed $hashed file(s) in $((SECONDS - hash_started))s"
+fi
+
+planned=0 planned_bytes=0 line_break_names=0
+: >"$WORK_DIR/todo.nul"
+: >"$WORK_DIR/todo.abs"
+while IFS=/ read -r -d '' _ size _ _ rel; do
+  if [[ -z "${etag_of["$rel"]:-}" || -z "${sha_of["$rel"]:-}" ]]; then
+    fail "cannot hash $rel (removed or unreadable while being read: $(head -n 1 "$WORK_DIR/hash.err" 2>/dev/null | cut -c1-500)); re-run once the tree is quiet"
+  fi
+  [[ "${remote["$rel"]:-missing}" == "$size" && "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]] && continue
+  planned=$((planned + 1)) planned_bytes=$((planned_bytes + size))
+  [[ "$rel" != *[$'\n\r']* ]] || line_break_names=$((line_break_names + 1))
+  printf '%s\0' "$rel" >>"$WORK_DIR/todo.nul"
+  printf '%s\0' "$SOURCE_DIR/$rel" >>"$WORK_DIR/todo.abs"
+done <"$WORK_DIR/mine"
+if [[ "$tool" == rclone ]] && ((line_break_names > 0)); then
+  log "$line_break_names file name(s) with a newline or CR: rclone's file list cannot carry them; using the aws CLI"
   tool=aws
 fi
-log "to send: $planned file(s), $planned_bytes bytes; already there: $((files - planned)) file(s); tool: $tool, $CONCURRENCY in parallel"
+log "to send: $planned file(s), $planned_bytes bytes; already there with this content: $((files - planned)) file(s); tool: $tool, $CONCURRENCY in parallel"
 
 # 4. Send the list.
 stage="$WORK_DIR/stage"
@@ -219,16 +353,12 @@ prepare_aws() {
   # Links to exactly the listed files, at their paths (cp --parents keeps the absolute path).
   xargs -0 -r cp -s --parents -t "$stage" -- <"$WORK_DIR/todo.abs" 2>"$WORK_DIR/stage.err" ||
     fail "cannot prepare the upload list in $stage: $(head -n 1 "$WORK_DIR/stage.err")"
-}
-upload_aws() {
-  aws ${ENDPOINT_ARGS[@]+"${ENDPOINT_ARGS[@]}"} s3 cp --recursive --follow-symlinks --no-progress \
-    ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} "$stage$SOURCE_DIR/" "$dest" 2>"$WORK_DIR/sync.err"
+  UPLOAD=(aws ${ENDPOINT_ARGS[@]+"${ENDPOINT_ARGS[@]}"} s3 cp --recursive --follow-symlinks --no-progress
+    ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} "$stage$SOURCE_DIR/" "$dest")
 }
 prepare_rclone() {
   tr '\0' '\n' <"$WORK_DIR/todo.nul" >"$WORK_DIR/todo.lst"
   : >"$WORK_DIR/rclone.conf"
-}
-upload_rclone() {
   local endpoint="${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}"
   local -a settings=(RCLONE_CONFIG="$WORK_DIR/rclone.conf" RCLONE_CONFIG_DEST_TYPE=s3
     RCLONE_CONFIG_DEST_ENV_AUTH=true RCLONE_CONFIG_DEST_REGION="$AWS_DEFAULT_REGION"
@@ -241,15 +371,18 @@ upload_rclone() {
   [[ -z "${AWS_CA_BUNDLE:-}" ]] || tls=(--ca-cert "$AWS_CA_BUNDLE")
   local target="dest:$DEST_BUCKET/${DEST_PREFIX%/}"
   # --no-check-dest: the list is already the delta; --s3-no-head: verification lists instead;
-  # --retries 1: a failed run fails (a re-run resumes) instead of sending the list again.
-  env -u AWS_CA_BUNDLE "${settings[@]}" rclone copy "$SOURCE_DIR" "${target%/}" --files-from-raw "$WORK_DIR/todo.lst" \
-    --no-traverse --no-check-dest --s3-no-check-bucket --s3-no-head --use-mmap \
-    --transfers "$CONCURRENCY" --checkers "$CONCURRENCY" --retries 1 --stats 0 -v \
-    --s3-upload-cutoff "${MULTIPART_THRESHOLD_BYTES}B" --s3-chunk-size "${MULTIPART_CHUNKSIZE_BYTES}B" \
-    --s3-upload-concurrency 4 ${tls[@]+"${tls[@]}"} 2>&1
+  # --retries 1: a failed run fails (a re-run resumes) instead of sending the list again;
+  # encodings None: names go up byte for byte (rclone would otherwise rewrite some characters).
+  UPLOAD=(env -u AWS_CA_BUNDLE "${settings[@]}" rclone copy "$SOURCE_DIR" "${target%/}"
+    --files-from-raw "$WORK_DIR/todo.lst" --local-encoding None --s3-encoding None
+    --no-traverse --no-check-dest --s3-no-check-bucket --s3-no-head --use-mmap
+    --transfers "$CONCURRENCY" --checkers "$CONCURRENCY" --retries 1 --low-level-retries 3
+    --contimeout "${REQUEST_TIMEOUT_SECONDS}s" --timeout "${REQUEST_TIMEOUT_SECONDS}s" --stats 0 -v
+    --s3-upload-cutoff "${MULTIPART_THRESHOLD_BYTES}B" --s3-chunk-size "${MULTIPART_CHUNKSIZE_BYTES}B"
+    --s3-upload-concurrency 4 ${tls[@]+"${tls[@]}"})
 }
 
-uploaded=0 failed=0 pending="" next=$((SECONDS + PROGRESS_SECONDS)) upload_status=0
+uploaded=0 failed=0 pending="" next=$((SECONDS + PROGRESS_SECONDS)) upload_status=0 outage=""
 progress() {
   log "progress: $uploaded file(s) uploaded so far, $failed failed, of $planned to send$shard_name; $((SECONDS - started))s elapsed"
   next=$((SECONDS + PROGRESS_SECONDS))
@@ -257,74 +390,121 @@ progress() {
 : >"$WORK_DIR/sync.err"
 if ((planned > 0)); then
   "prepare_$tool"
-  set +e
-  "upload_$tool" |
-    while :; do
-      # Wake up every 5 s even when no file finishes, so progress keeps coming during big files.
-      IFS= read -r -t 5 chunk
-      status=$?
-      if ((status == 0)); then
-        line="$pending$chunk" pending=""
-        case "$line" in
-        upload:* | *": Copied ("*) uploaded=$((uploaded + 1)) ;;
-        "upload failed:"*) failed=$((failed + 1)) ;;
-        *" ERROR : "*)
-          [[ "$line" != *"Failed to copy"* ]] || failed=$((failed + 1))
-          printf '%s\n' "${line#* ERROR : }" >>"$WORK_DIR/sync.err"
-          ;;
-        *" INFO  : "* | *" DEBUG : "*) ;;
-        *) printf '%s\n' "$line" >>"$WORK_DIR/sync.err" ;; # rclone's notices and fatal errors
-        esac
-      elif ((status > 128)); then
-        pending+="$chunk" # a timeout keeps what it read of an unfinished line
-      else
-        break # end of output
-      fi
-      ((SECONDS < next)) || progress
-    done
-  upload_status=${PIPESTATUS[0]}
-  set -e
-  failed=$((failed + $(grep -c '^upload failed:' "$WORK_DIR/sync.err" || true)))
+  mkfifo -- "$WORK_DIR/upload.out"
+  timeout -k 10 0 "${UPLOAD[@]}" >"$WORK_DIR/upload.out" 2>&1 &
+  CHILD_PID=$!
+  last_ok=$SECONDS
+  while :; do
+    # Wake up every 2 s even when no file finishes: progress and the outage bound keep going.
+    status=0
+    IFS= read -r -t 2 chunk || status=$?
+    if ((status == 0)); then
+      line="$pending$chunk" pending=""
+      case "$line" in
+      upload:* | *": Copied ("*) uploaded=$((uploaded + 1)) last_ok=$SECONDS ;;
+      "upload failed:"*)
+        failed=$((failed + 1))
+        printf '%s\n' "${line:0:2000}" >>"$WORK_DIR/sync.err"
+        ;;
+      *" ERROR : "*)
+        [[ "$line" != *"Failed to copy"* ]] || failed=$((failed + 1))
+        printf '%s\n' "${line#* ERROR : }" | cut -c1-2000 >>"$WORK_DIR/sync.err"
+        ;;
+      *" INFO  : "* | *" DEBUG : "*) ;;
+      *) printf '%s\n' "${line:0:2000}" >>"$WORK_DIR/sync.err" ;; # notices and fatal errors
+      esac
+    elif ((status > 128)); then
+      pending+="$chunk" # a timeout keeps what it read of an unfinished line
+    else
+      break # end of output
+    fi
+    ((SECONDS < next)) || progress
+    if ((failed > 0 && SECONDS - last_ok >= OUTAGE_SECONDS)) && [[ -z "$outage" ]]; then
+      outage="uploads failing and none succeeded for ${OUTAGE_SECONDS}s (OUTAGE_SECONDS)"
+      log "stopping the upload: $outage"
+      kill -TERM "$CHILD_PID" 2>/dev/null || true
+    fi
+  done <"$WORK_DIR/upload.out"
+  wait "$CHILD_PID" || upload_status=$?
+  CHILD_PID=""
   progress
 fi
+first_failure() { grep -a -m 1 -E '^upload failed:|Failed to copy' "$WORK_DIR/sync.err" | cut -c1-300; }
+if [[ -n "$outage" ]]; then
+  fail "S3 stopped accepting uploads to $dest: $outage; $uploaded file(s) were sent, $failed failed; first failure: $(first_failure). Re-run to resume: files already there are not sent again"
+fi
 if ((upload_status != 0)) && ! [[ "$tool" == aws && "$upload_status" == 2 ]]; then
-  grep -v '^Attempt ' "$WORK_DIR/sync.err" >"$WORK_DIR/aws.err" || true
+  grep -av '^Attempt ' "$WORK_DIR/sync.err" >"$WORK_DIR/aws.err" || true
   grep -q . "$WORK_DIR/aws.err" || echo "$tool exited with $upload_status" >"$WORK_DIR/aws.err"
-  fail "$(s3_error "copy to $dest")$( ((failed == 0)) || printf '; first failure: %s' "$(grep -m 1 -E '^upload failed:|Failed to copy' "$WORK_DIR/sync.err" | cut -c1-300)"); $uploaded file(s) were sent, $failed failed. Re-run to resume: files already there are not sent again"
+  fail "$(s3_error "copy to $dest")$( ((failed == 0)) || printf '; first failure: %s' "$(first_failure)"); $uploaded file(s) were sent, $failed failed. Re-run to resume: files already there are not sent again"
 fi
 if ((upload_status == 2)); then
-  log "aws s3 cp skipped some files: $(grep -m 1 -i 'warning' "$WORK_DIR/sync.err" || echo 'see above')"
+  log "aws s3 cp skipped some files: $(grep -a -m 1 -i 'warning' "$WORK_DIR/sync.err" | cut -c1-1000 || echo 'see above')"
 fi
 
-# 5. Verify: every regular file of this part at the destination with its size.
+# 5. Verify: every regular file of this part at the destination with its size and the ETag of
+# the content we hashed.
 log "verifying $dest$shard_name"
+# The tree's state now: a file whose size, mtime or ctime moved since the scan was written to
+# while it was hashed or sent, so its digests may describe other bytes than the object's.
+declare -A now_stat=()
+TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 -type f -printf "$STAT_FORMAT/%P\0" >"$WORK_DIR/rescan" 2>/dev/null || true
+while IFS=/ read -r -d '' size mtime ctime rel; do now_stat["$rel"]="$size/$mtime/$ctime"; done <"$WORK_DIR/rescan"
 list_destination
-missing=() different=() changed=()
-while IFS=$'\t' read -r -d '' _ size mtime rel; do
-  lookup "$rel"
-  [[ "$have" == missing || "$have" != "$size" ]] || continue
+missing=() different=() changed=() other_content=()
+: >"$WORK_DIR/manifest.jsonl.unsorted"
+while IFS=/ read -r -d '' _ size mtime ctime rel; do
+  have="${remote["$rel"]:-missing}"
+  if [[ "${now_stat["$rel"]:-gone}" == "$size/$mtime/$ctime" && "$have" == "$size" &&
+    "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]]; then
+    json_str_v "$rel"
+    printf '{"path":%s,"size":%s,"mtime":"%sZ","ctime":"%s","sha256":"%s","etag":"%s"}\n' \
+      "$JSON_STR" "$size" "${mtime%Z}" "$ctime" "${sha_of["$rel"]}" "${etag_of["$rel"]}" \
+      >>"$WORK_DIR/manifest.jsonl.unsorted"
+    continue
+  fi
   # Changed since the scan (still being written: a live tree)? Say so rather than blame S3.
-  now=$(TZ=UTC find "$SOURCE_DIR/$rel" -maxdepth 0 -printf "$STAT_FORMAT" 2>/dev/null || echo gone)
-  if [[ "$now" != "$size"$'\t'"$mtime" ]]; then
+  if [[ "${now_stat["$rel"]:-gone}" != "$size/$mtime/$ctime" ]]; then
     changed+=("$rel")
   elif [[ "$have" == missing ]]; then
     missing+=("$rel")
-  else
+  elif [[ "$have" != "$size" ]]; then
     different+=("$rel ($have bytes at the destination, $size here)")
+  else
+    other_content+=("$rel (ETag ${remote_etag["$rel"]} at the destination, ${etag_of["$rel"]} here)")
   fi
 done <"$WORK_DIR/mine"
-if ((${#missing[@]} + ${#different[@]} + ${#changed[@]} > 0)); then
+if ((${#missing[@]} + ${#different[@]} + ${#changed[@]} + ${#other_content[@]} > 0)); then
   problems=()
   ((${#missing[@]} == 0)) || problems+=("${#missing[@]} file(s) missing: $(first "${missing[@]}")")
   ((${#different[@]} == 0)) || problems+=("${#different[@]} file(s) with a different size: $(first "${different[@]}")")
+  ((${#other_content[@]} == 0)) || problems+=("${#other_content[@]} file(s) with other content (an SSE-KMS bucket default also changes ETags): $(first "${other_content[@]}")")
   ((${#changed[@]} == 0)) || problems+=("${#changed[@]} file(s) changed or removed while being copied (is something still writing to the tree?): $(first "${changed[@]}")")
-  fail "verification failed for $dest$shard_name: ${problems[*]}"
+  fail "verification failed for $dest$shard_name: ${problems[*]}; nothing recorded for them, a re-run sends them again"
 fi
 verified_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# The manifest, in byte order of the JSON-escaped paths, next to the tree.
+sort -T "$WORK_DIR" -o "$WORK_DIR/manifest.jsonl" -- "$WORK_DIR/manifest.jsonl.unsorted"
+manifest_sha=$(sha256sum <"$WORK_DIR/manifest.jsonl" | cut -c1-64)
+if [[ "$manifest_sha" == "$old_manifest_sha" ]]; then
+  log "manifest s3://$DEST_BUCKET/$manifest_key unchanged (sha256 $manifest_sha)"
+else
+  s3 s3api put-object --bucket "$DEST_BUCKET" --key "$manifest_key" --body "$WORK_DIR/manifest.jsonl" \
+    --content-type application/x-ndjson --metadata "sha256=$manifest_sha" \
+    --checksum-algorithm SHA256 --checksum-sha256 "$(hex_bytes "$manifest_sha" | base64 -w0)" \
+    ${PUT_SSE_ARGS[@]+"${PUT_SSE_ARGS[@]}"} --output text >/dev/null ||
+    fail "$(s3_error "store the manifest s3://$DEST_BUCKET/$manifest_key")"
+  got=$(s3 s3api head-object --bucket "$DEST_BUCKET" --key "$manifest_key" --query ETag --output text) ||
+    fail "$(s3_error "check the manifest s3://$DEST_BUCKET/$manifest_key")"
+  [[ "${got//\"/}" == "$(md5sum <"$WORK_DIR/manifest.jsonl" | cut -c1-32)" ]] ||
+    fail "the manifest s3://$DEST_BUCKET/$manifest_key does not hold what was sent (ETag $got); re-run"
+  log "manifest stored: s3://$DEST_BUCKET/$manifest_key (sha256 $manifest_sha)"
+fi
 elapsed=$((SECONDS - started))
-log "verified: all $files file(s), $bytes bytes$shard_name, at $dest; $planned sent now, $((files - planned)) already there; ${elapsed}s"
+log "verified: all $files file(s), $bytes bytes$shard_name, at $dest (size and content); $planned sent now, $((files - planned)) already there, $hashed hashed; ${elapsed}s"
 if ((uploaded != planned && upload_status == 0)); then
   log "note: $tool reported $uploaded upload(s) for $planned listed; the verification above is what counts"
 fi
 
-emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"prefix\":$(json_str "$DEST_PREFIX"),\"files\":$files,\"bytes\":$bytes,\"uploaded\":$planned,\"skipped\":$((files - planned)),\"verifiedAt\":\"$verified_at\",\"tool\":\"$tool\",\"shard\":$SHARD_INDEX,\"shards\":$SHARD_COUNT,\"treeFiles\":$tree_files,\"treeBytes\":$tree_bytes,\"newest\":\"$newest\"}"
+emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"prefix\":$(json_str "$DEST_PREFIX"),\"files\":$files,\"bytes\":$bytes,\"uploaded\":$planned,\"skipped\":$((files - planned)),\"verifiedAt\":\"$verified_at\",\"tool\":\"$tool\",\"shard\":$SHARD_INDEX,\"shards\":$SHARD_COUNT,\"treeFiles\":$tree_files,\"treeBytes\":$tree_bytes,\"hashed\":$hashed,\"manifestKey\":$(json_str "$manifest_key"),\"manifestSha256\":\"$manifest_sha\",\"newest\":\"$newest\"}"

@@ -340,7 +340,7 @@ describe("copy-latest.sh failures", () => {
     {
       name: "NOT_BEFORE malformed",
       setup: () => ({ NOT_BEFORE: "2023-10-16 13:00" }),
-      message: /NOT_BEFORE must be UTC ISO-8601/,
+      message: /NOT_BEFORE must be a real UTC time/,
     },
     {
       name: "SELECT names a missing file",

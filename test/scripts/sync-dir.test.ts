@@ -96,8 +96,13 @@ function failure(r: RunResult): string {
 
 /** Objects under a prefix as "relative key size", sorted. */
 async function stored(prefix: string): Promise<string[]> {
-  return (await listObjects(env, BUCKET, prefix)).map(
-    (o) => `${o.Key.slice(prefix.length)} ${o.Size}`,
+  return (await treeObjects(prefix)).map((o) => `${o.Key.slice(prefix.length)} ${o.Size}`);
+}
+
+/** The tree's objects under a prefix, without the manifests. */
+async function treeObjects(prefix: string) {
+  return (await listObjects(env, BUCKET, prefix)).filter(
+    (o) => !o.Key.startsWith(`${prefix}.relocation-manifest/`),
   );
 }
 
@@ -145,6 +150,11 @@ describe("sync-dir.sh", () => {
     const result = success(await syncDir(root, "rerun/"));
     assert.equal(result.uploaded, 0);
     assert.equal(result.skipped, files.length);
+    assert.equal(
+      (result as unknown as { hashed: number }).hashed,
+      0,
+      "the manifest spared the reads",
+    );
     assert.deepEqual(await listObjects(env, BUCKET, "rerun/"), before);
   });
 
@@ -166,8 +176,17 @@ describe("sync-dir.sh", () => {
     assert.ok(now.includes("new file.txt 4"));
   });
 
-  it("empty source = success with zero files, a warning", async () => {
-    const r = await syncDir(tempDir("empty"), "empty/");
+  it("empty source = refused (an unmounted export looks like this)", async () => {
+    const line = failure(await syncDir(tempDir("empty"), "empty-refused/"));
+    assert.match(
+      line,
+      /has no regular files; an NFS export that failed to mount .*ALLOW_EMPTY_TREE=true/,
+    );
+    assert.deepEqual(await listObjects(env, BUCKET, "empty-refused/"), []);
+  });
+
+  it("empty source with ALLOW_EMPTY_TREE=true = success with zero files, a warning", async () => {
+    const r = await syncDir(tempDir("empty"), "empty/", { ALLOW_EMPTY_TREE: "true" });
     assert.deepEqual(counts(success(r)), {
       bucket: BUCKET,
       prefix: "empty/",
@@ -179,12 +198,16 @@ describe("sync-dir.sh", () => {
     assert.match(r.stderr, /warning: .* has no regular files/);
   });
 
-  it("a file the CLI cannot send (name not UTF-8) = exit 1 naming it", async () => {
+  it("a name that is not UTF-8 = exit 1 naming it, before any upload", async () => {
     const root = tempDir("media");
     writeFileSync(path.join(root, "fine.txt"), "ok\n");
     writeFileSync(Buffer.from(path.join(root, "bad-\xff-name.txt"), "latin1"), "latin-1 name\n");
     const line = failure(await syncDir(root, "badname/"));
-    assert.match(line, /upload failed: .*bad-.*-name\.txt.* 1 file\(s\) were sent, 1 failed/);
+    assert.match(
+      line,
+      /1 file name\(s\) are not valid UTF-8.*'bad-\\xff-name\.txt'|1 file name\(s\) are not valid UTF-8.*'bad-.-name\.txt'/,
+    );
+    assert.deepEqual(await listObjects(env, BUCKET, "badname/"), []);
   });
 
   it("sync that misses a file and mangles another = verification fails naming both", async () => {
@@ -426,7 +449,7 @@ describe("sync-dir.sh interrupted by an S3 outage", () => {
       assert.equal(result.files, files.length);
       assert.equal(result.skipped, present.length, "files already there were sent again");
       assert.equal(result.uploaded, files.length - present.length);
-      const after = await listObjects(env, BUCKET, "outage/");
+      const after = await treeObjects("outage/");
       assert.deepEqual(
         after.map((o) => `${o.Key.slice("outage/".length)} ${o.Size}`),
         expected(files),

@@ -259,6 +259,12 @@ describe("invalid config = one line naming the full key", () => {
       /only for kind "latest"/,
     ],
     [
+      "allowEmpty not a boolean",
+      () => edit("backups", (b) => [b[0], b[1], { ...b[2], allowEmpty: "yes" }]),
+      "backups[2].allowEmpty",
+      /true or false/,
+    ],
+    [
       "shards with ssh",
       () => edit("backups", (b) => [b[0], b[1], { ...b[2], shards: 4 }]),
       "backups[2].shards",

@@ -1,0 +1,521 @@
+// sync-dir.sh against hostile input, table-driven: names in awkward bytes, unreadable parts,
+// bad settings, content that differs at the same size, files changing mid-copy, outages and
+// signals. Real aws CLI, real rclone, moto_server. Content is checked through S3's ETag (moto
+// computes it from the bytes it stored) and by the manifest's SHA-256 against the local file.
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  SCRIPTS,
+  createBucket,
+  getObject,
+  listObjects,
+  putObject,
+  writeManyFiles,
+} from "../helpers/fixtures";
+import { lastJson, run, type RunResult } from "../helpers/run";
+import { freePort, startMoto, tempDir, type Moto } from "../helpers/servers";
+
+const BUCKET = "relocation-hostile";
+const MULTIPART = { MULTIPART_THRESHOLD_BYTES: "8388608", MULTIPART_CHUNKSIZE_BYTES: "5242880" };
+let moto: Moto;
+let env: Record<string, string>;
+before(async () => {
+  moto = await startMoto();
+  env = moto.env;
+  await createBucket(env, BUCKET);
+});
+after(() => moto.stop());
+
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+function sync(source: string, prefix: string, extra: Record<string, string> = {}) {
+  return run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
+    env: {
+      ...env,
+      ...MULTIPART,
+      SYNC_TOOL: "aws",
+      SOURCE_DIR: source,
+      DEST_URI: `s3://${BUCKET}/${prefix}`,
+      ...extra,
+    },
+  });
+}
+function ok(r: RunResult): Record<string, any> {
+  assert.equal(r.code, 0, r.stderr);
+  return lastJson(r.stdout);
+}
+function failed(r: RunResult): string {
+  assert.equal(r.code, 1, `expected exit 1, got ${r.code}\n${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.match(lines[lines.length - 1]!, /^sync-dir: ERROR: /);
+  assert.equal(lines.filter((l) => l.includes("ERROR:")).length, 1, r.stderr);
+  for (const l of [...lines, ...r.stdout.split("\n")])
+    assert.ok(Buffer.byteLength(l) <= 65536, "line over 64 KiB");
+  return lines[lines.length - 1]!;
+}
+interface ManifestEntry {
+  path: string;
+  size: number;
+  sha256: string;
+  etag: string;
+}
+async function manifest(key: string): Promise<ManifestEntry[]> {
+  const file = path.join(tempDir("m"), "m.jsonl");
+  const text = (await getObject(env, BUCKET, key, file)).toString("utf8");
+  return text
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ManifestEntry);
+}
+
+const HOSTILE: [string, string][] = [
+  ["tab inside", "a\tb.txt"],
+  ["tab at both ends", "\tboth\t"],
+  ["CR inside and at the end", "cr\rmid\r"],
+  ["CR first", "\rcr-first"],
+  ["quotes", `q"uo'te\``],
+  ["backslash", "back\\slash\\"],
+  ["URL specials", "%41%+plus #hash?q=1&amp;"],
+  ["leading dash", "-n"],
+  ["double dash", "--help"],
+  ["spaces at the ends", " spaced "],
+  ["long (250 bytes)", "L".repeat(250)],
+  ["non-ASCII", "ünï/マップ ✓"],
+  ["fullwidth slash and dot (rclone's encodings)", "a／b．"],
+];
+
+for (const tool of ["aws", "rclone"]) {
+  describe(`hostile names with ${tool}`, () => {
+    it("each name = object at exactly that key, its content (ETag), manifest entry with its SHA-256", async () => {
+      const root = tempDir("hostile");
+      const local = new Map<string, Buffer>();
+      HOSTILE.forEach(([, name], i) => {
+        const file = path.join(root, "d", name);
+        mkdirSync(path.dirname(file), { recursive: true });
+        const data = Buffer.from(`content ${i} of ${JSON.stringify(name)}\n`);
+        writeFileSync(file, data);
+        local.set(`d/${name}`, data);
+      });
+      const prefix = `names-${tool}/`;
+      const result = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
+      assert.equal(result.files, HOSTILE.length);
+      const objects = (await listObjects(env, BUCKET, prefix)).filter(
+        (o) => !o.Key.includes(".relocation-manifest/"),
+      );
+      for (const [, name] of HOSTILE) {
+        const o = objects.find((x) => x.Key === `${prefix}d/${name}`);
+        assert.ok(
+          o,
+          `no object for ${JSON.stringify(name)}; have ${JSON.stringify(objects.map((x) => x.Key))}`,
+        );
+        assert.equal(
+          o.ETag,
+          `"${md5(local.get(`d/${name}`)!)}"`,
+          `content of ${JSON.stringify(name)}`,
+        );
+      }
+      assert.equal(objects.length, HOSTILE.length);
+      assert.equal(result.manifestKey, `${prefix}.relocation-manifest/shard-0-of-1.jsonl`);
+      const entries = await manifest(result.manifestKey);
+      assert.deepEqual(entries.map((e) => e.path).sort(), [...local.keys()].sort());
+      for (const e of entries) assert.equal(e.sha256, sha(local.get(e.path)!), e.path);
+      const file = path.join(tempDir("m"), "raw");
+      assert.equal(
+        sha(await getObject(env, BUCKET, result.manifestKey, file)),
+        result.manifestSha256,
+      );
+    });
+  });
+}
+
+describe("names S3 cannot hold exactly", () => {
+  it("newline in a name = copied exactly or exit 1 naming it (moto refuses such keys)", async () => {
+    const root = tempDir("nl");
+    writeFileSync(path.join(root, "new\nline"), "x\n");
+    const r = await sync(root, "newline/");
+    if (r.code === 0) {
+      const keys = (await listObjects(env, BUCKET, "newline/")).map((o) => o.Key);
+      assert.ok(keys.includes("newline/new\nline"), JSON.stringify(keys));
+    } else assert.match(failed(r), /new/);
+  });
+
+  it("key over 1024 bytes = exit 1 naming it, nothing sent", async () => {
+    const root = tempDir("long");
+    const dir = path.join(root, ...Array.from({ length: 5 }, () => "D".repeat(220)));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "f"), "x");
+    assert.match(
+      failed(await sync(root, "toolong/")),
+      /1 file\(s\) would get an S3 key over 1024 bytes: 'DDD/,
+    );
+    assert.deepEqual(await listObjects(env, BUCKET, "toolong/"), []);
+  });
+
+  it("2000 non-UTF-8 names = one error line under 64 KiB with the count", async () => {
+    const root = tempDir("many-bad");
+    for (let i = 0; i < 2000; i++)
+      writeFileSync(Buffer.from(path.join(root, `${"x".repeat(200)}-\xff-${i}`), "latin1"), "x");
+    const line = failed(await sync(root, "manybad/"));
+    assert.match(
+      line,
+      /2000 file name\(s\) are not valid UTF-8, which S3 keys must be: .*\(1995 more\)/,
+    );
+  });
+});
+
+describe("content, not size", () => {
+  it("same-size object with other content = sent again (with and without a manifest)", async () => {
+    const root = tempDir("same-size");
+    writeFileSync(path.join(root, "a.txt"), "AAAA");
+    writeFileSync(path.join(root, "b.txt"), "BBBB");
+    ok(await sync(root, "samesize/"));
+    const other = path.join(tempDir("x"), "o");
+    writeFileSync(other, "ZZZZ");
+    await putObject(env, BUCKET, "samesize/a.txt", other); // the manifest still lists a.txt
+    const r = ok(await sync(root, "samesize/"));
+    assert.equal(r.uploaded, 1);
+    const got = await getObject(env, BUCKET, "samesize/a.txt", path.join(tempDir("g"), "a"));
+    assert.equal(got.toString(), "AAAA");
+    // No manifest (objects from another copier): hashed and compared, still re-sent.
+    await putObject(env, BUCKET, "fresh/a.txt", other);
+    const r2 = ok(await sync(root, "fresh/"));
+    assert.equal(r2.uploaded, 2);
+    assert.equal(
+      (await getObject(env, BUCKET, "fresh/a.txt", path.join(tempDir("g"), "a"))).toString(),
+      "AAAA",
+    );
+  });
+
+  for (const [kind, size] of [
+    ["single part", 4096],
+    ["multipart", 9 * 1024 * 1024],
+  ] as const) {
+    it(`${kind}: file rewritten (same size) between hashing and upload = exit 1, nothing recorded; re-run recovers`, async () => {
+      const root = tempDir("race");
+      const file = path.join(root, "changing.bin");
+      writeFileSync(file, Buffer.alloc(size, 1));
+      writeFileSync(path.join(root, "steady.txt"), "steady\n");
+      // An aws that rewrites the file (same size) just before the real upload starts.
+      const real = execFileSync("bash", ["-c", "command -v aws"]).toString().trim();
+      const bin = tempDir("bin");
+      writeFileSync(
+        path.join(bin, "aws"),
+        `#!/bin/bash\nif [[ " $* " == *" cp --recursive "* ]]; then printf '\\x02%.0s' $(seq ${size}) >${JSON.stringify(file)}; fi\nexec ${JSON.stringify(real)} "$@"\n`,
+        { mode: 0o755 },
+      );
+      const prefix = `race-${size}/`;
+      const line = failed(await sync(root, prefix, { PATH: `${bin}:${process.env.PATH}` }));
+      assert.match(
+        line,
+        /1 file\(s\) changed or removed while being copied.*'changing\.bin'.*a re-run sends them again/,
+      );
+      const keys = (await listObjects(env, BUCKET, prefix)).map((o) => o.Key);
+      assert.ok(!keys.some((k) => k.includes(".relocation-manifest/")), "a manifest was written");
+      const r = ok(await sync(root, prefix));
+      const now = readFileSync(file);
+      const entry = (await manifest(r.manifestKey)).find((e) => e.path === "changing.bin")!;
+      assert.equal(entry.sha256, sha(now));
+      const obj = await getObject(
+        env,
+        BUCKET,
+        `${prefix}changing.bin`,
+        path.join(tempDir("g"), "c"),
+      );
+      assert.equal(sha(obj), sha(now));
+    });
+  }
+});
+
+describe("unreadable parts (the Job runs as uid 65534)", () => {
+  const cases = [
+    {
+      name: "directory mode 000",
+      make: (d: string) => chmodSync(d, 0o000),
+      message: /cannot read 1 file\(s\) or directory\(ies\) as nobody \(uid 65534\): 'locked\/'/,
+    },
+    {
+      name: "directory without x",
+      make: (d: string) => chmodSync(d, 0o644),
+      message: /cannot read|find could not read/,
+    },
+    {
+      name: "file mode 000",
+      make: (d: string) => chmodSync(path.join(d, "f.txt"), 0o000),
+      message: /cannot read 1 file\(s\) or directory\(ies\) as nobody.*'locked\/f\.txt'/,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name} = exit 1 naming it, before any request`, async () => {
+      // Everything nobody runs or reads lives in a temp dir it can enter, wherever the repo is.
+      const base = tempDir("nobody");
+      chmodSync(base, 0o755);
+      const scripts = path.join(base, "scripts");
+      mkdirSync(scripts, { mode: 0o755 });
+      // An aws nobody can run that fails loudly: no request may happen before the refusal.
+      const bin = path.join(base, "bin");
+      mkdirSync(bin, { mode: 0o755 });
+      writeFileSync(path.join(bin, "aws"), "#!/bin/bash\necho 'aws was called' >&2; exit 3\n", {
+        mode: 0o755,
+      });
+      for (const f of ["sync-dir.sh", "copy-common.sh"])
+        copyFileSync(path.join(SCRIPTS, f), path.join(scripts, f));
+      mkdirSync(path.join(base, "tmp"));
+      chmodSync(path.join(base, "tmp"), 0o1777);
+      const root = path.join(base, "tree");
+      mkdirSync(path.join(root, "locked"), { recursive: true, mode: 0o755 });
+      chmodSync(root, 0o755);
+      writeFileSync(path.join(root, "ok.txt"), "ok\n");
+      writeFileSync(path.join(root, "locked", "f.txt"), "secret\n");
+      c.make(path.join(root, "locked"));
+      const r = await run(
+        "setpriv",
+        [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          "bash",
+          path.join(scripts, "sync-dir.sh"),
+        ],
+        {
+          env: {
+            ...env,
+            HOME: "/nonexistent",
+            PATH: `${path.join(base, "bin")}:/usr/local/bin:/usr/bin:/bin`,
+            AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/c",
+            AWS_ENDPOINT_URL: "http://127.0.0.1:1", // any request would fail with another message
+            TMPDIR: path.join(base, "tmp"),
+            SYNC_TOOL: "aws",
+            SOURCE_DIR: root,
+            DEST_URI: `s3://${BUCKET}/unreadable/`,
+          },
+          cwd: "/",
+        },
+      );
+      chmodSync(path.join(root, "locked"), 0o755);
+      assert.match(failed(r), c.message);
+    });
+  }
+});
+
+describe("settings refused before any request", () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      "DEST_URI with '.'",
+      { DEST_URI: `s3://${BUCKET}/a/./b/` },
+      /DEST_URI has a '\.' path segment/,
+    ],
+    [
+      "DEST_URI with '..'",
+      { DEST_URI: `s3://${BUCKET}/a/../b/` },
+      /DEST_URI has a '\.\.' path segment/,
+    ],
+    [
+      "DEST_URI with '//'",
+      { DEST_URI: `s3://${BUCKET}/a//b/` },
+      /DEST_URI has an empty path segment/,
+    ],
+    [
+      "DEST_URI with a leading '/'",
+      { DEST_URI: `s3://${BUCKET}//a/` },
+      /DEST_URI has an empty path segment/,
+    ],
+    [
+      "CONCURRENCY 08 (octal to bash)",
+      { CONCURRENCY: "08" },
+      /CONCURRENCY must be a whole decimal number without leading zeros, got '08'/,
+    ],
+    ["CONCURRENCY 010", { CONCURRENCY: "010" }, /CONCURRENCY must be a whole decimal number/],
+    ["CONCURRENCY 0", { CONCURRENCY: "0" }, /CONCURRENCY must be at least 1, got 0/],
+    ["PROGRESS_SECONDS 0", { PROGRESS_SECONDS: "0" }, /PROGRESS_SECONDS must be at least 1/],
+    ["OUTAGE_SECONDS 0", { OUTAGE_SECONDS: "0" }, /OUTAGE_SECONDS must be at least 1/],
+    ["SHARD_COUNT 0", { SHARD_COUNT: "0" }, /SHARD_COUNT must be at least 1/],
+    [
+      "SHARD_INDEX 01",
+      { SHARD_COUNT: "2", SHARD_INDEX: "01" },
+      /SHARD_INDEX must be a whole decimal number/,
+    ],
+    [
+      "JOB_COMPLETION_INDEX 1e1",
+      { SHARD_COUNT: "2", JOB_COMPLETION_INDEX: "1e1" },
+      /SHARD_INDEX must be a whole decimal number/,
+    ],
+    [
+      "a number too big for bash",
+      { SHARD_FILE_WEIGHT_BYTES: "99999999999999999999" },
+      /SHARD_FILE_WEIGHT_BYTES must be a whole decimal number/,
+    ],
+    [
+      "part size below S3's 5 MiB",
+      { MULTIPART_CHUNKSIZE_BYTES: "1048576" },
+      /MULTIPART_CHUNKSIZE_BYTES must be at least 5242880/,
+    ],
+    [
+      "REQUEST_TIMEOUT_SECONDS ' 5'",
+      { REQUEST_TIMEOUT_SECONDS: " 5" },
+      /REQUEST_TIMEOUT_SECONDS must be a whole decimal number/,
+    ],
+    ["ALLOW_EMPTY_TREE yes", { ALLOW_EMPTY_TREE: "yes" }, /ALLOW_EMPTY_TREE must be true or false/],
+    ["TMPDIR inside SOURCE_DIR", { TMPDIR: "<source>/tmp" }, /TMPDIR .* is inside SOURCE_DIR/],
+  ];
+  for (const [name, settings, message] of cases) {
+    it(`${name} = exit 1, one line`, async () => {
+      const root = tempDir("settings");
+      writeFileSync(path.join(root, "f"), "x");
+      mkdirSync(path.join(root, "tmp"));
+      const s = Object.fromEntries(
+        Object.entries(settings).map(([k, v]) => [k, v.replace("<source>", root)]),
+      );
+      assert.match(
+        failed(await sync(root, "settings/", { AWS_ENDPOINT_URL: "http://127.0.0.1:1", ...s })),
+        message,
+      );
+    });
+  }
+
+  for (const [name, spell] of [
+    ["relative", "rel tmp"],
+    ["trailing slash, quote and space", "<base>/it's a dir/"],
+    ["empty", ""],
+  ] as const) {
+    it(`TMPDIR ${name} = works, nothing left behind`, async () => {
+      const base = tempDir("tmpdir");
+      const dir = spell === "rel tmp" ? path.join(base, "rel tmp") : spell.replace("<base>", base);
+      if (dir) mkdirSync(dir, { recursive: true });
+      const root = tempDir("src");
+      writeFileSync(path.join(root, "f"), "x");
+      const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
+        cwd: base,
+        env: {
+          ...env,
+          SYNC_TOOL: "aws",
+          SOURCE_DIR: root,
+          DEST_URI: `s3://${BUCKET}/tmpdir-${name.length}/`,
+          TMPDIR: spell.replace("<base>", base),
+        },
+      });
+      ok(r);
+      if (dir) assert.deepEqual(readdirSync(dir), [], "temp files left");
+    });
+  }
+});
+
+/** A TCP proxy in front of moto: down() is an S3 outage. */
+class Proxy {
+  private server?: Server;
+  private sockets = new Set<Socket>();
+  constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
+  up(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target, "127.0.0.1");
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.once("close", () => this.sockets.delete(s));
+        s.on("error", () => (client.destroy(), upstream.destroy()));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    return new Promise((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
+  }
+  down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+/** Starts sync-dir.sh on 400 small files, calls `act` once the first upload is reported. */
+async function interrupted(
+  extra: Record<string, string>,
+  act: (pid: number) => void,
+): Promise<{
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+  seconds: number;
+  root: string;
+}> {
+  const root = tempDir("interrupted");
+  writeManyFiles(root, 400, 1024);
+  const child = spawn("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
+    env: {
+      ...process.env,
+      ...env,
+      SYNC_TOOL: "aws",
+      CONCURRENCY: "1",
+      PROGRESS_SECONDS: "1",
+      SOURCE_DIR: root,
+      DEST_URI: `s3://${BUCKET}/interrupted-${Date.now()}/`,
+      ...extra,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  let acted = 0;
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    if (!acted && /progress: [1-9]\d* file\(s\) uploaded/.test(stderr)) {
+      acted = Date.now();
+      act(child.pid!);
+    }
+  });
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+    child.once("close", (c, s) => resolve([c, s])),
+  );
+  assert.ok(acted, `finished before the interruption:\n${stderr}`);
+  return { code, signal, stderr, seconds: (Date.now() - acted) / 1000, root };
+}
+
+describe("failures that end fast", () => {
+  it("S3 gone mid-sync (default retries) = stops within OUTAGE_SECONDS + a few s, failures counted", async () => {
+    const proxy = new Proxy(await freePort(), moto.port);
+    await proxy.up();
+    const r = await interrupted(
+      { AWS_ENDPOINT_URL: `http://127.0.0.1:${proxy.port}`, OUTAGE_SECONDS: "3" },
+      () => void proxy.down(),
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.seconds < 25, `took ${r.seconds}s after the outage`);
+    assert.match(r.stderr, /progress: \d+ file\(s\) uploaded so far, [1-9]\d* failed/);
+    assert.match(
+      r.stderr.trim().split("\n").pop()!,
+      /S3 stopped accepting uploads .* uploads failing and none succeeded for 3s \(OUTAGE_SECONDS\)/,
+    );
+  });
+
+  it("SIGTERM = exits at once with one line, no child process left", async () => {
+    const r = await interrupted({}, (pid) => process.kill(pid, "SIGTERM"));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr.trim().split("\n").pop()!,
+      /stopped by SIGTERM; its child processes were stopped too/,
+    );
+    assert.ok(r.seconds < 15, `took ${r.seconds}s`);
+    await new Promise((res) => setTimeout(res, 1000));
+    const left = readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`).includes(r.root);
+        } catch {
+          return false;
+        }
+      });
+    assert.deepEqual(left, [], "processes still running with the source tree in their arguments");
+  });
+});
