@@ -143,10 +143,14 @@ export async function startVersitygw(
   const dataDir = tempDir("versitygw");
   const keyId = "benchroot";
   const secret = "benchroot-secret";
-  const child = spawn(binary, ["--port", `127.0.0.1:${port}`, "--keep-alive", "--quiet", "posix", dataDir], {
-    env: { ...process.env, ROOT_ACCESS_KEY_ID: keyId, ROOT_SECRET_ACCESS_KEY: secret },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    binary,
+    ["--port", `127.0.0.1:${port}`, "--keep-alive", "--quiet", "posix", dataDir],
+    {
+      env: { ...process.env, ROOT_ACCESS_KEY_ID: keyId, ROOT_SECRET_ACCESS_KEY: secret },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
   try {
