@@ -615,7 +615,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const info = await machine();
   const built = path.join(toolCacheBin(), "rclone");
-  if (!existsSync(built))
+  const wantBuilt = options.only.length === 0 || options.only.includes("rclone-built");
+  if (wantBuilt && !existsSync(built))
     throw new Error(
       `rclone not found at ${built}; build it with: bash sandbox/toolchain.sh rclone`,
     );
@@ -637,7 +638,7 @@ async function main(): Promise<void> {
     options,
     rcloneDirs: {
       debian: rcloneShim(root, "rclone-debian", "/usr/bin/rclone"),
-      built: rcloneShim(root, "rclone-built", built),
+      built: wantBuilt ? rcloneShim(root, "rclone-built", built) : "",
     },
   };
   try {
