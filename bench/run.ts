@@ -354,12 +354,9 @@ function rcloneShim(root: string, name: string, binary: string): string {
 }
 
 async function runbookCopy(ctx: Ctx, src: string, bucket: string, prefix: string): Promise<void> {
-  // The runbook's command, default CLI settings (awsEnv's config file is empty).
-  await must(
-    "aws",
-    ["s3", "cp", "--recursive", "--only-show-errors", src, `s3://${bucket}/${prefix}`],
-    ctx.server.env,
-  );
+  // The runbook's command as written: default CLI settings (awsEnv's config file is empty),
+  // a progress line per file (exec keeps only the tail).
+  await must("aws", ["s3", "cp", "--recursive", src, `s3://${bucket}/${prefix}`], ctx.server.env);
 }
 
 interface SyncResult {
