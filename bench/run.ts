@@ -516,7 +516,7 @@ async function downtime(
   for (const db of dbs) {
     const dir = path.join(root, "runbook", db.name);
     rbDirs.push(dir);
-    await timed(rb, `pg_dumpall | gzip ${db.name}`, () => dump(db, dir));
+    await timed(rb, `pg_dumpall, gzip ${db.name}`, () => dump(db, dir));
   }
   await timed(rb, `aws s3 cp --recursive media (${f.files.length} files)`, () =>
     runbookCopy(ctx, f.media, rbBucket, "media/"),
@@ -558,7 +558,7 @@ async function downtime(
     ...dbs.map(async (db) => {
       const dir = path.join(root, "two-phase", db.name);
       dumpMiB[db.name] =
-        (await timed(tp, `pg_dumpall | gzip ${db.name}`, () => dump(db, dir))) / MIB;
+        (await timed(tp, `pg_dumpall, gzip ${db.name}`, () => dump(db, dir))) / MIB;
       await timed(tp, `copy-latest.sh ${db.name} dump`, () =>
         copyLatest(ctx, dir, `s3://${bucket}/${db.name}/`, quiescedAt),
       );
