@@ -53,6 +53,8 @@ ALL_TOOLS=(
   pulumi-resource-command
   etcd
   kubernetes
+  versitygw
+  rclone
 )
 
 log() { printf '[toolchain] %s\n' "$*"; }
@@ -76,6 +78,8 @@ tool_bins() {
   pulumi-resource-command) echo pulumi-resource-command ;;
   etcd) echo etcd ;;
   kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl ;;
+  versitygw) echo versitygw ;;
+  rclone) echo rclone ;;
   *) return 1 ;;
   esac
 }
@@ -89,6 +93,8 @@ tool_version() {
   pulumi-resource-command) echo "v$COMMAND_PROVIDER_VERSION-sandbox" ;;
   etcd) echo "v$ETCD_VERSION" ;;
   kubernetes) echo "v$KUBERNETES_VERSION" ;;
+  versitygw) echo "v$VERSITYGW_VERSION" ;;
+  rclone) echo "v$RCLONE_VERSION" ;;
   *) return 1 ;;
   esac
 }
@@ -307,6 +313,30 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl)
 }
 
+# S3 server for the benchmark (bench/run.ts), POSIX backend. The wrapper requires only
+# versitygw, so its own (tidy) go.mod decides every dependency version.
+build_versitygw() {
+  local w=$WORK/versitygw
+  fresh_dir "$w"
+  printf 'module fragalysis.local/toolchain/versitygw\n\ngo 1.26\n\nrequire github.com/versity/versitygw v%s\n' \
+    "$VERSITYGW_VERSION" >"$w/go.mod"
+  (cd "$w" &&
+    gobuild versitygw -ldflags "-s -w -X main.Version=v$VERSITYGW_VERSION" \
+      -o "$OUT/versitygw" github.com/versity/versitygw/cmd/versitygw)
+}
+
+# rclone, newer than Debian's 1.60 (sync-dir.sh's uploader); rclone reports its version
+# from fs.Version, set here as upstream's release builds do.
+build_rclone() {
+  local w=$WORK/rclone
+  fresh_dir "$w"
+  printf 'module fragalysis.local/toolchain/rclone\n\ngo 1.26\n\nrequire github.com/rclone/rclone v%s\n' \
+    "$RCLONE_VERSION" >"$w/go.mod"
+  (cd "$w" &&
+    gobuild rclone -ldflags "-s -w -X github.com/rclone/rclone/fs.Version=v$RCLONE_VERSION" \
+      -o "$OUT/rclone" github.com/rclone/rclone)
+}
+
 # --- smoke checks (--check) ---------------------------------------------------
 
 # prints_port BIN : a Pulumi plugin prints its gRPC port on the first line.
@@ -333,6 +363,8 @@ check_tool() {
   pulumi-language-nodejs) prints_port "$BIN/pulumi-language-nodejs" && "$BIN/pulumi-language-nodejs" -version ;;
   pulumi-resource-kubernetes | pulumi-resource-command) prints_port "$BIN/$t" && echo "$t serves" ;;
   etcd) "$BIN/etcd" --version | sed -n 1p ;;
+  versitygw) "$BIN/versitygw" --version | sed -n 1p ;;
+  rclone) "$BIN/rclone" version | sed -n 1p ;;
   kubernetes)
     for b in $(tool_bins kubernetes); do
       printf '%s: ' "$b"

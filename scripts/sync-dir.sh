@@ -450,7 +450,8 @@ log "verifying $dest$shard_name"
 declare -A now_stat=()
 TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 -type f -printf "$STAT_FORMAT/%P\0" >"$WORK_DIR/rescan" 2>/dev/null || true
 while IFS=/ read -r -d '' size mtime ctime rel; do now_stat["$rel"]="$size/$mtime/$ctime"; done <"$WORK_DIR/rescan"
-list_destination
+# Nothing sent: the delta's listing is still the destination's state (list once, not twice).
+if ((planned > 0)); then list_destination; fi
 missing=() different=() changed=() other_content=()
 : >"$WORK_DIR/manifest.jsonl.unsorted"
 while IFS=/ read -r -d '' _ size mtime ctime rel; do

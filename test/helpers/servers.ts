@@ -1,6 +1,6 @@
 // Real servers for the script tests, each on 127.0.0.1 with a free port, stopped by the caller.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -110,4 +110,62 @@ export function stopProcess(
     });
     child.kill(signal);
   });
+}
+
+/** The tool cache sandbox/toolchain.sh builds into (FRAGALYSIS_CACHE). */
+export function toolCacheBin(): string {
+  const root =
+    process.env.FRAGALYSIS_CACHE ??
+    path.join(process.env.HOME ?? "/root", ".cache", "fragalysis-relocation");
+  return path.join(root, "bin");
+}
+
+export interface Versitygw extends Moto {
+  /** The POSIX directory behind the gateway: one subdirectory per bucket. */
+  readonly dataDir: string;
+  readonly pid: number;
+}
+
+/**
+ * Starts versitygw (a real S3 server, POSIX backend) on 127.0.0.1 over a fresh directory.
+ * --keep-alive: v1.8.0 closes every connection after one request without it; --quiet: no log
+ * line per request (its cost is the server's, not the client's).
+ */
+export async function startVersitygw(
+  binary = path.join(toolCacheBin(), "versitygw"),
+): Promise<Versitygw> {
+  if (!existsSync(binary)) {
+    throw new Error(
+      `versitygw not found at ${binary}; build it with: bash sandbox/toolchain.sh versitygw`,
+    );
+  }
+  const port = await freePort();
+  const dataDir = tempDir("versitygw");
+  const keyId = "benchroot";
+  const secret = "benchroot-secret";
+  const child = spawn(
+    binary,
+    ["--port", `127.0.0.1:${port}`, "--keep-alive", "--quiet", "posix", dataDir],
+    {
+      env: { ...process.env, ROOT_ACCESS_KEY_ID: keyId, ROOT_SECRET_ACCESS_KEY: secret },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  try {
+    await waitForPort(port);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(`versitygw did not start: ${(err as Error).message}\n${stderr}`);
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    port,
+    dataDir,
+    pid: child.pid!,
+    env: awsEnv(endpoint, keyId, secret),
+    stop: () => stopProcess(child),
+  };
 }

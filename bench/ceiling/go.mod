@@ -1,0 +1,3 @@
+module fragalysis.local/bench/ceiling
+
+go 1.26
