@@ -378,7 +378,7 @@ function main(): number {
   });
   process.stdout.write(
     [
-      `Sandbox checks: ${checks.length - failed} passed, ${failed} failed`,
+      `Sandbox checks so far: ${checks.length - failed} of ${checks.length} passed`,
       ...lines,
       "Replicas (before up -> after up -> after destroy):",
       ...table,

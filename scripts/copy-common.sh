@@ -212,6 +212,10 @@ s3_error() {
   *NoSuchBucket*)
     echo "bucket $DEST_BUCKET does not exist ($err); create it or fix DEST_URI"
     ;;
+  *"Unknown options"*)
+    # Debian bookworm's awscli 2.9, for one, predates S3 conditional writes (August 2024).
+    echo "this aws CLI ($(aws --version 2>&1 | cut -c1-200)) is too old for what the copy needs while trying to $what ($err); use an aws CLI released after August 2024 (for Jobs: jobs.image)"
+    ;;
   *"Could not connect"* | *"Connection was closed"* | *"Read timeout"* | *"Connect timeout"* | *"connection refused"* | *"dial tcp"* | *"no such host"*)
     echo "cannot reach S3 while trying to $what ($err); check AWS_ENDPOINT_URL and the network"
     ;;

@@ -45,13 +45,23 @@ job_pods_report() {
     "$SANDBOX_RUN/cluster-up.json"
 }
 
+# dump_holds_secret: the env dump of stack-0 in S3 holds the Secret-sourced value of its env.
+dump_holds_secret() {
+  local key text
+  key="$(jq -r '.envDumpKeys["production-stack/stack-0"] // empty' "$SANDBOX_RUN/outputs-up.json")"
+  [[ -n "$key" ]] || return 1
+  # Read whole, then searched (grep -q on a pipe would end the download early: SIGPIPE).
+  text="$(aws_sandbox s3 cp --quiet "s3://$SANDBOX_BUCKET/$key" -)" || return 1
+  grep -qF "POSTGRESQL_PASSWORD=$SANDBOX_POD_SECRET" <<<"$text"
+}
+
 check_jobs_real() {
   local ok total indexes
   read -r ok total indexes <<<"$(job_pods_report 'env-dump')"
-  if ((total > 0 && ok == total)) && ! grep -rqF "$SANDBOX_POD_SECRET" "$SANDBOX_RUN"/*.log; then
+  if ((total > 0 && ok == total)) && dump_holds_secret && ! grep -rqF "$SANDBOX_POD_SECRET" "$SANDBOX_RUN"/*.log; then
     check env-dump-job-real true "$ok env-dump pods succeeded in real containers; the pods' secret env value is in the S3 dump only, in no log"
   else
-    check env-dump-job-real false "$ok of $total env-dump pods succeeded; secret in logs: $(grep -rlF "$SANDBOX_POD_SECRET" "$SANDBOX_RUN"/*.log | tr '\n' ' ')"
+    check env-dump-job-real false "$ok of $total env-dump pods succeeded; secret in the S3 dump: $(dump_holds_secret && echo yes || echo no); in logs: $(grep -rlF "$SANDBOX_POD_SECRET" "$SANDBOX_RUN"/*.log | tr '\n' ' ')"
   fi
   read -r ok total indexes <<<"$(job_pods_report '^backup-stack-db')"
   if ((total > 0 && ok >= 1)); then

@@ -34,15 +34,23 @@ remember() { printf '%s %s\n' "$1" "$2" >>"$SANDBOX_RUN/pids"; }
 
 stop_started() {
   [[ -f "$SANDBOX_RUN/pids" ]] || return 0
-  local name pid
-  tac "$SANDBOX_RUN/pids" | while read -r name pid; do
+  local name pid alive=()
+  # SIGTERM to all at once (newest first), then at most ~5 s for all of them, then SIGKILL.
+  while read -r name pid; do
     if kill -0 "$pid" 2>/dev/null; then
       say "stopping $name (pid $pid)"
       kill "$pid" 2>/dev/null || true
-      for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
-      kill -9 "$pid" 2>/dev/null || true
+      alive+=("$pid")
     fi
+  done < <(tac "$SANDBOX_RUN/pids")
+  for _ in $(seq 1 25); do
+    local still=()
+    for pid in "${alive[@]}"; do kill -0 "$pid" 2>/dev/null && still+=("$pid"); done
+    alive=("${still[@]}")
+    ((${#alive[@]} > 0)) || break
+    sleep 0.2
   done
+  for pid in "${alive[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   rm -f "$SANDBOX_RUN/pids"
 }
 

@@ -41,6 +41,8 @@ record_clean_stop() {
       '.checks += [{name: "clean-stop-leaves-nothing", pass: $pass, detail: $detail}] | .passed = (.passed and $pass)' \
       "$summary" >"$summary.new"
     mv "$summary.new" "$summary"
+    # The closing tally, every check included (one line a test runner's reader understands).
+    jq -r '"sandbox: \([.checks[] | select(.pass)] | length) passed, \([.checks[] | select(.pass | not)] | length) failed"' "$summary"
   fi
   [[ "$pass" == true ]]
 }

@@ -299,6 +299,38 @@ describe("copy-latest.sh against AWS's 403 for a missing key", () => {
   });
 });
 
+describe("copy-latest.sh with an aws CLI that predates conditional writes", () => {
+  it("put-object without --if-none-match = one line naming the CLI and what to use, nothing uploaded", async () => {
+    const { dir } = hourly();
+    const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
+    const bin = tempDir("oldaws");
+    // What Debian's awscli 2.9.19 answers (seen in the sandbox).
+    writeFileSync(
+      path.join(bin, "aws"),
+      [
+        "#!/bin/bash",
+        `if [[ " $* " == *" put-object "* && " $* " == *" --if-none-match "* ]]; then`,
+        "  printf '\\nusage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]\\n\\naws: error: Unknown options: --if-none-match, *\\n' >&2; exit 252",
+        "fi",
+        `exec "${real}" "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const r = await copyLatest(
+      dir,
+      { DEST_URI: `s3://${BUCKET}/old-cli/` },
+      { PATH: `${bin}:${process.env.PATH}` },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    const last = r.stderr.trim().split("\n").pop()!;
+    assert.match(
+      last,
+      /this aws CLI \(aws-cli\/[^)]*\) is too old .*Unknown options: --if-none-match.*jobs\.image/,
+    );
+  });
+});
+
 describe("copy-latest.sh failures", () => {
   const cases: {
     name: string;
