@@ -5,7 +5,8 @@
 //
 // Env: SANDBOX_DIR, SANDBOX_S3_ENDPOINT, SANDBOX_S3_BUCKET, SANDBOX_S3_REGION, and the dummy
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY moto accepts.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
@@ -83,11 +84,35 @@ function aws(args: string[]): string {
   );
 }
 
-function head(
-  bucket: string,
-  key: string,
-): { Metadata?: Record<string, string>; ServerSideEncryption?: string } {
-  return JSON.parse(aws(["s3api", "head-object", "--bucket", bucket, "--key", key]));
+type Head = { Metadata?: Record<string, string>; ServerSideEncryption?: string };
+/** HEADs fetched ahead, all at once (one aws CLI each costs ~1 s of start-up). */
+const heads = new Map<string, Head>();
+
+/** Runs the aws CLI for every key at the same time and keeps each HEAD for head(). */
+async function prefetchHeads(bucket: string, keys: readonly string[]): Promise<void> {
+  const run = promisify(execFile);
+  await Promise.all(
+    [...new Set(keys)].map(async (key) => {
+      const { stdout } = await run(
+        "aws",
+        [
+          "--endpoint-url",
+          process.env.SANDBOX_S3_ENDPOINT ?? "",
+          "--output",
+          "json",
+          ...["s3api", "head-object", "--bucket", bucket, "--key", key],
+        ],
+        { env: { ...process.env, AWS_DEFAULT_REGION: process.env.SANDBOX_S3_REGION } },
+      );
+      heads.set(key, JSON.parse(stdout) as Head);
+    }),
+  );
+}
+
+function head(bucket: string, key: string): Head {
+  return (
+    heads.get(key) ?? JSON.parse(aws(["s3api", "head-object", "--bucket", bucket, "--key", key]))
+  );
 }
 
 function object(bucket: string, key: string): string {
@@ -156,7 +181,7 @@ type Outputs = {
   rpo?: Record<string, number>;
 };
 
-function main(): number {
+async function main(): Promise<number> {
   const checks: Check[] = readFileSync(file("checks.jsonl"), "utf8")
     .split("\n")
     .filter((l) => l.trim() !== "")
@@ -179,6 +204,17 @@ function main(): number {
     broken: replicas("broken"),
   };
   const bucket = process.env.SANDBOX_S3_BUCKET ?? "";
+  if (outputs && s3.up) {
+    const present = new Set(s3.up.map((o) => o.Key));
+    const keys = [
+      ...Object.values(outputs.backups ?? {}).flatMap((b) =>
+        typeof b.key === "string" ? [b.key] : [],
+      ),
+      ...Object.values(outputs.envDumpKeys ?? {}),
+      ...Object.values(outputs.manifestKeys ?? {}),
+    ].filter((k) => present.has(k));
+    await prefetchHeads(bucket, keys);
+  }
 
   if (outputs && s3.up) {
     // Every backup output names objects that exist with its size (and checksum for dumps).
@@ -197,12 +233,23 @@ function main(): number {
           chosen.push(`${name}: chose ${path.posix.basename(out.key)}, expected ${expected[name]}`);
         }
       } else {
-        const under = s3.up.filter((o) => o.Key.startsWith(String(out.prefix)));
+        // The tree's own files; its manifests (one per shard) sit beside them.
+        const manifestDir = `${String(out.prefix)}.relocation-manifest/`;
+        const under = s3.up.filter(
+          (o) => o.Key.startsWith(String(out.prefix)) && !o.Key.startsWith(manifestDir),
+        );
         const bytes = under.reduce((n, o) => n + o.Size, 0);
         if (under.length !== out.files || bytes !== out.bytes) {
           problems.push(
             `${name}: S3 holds ${under.length} files/${bytes} B, outputs say ${out.files}/${out.bytes}`,
           );
+        }
+        const manifests = String(out.manifestKey ?? "")
+          .split(" ")
+          .filter(Boolean);
+        const absent = manifests.filter((k) => !s3.up!.some((o) => o.Key === k));
+        if (manifests.length === 0 || absent.length > 0) {
+          problems.push(`${name}: manifest(s) ${absent.join(", ") || "not in the outputs"}`);
         }
       }
     }
@@ -210,7 +257,7 @@ function main(): number {
     add(
       "outputs-match-s3",
       count > 0 && problems.length === 0,
-      problems.join("; ") || `${count} backups: keys, sizes, sha256 metadata match`,
+      problems.join("; ") || `${count} backups: keys, sizes, sha256 metadata, tree manifests match`,
     );
     add(
       "newest-complete-dump-chosen",
@@ -390,4 +437,12 @@ function main(): number {
   return failed === 0 ? 0 : 1;
 }
 
-if (require.main === module) process.exitCode = main();
+if (require.main === module) {
+  main().then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -3,7 +3,7 @@
 # its status and its pods' status for the program's verdict (components/refresh-verdict.ts).
 # Only status is printed, never the spec (its env could hold values from the CronJob template).
 #
-# Env: NAMESPACE, JOB_NAME, TIMEOUT_SECONDS (default 3600), POLL_SECONDS (default 5),
+# Env: NAMESPACE, JOB_NAME, TIMEOUT_SECONDS (default 3600), POLL_SECONDS (default 2),
 #      KUBE_CONTEXT (optional).
 # Stdout: line 1 the Job's .status as JSON; then one line per pod, its .status as JSON.
 # Failure (exit 1, one line): the Job cannot be read, or it has not finished by TIMEOUT_SECONDS
@@ -12,7 +12,7 @@ set -euo pipefail
 
 : "${NAMESPACE:?NAMESPACE is required}" "${JOB_NAME:?JOB_NAME is required}"
 TIMEOUT_SECONDS="${TIMEOUT_SECONDS:-3600}"
-POLL_SECONDS="${POLL_SECONDS:-5}"
+POLL_SECONDS="${POLL_SECONDS:-2}"
 target="$NAMESPACE/$JOB_NAME"
 fail() {
   printf 'refresh-judge %s: ERROR: %s\n' "$target" "$*" >&2
