@@ -132,9 +132,15 @@ start_node() {
   # The holder: a mount namespace of its own that containerd and kubelet join; when it and they
   # end, every container, volume and network-namespace mount ends with them.
   unshare --mount --propagation slave sleep infinity &
-  remember mount-holder $!
-  echo $! >"$CLUSTER_STATE/holder.pid"
-  sleep 0.2
+  local holder=$! deadline=$((SECONDS + 10))
+  remember mount-holder "$holder"
+  echo "$holder" >"$CLUSTER_STATE/holder.pid"
+  # Until unshare(2) has run, the pid still shows this mount namespace: joining it then would put
+  # containerd in the host's (and kubelet, later, in the holder's: pods lose their volumes).
+  until [[ "$(readlink "/proc/$holder/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]]; do
+    ((SECONDS < deadline)) || die "the mount namespace holder did not start"
+    sleep 0.05
+  done
   start_part containerd in_holder containerd --config "$CLUSTER_DIR/containerd.toml"
   local deadline=$((SECONDS + 30))
   until in_holder ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; do
@@ -192,15 +198,23 @@ kill_cgroup_tasks() {
   done
 }
 
+# cluster_mounts: the mount points (mountinfo-escaped) under the cluster's directories.
+cluster_mounts() {
+  awk -v a="$CLUSTER_DIR" -v b="$CLUSTER_STATE" -v c="$CONTAINERD_ROOT" \
+    'index($5, a) == 1 || index($5, b) == 1 || index($5, c) == 1 { print $5 }' /proc/self/mountinfo
+}
+
 # stop_cluster_leftovers: what an earlier run may have left (kill -9 of any part): processes in
 # pod cgroups, mounts under the cluster's directories, containerd's shim sockets.
 stop_cluster_leftovers() {
   kill_cgroup_tasks
   local m
-  while IFS= read -r -d '' m; do umount -l "$m" 2>/dev/null || true; done < <(
-    awk -v a="$CLUSTER_DIR" -v b="$CLUSTER_STATE" -v c="$CONTAINERD_ROOT" \
-      'index($5, a) == 1 || index($5, b) == 1 || index($5, c) == 1 { printf "%s\0", $5 }' /proc/self/mountinfo | sort -rz
-  )
+  # mountinfo is one mount per line with spaces, tabs, newlines and backslashes octal-escaped,
+  # so a line is exactly one mount point once its escapes are decoded (%b).
+  while IFS= read -r m; do
+    printf -v m '%b' "$m"
+    umount -l "$m" 2>/dev/null || true
+  done < <(cluster_mounts | sort -r)
   # A mount namespace outlives its last process by a moment: retry, then say what is left.
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     rm -rf "$CLUSTER_DIR" "$CLUSTER_STATE" 2>/dev/null && break
@@ -216,8 +230,7 @@ stop_cluster_leftovers() {
 leftovers() {
   [[ ! -e "/run/netns/$SANDBOX_NETNS" ]] || echo "network namespace $SANDBOX_NETNS"
   pgrep -a -f "$CLUSTER_DIR|$CLUSTER_STATE" | sed 's/^/process /' || true
-  awk -v a="$CLUSTER_DIR" -v b="$CLUSTER_STATE" -v c="$CONTAINERD_ROOT" \
-    'index($5, a) == 1 || index($5, b) == 1 || index($5, c) == 1 { print "mount " $5 }' /proc/self/mountinfo
+  cluster_mounts | sed 's/^/mount /'
   local c
   for c in "${CGROUP_CONTROLLERS[@]}"; do [[ ! -d "/sys/fs/cgroup/$c/kubepods" ]] || echo "cgroup $c/kubepods"; done
   [[ ! -d "$CLUSTER_DIR" ]] || echo "directory $CLUSTER_DIR"
