@@ -2,7 +2,7 @@
 // CronJobs (their jobTemplate shaped like the sql-backup charts'), the media PVC and its NFS PV;
 // and what the refresh, quiesce and copy Commands print on a successful run.
 import { JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
-import type { MockOptions } from "./mocks";
+import { useMocks, type MockOptions, type Recorder } from "./mocks";
 
 export const SHA = "a".repeat(64);
 export const QUIESCED_AT = "2026-11-25T10:00:00Z";
@@ -86,4 +86,17 @@ export function productionStdout(name: string, inputs: Record<string, unknown>):
     return `{"bucket":"im-fragalysis","key":"${key}","size":1234,"sha256":"${SHA}","source":"/nfs/${key}","sourceTime":"2026-11-25T10:00:07Z","verifiedAt":"${verifiedAt}"}`;
   }
   return "";
+}
+
+/**
+ * Mocks for the whole program (index.ts) against the production cluster as above: the two
+ * quiesced StatefulSets, the backup CronJobs, the media volume, and a successful run's output.
+ */
+export function useProductionMocks(): Promise<Recorder> {
+  return useMocks({
+    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
+    cronJobs: CRON_JOBS,
+    volumes: VOLUMES,
+    commandStdout: productionStdout,
+  });
 }

@@ -10,6 +10,7 @@ import {
   getObject,
   headObject,
   isoTime,
+  listObjects,
   putObject,
   setAge,
   sha256,
@@ -220,29 +221,34 @@ describe("copy-latest.sh re-runs", () => {
 });
 
 /**
- * PATH with a stand-in aws that answers a HEAD of a missing key as AWS does when ListBucket is
- * granted per prefix only (the copy policy): 403 Forbidden instead of 404. Moto always says 404.
+ * PATH with a stand-in `aws`: bash lines that may answer a call themselves (`$real` is the real
+ * CLI), else the real aws CLI runs.
  */
-async function awsAnswering403(): Promise<string> {
+async function standInAws(name: string, lines: string[]): Promise<string> {
   const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
-  const bin = tempDir("bin403");
+  const bin = tempDir(name);
   writeFileSync(
     path.join(bin, "aws"),
-    [
-      "#!/bin/bash",
-      `if [[ " $* " == *" head-object "* ]]; then`,
-      `  err=$(mktemp); "${real}" "$@" 2>"$err"; code=$?`,
-      `  if grep -q '(404)' "$err"; then`,
-      `    echo 'An error occurred (403) when calling the HeadObject operation: Forbidden' >&2; exit 255`,
-      "  fi",
-      `  cat "$err" >&2; exit $code`,
-      "fi",
-      `exec "${real}" "$@"`,
-      "",
-    ].join("\n"),
+    ["#!/bin/bash", `real='${real}'`, ...lines, `exec "$real" "$@"`, ""].join("\n"),
     { mode: 0o755 },
   );
   return `${bin}:${process.env.PATH}`;
+}
+
+/**
+ * PATH with a stand-in aws that answers a HEAD of a missing key as AWS does when ListBucket is
+ * granted per prefix only (the copy policy): 403 Forbidden instead of 404. Moto always says 404.
+ */
+function awsAnswering403(): Promise<string> {
+  return standInAws("bin403", [
+    `if [[ " $* " == *" head-object "* ]]; then`,
+    `  err=$(mktemp); "$real" "$@" 2>"$err"; code=$?`,
+    `  if grep -q '(404)' "$err"; then`,
+    `    echo 'An error occurred (403) when calling the HeadObject operation: Forbidden' >&2; exit 255`,
+    "  fi",
+    `  cat "$err" >&2; exit $code`,
+    "fi",
+  ]);
 }
 
 describe("copy-latest.sh against AWS's 403 for a missing key", () => {
@@ -267,27 +273,12 @@ describe("copy-latest.sh against AWS's 403 for a missing key", () => {
     writeFileSync(other, "someone else's dump");
     await putObject(env, BUCKET, `forbidden-conflict/${name}`, other);
     // The stand-in hides the object from HEAD only for 404s; make HEAD fail with 403 throughout.
-    const bin = tempDir("bin403all");
-    const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
-    writeFileSync(
-      path.join(bin, "aws"),
-      [
-        "#!/bin/bash",
-        `if [[ " $* " == *" head-object "* ]]; then`,
-        `  echo 'An error occurred (403) when calling the HeadObject operation: Forbidden' >&2; exit 255`,
-        "fi",
-        `exec "${real}" "$@"`,
-        "",
-      ].join("\n"),
-      { mode: 0o755 },
-    );
-    const r = await copyLatest(
-      dir,
-      { DEST_URI: `s3://${BUCKET}/forbidden-conflict/` },
-      {
-        PATH: `${bin}:${process.env.PATH}`,
-      },
-    );
+    const PATH = await standInAws("bin403all", [
+      `if [[ " $* " == *" head-object "* ]]; then`,
+      `  echo 'An error occurred (403) when calling the HeadObject operation: Forbidden' >&2; exit 255`,
+      "fi",
+    ]);
+    const r = await copyLatest(dir, { DEST_URI: `s3://${BUCKET}/forbidden-conflict/` }, { PATH });
     assert.equal(r.code, 1, r.stderr);
     const got = await getObject(
       env,
@@ -302,32 +293,20 @@ describe("copy-latest.sh against AWS's 403 for a missing key", () => {
 describe("copy-latest.sh with an aws CLI that predates conditional writes", () => {
   it("put-object without --if-none-match = one line naming the CLI and what to use, nothing uploaded", async () => {
     const { dir } = hourly();
-    const real = (await run("bash", ["-c", "command -v aws"])).stdout.trim();
-    const bin = tempDir("oldaws");
     // What Debian's awscli 2.9.19 answers (seen in the sandbox).
-    writeFileSync(
-      path.join(bin, "aws"),
-      [
-        "#!/bin/bash",
-        `if [[ " $* " == *" put-object "* && " $* " == *" --if-none-match "* ]]; then`,
-        "  printf '\\nusage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]\\n\\naws: error: Unknown options: --if-none-match, *\\n' >&2; exit 252",
-        "fi",
-        `exec "${real}" "$@"`,
-        "",
-      ].join("\n"),
-      { mode: 0o755 },
-    );
-    const r = await copyLatest(
-      dir,
-      { DEST_URI: `s3://${BUCKET}/old-cli/` },
-      { PATH: `${bin}:${process.env.PATH}` },
-    );
+    const PATH = await standInAws("oldaws", [
+      `if [[ " $* " == *" put-object "* && " $* " == *" --if-none-match "* ]]; then`,
+      "  printf '\\nusage: aws [options] <command> <subcommand> [parameters]\\naws: error: Unknown options: --if-none-match, *\\n' >&2; exit 252",
+      "fi",
+    ]);
+    const r = await copyLatest(dir, { DEST_URI: `s3://${BUCKET}/old-cli/` }, { PATH });
     assert.equal(r.code, 1, r.stderr);
     const last = r.stderr.trim().split("\n").pop()!;
     assert.match(
       last,
       /this aws CLI \(aws-cli\/[^)]*\) is too old .*Unknown options: --if-none-match.*jobs\.image/,
     );
+    assert.deepEqual(await listObjects(env, BUCKET, "old-cli/"), []);
   });
 });
 

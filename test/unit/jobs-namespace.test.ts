@@ -2,19 +2,14 @@
 // for its Jobs and declares no Namespace, so destroy cannot delete one it did not create.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { settle, useMocks, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, productionStdout, VOLUMES } from "../helpers/refresh-mocks";
+import { settle, type Recorder } from "../helpers/mocks";
+import { useProductionMocks } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 
 before(async () => {
-  recorder = await useMocks({
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    commandStdout: productionStdout,
-  });
+  recorder = await useProductionMocks();
   useStackConfig("production", {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
     jobs: JSON.stringify({ namespace: "relocation-existing", createNamespace: false }),

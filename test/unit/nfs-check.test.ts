@@ -5,19 +5,14 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { shellQuote } from "../../components/nfs-to-s3-copy";
 import { script } from "../../components/scripts";
-import { CRON_JOBS, productionStdout, VOLUMES } from "../helpers/refresh-mocks";
-import { settle, useMocks, type Recorder } from "../helpers/mocks";
+import { useProductionMocks } from "../helpers/refresh-mocks";
+import { settle, type Recorder } from "../helpers/mocks";
 import { useStackConfig } from "../helpers/stack";
 
 let rec: Recorder;
 
 before(async () => {
-  rec = await useMocks({
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    commandStdout: productionStdout,
-  });
+  rec = await useProductionMocks();
   useStackConfig("production", {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
     nfs: JSON.stringify({

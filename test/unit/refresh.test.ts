@@ -4,14 +4,13 @@
 // from the live volume; every loss window 0.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { useMocks, valueOf, type Recorder, type Registered } from "../helpers/mocks";
+import { valueOf, type Recorder, type Registered } from "../helpers/mocks";
 import {
   CRON_JOBS,
   MEDIA_DIR,
-  productionStdout,
   QUIESCED_AT,
   REFRESH_STARTED,
-  VOLUMES,
+  useProductionMocks,
 } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
 
@@ -19,12 +18,7 @@ let recorder: Recorder;
 let stack: typeof import("../../index");
 
 before(async () => {
-  recorder = await useMocks({
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    commandStdout: productionStdout,
-  });
+  recorder = await useProductionMocks();
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
   stack = await import("../../index");
   await valueOf(stack.rpo);

@@ -2,20 +2,15 @@
 // register, in which order, and the stack outputs.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, productionStdout, VOLUMES } from "../helpers/refresh-mocks";
+import { valueOf, type Recorder } from "../helpers/mocks";
+import { useProductionMocks } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: typeof import("../../index");
 
 before(async () => {
-  recorder = await useMocks({
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    commandStdout: productionStdout,
-  });
+  recorder = await useProductionMocks();
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
   stack = await import("../../index");
   await valueOf(stack.originalReplicas);
