@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sandbox/toolchain.sh - build the Go binaries the local end-to-end sandbox
 # needs (Pulumi CLI, Node.js language host, Kubernetes/command providers,
-# a Kubernetes control plane and kwok/kwokctl) from the Go module proxy into a
+# a Kubernetes control plane and kubelet, the benchmark's S3 server and rclone)
+# from the Go module proxy into a
 # cache outside the repo. Nothing it builds is committed.
 #
 # Usage:
@@ -30,8 +31,7 @@
 # tool that was cut off resumes from Go's module cache (GOMODCACHE) and build
 # cache (GOCACHE), so nothing downloaded or compiled before is done again.
 #
-# Starting the kwok cluster with these binaries (fully offline):
-#   see sandbox/README-toolchain.md ("Starting the kwok cluster").
+# The cluster the sandbox starts with these binaries: sandbox/lib/cluster.sh.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
