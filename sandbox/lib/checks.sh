@@ -79,19 +79,22 @@ check_jobs_real() {
 
 # restore_count DUMP-GZ SQL: restores a pg_dumpall into a fresh PostgreSQL and prints SQL's result.
 restore_count() {
-  local dump="$1" sql="$2" dir port out
+  local dump="$1" sql="$2" dir port
   dir="$(mktemp -d)"
   chown postgres "$dir"
   port="$(free_port)"
-  runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$dir/data" -A trust -U postgres >/dev/null
-  runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/data" -w -l "$dir/log" \
-    -o "-c listen_addresses='' -c port=$port -c unix_socket_directories=$dir" start >/dev/null
-  # The dump recreates the postgres role, which exists: that one error is expected.
-  gzip -dc "$dump" | runuser -u postgres -- psql -X -q -h "$dir" -p "$port" -d template1 >/dev/null 2>&1 || true
-  out="$(runuser -u postgres -- psql -X -At -h "$dir" -p "$port" -d postgres -c "$sql" 2>&1 || true)"
-  runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  # As postgres, from a directory it may enter (the clone may be in a 0700 directory).
+  (
+    cd "$dir"
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$dir/data" -A trust -U postgres >/dev/null
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/data" -w -l "$dir/log" \
+      -o "-c listen_addresses='' -c port=$port -c unix_socket_directories=$dir" start >/dev/null
+    # The dump recreates the postgres role, which exists: that one error is expected.
+    gzip -dc "$dump" | runuser -u postgres -- psql -X -q -h "$dir" -p "$port" -d template1 >/dev/null 2>&1 || true
+    runuser -u postgres -- psql -X -At -h "$dir" -p "$port" -d postgres -c "$sql" 2>>"$SANDBOX_RUN/restore.log" || true
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  )
   rm -rf "$dir"
-  printf '%s\n' "$out"
 }
 
 # The dumps copied by `up`, restored into a fresh PostgreSQL, hold the row written after the
