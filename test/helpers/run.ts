@@ -1,4 +1,5 @@
 // Runs a script or command for real and captures what it printed.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 
 export interface RunResult {
@@ -45,4 +46,18 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
 export function lastJson<T = Record<string, unknown>>(stdout: string): T {
   const lines = stdout.trim().split("\n");
   return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/**
+ * A copy script's failure as the scripts promise it: exit 1, exactly one `<script>: ERROR: ...`
+ * line and it is the last on stderr, no stdout/stderr line over 64 KiB. Returns that line.
+ */
+export function oneErrorLine(r: RunResult, script: string): string {
+  assert.equal(r.code, 1, `expected exit 1, got ${r.code}\n${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.match(lines[lines.length - 1]!, new RegExp(`^${script}: ERROR: `));
+  assert.equal(lines.filter((l) => l.includes("ERROR:")).length, 1, r.stderr);
+  for (const l of [...lines, ...r.stdout.split("\n")])
+    assert.ok(Buffer.byteLength(l) <= 65536, "line over 64 KiB");
+  return lines[lines.length - 1]!;
 }

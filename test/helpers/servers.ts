@@ -54,6 +54,30 @@ export interface MotoOptions {
   readonly port?: number;
 }
 
+/**
+ * Starts a server and waits until PORT accepts connections; if it never does, the server is
+ * killed and the error carries the tail of its stderr.
+ */
+async function spawnServer(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+): Promise<ChildProcess> {
+  const child = spawn(command, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  try {
+    await waitForPort(port);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(
+      `${path.basename(command)} did not start: ${(err as Error).message}\n${stderr}`,
+    );
+  }
+  return child;
+}
+
 /** Starts `moto_server` (S3, IAM, STS) on 127.0.0.1. */
 export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   const port = options.port ?? (await freePort());
@@ -61,18 +85,12 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   if (options.enforceIamAfter !== undefined) {
     env.INITIAL_NO_AUTH_ACTION_COUNT = String(options.enforceIamAfter);
   }
-  const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+  const child = await spawnServer(
+    "moto_server",
+    ["-H", "127.0.0.1", "-p", String(port)],
     env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
-  try {
-    await waitForPort(port);
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw new Error(`moto_server did not start: ${(err as Error).message}\n${stderr}`);
-  }
+    port,
+  );
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
@@ -143,22 +161,12 @@ export async function startVersitygw(
   const dataDir = tempDir("versitygw");
   const keyId = "benchroot";
   const secret = "benchroot-secret";
-  const child = spawn(
+  const child = await spawnServer(
     binary,
     ["--port", `127.0.0.1:${port}`, "--keep-alive", "--quiet", "posix", dataDir],
-    {
-      env: { ...process.env, ROOT_ACCESS_KEY_ID: keyId, ROOT_SECRET_ACCESS_KEY: secret },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
+    { ...process.env, ROOT_ACCESS_KEY_ID: keyId, ROOT_SECRET_ACCESS_KEY: secret },
+    port,
   );
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
-  try {
-    await waitForPort(port);
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw new Error(`versitygw did not start: ${(err as Error).message}\n${stderr}`);
-  }
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,

@@ -17,7 +17,7 @@ import {
   sha256,
   writeBackup,
 } from "../helpers/fixtures";
-import { lastJson, run, type RunResult } from "../helpers/run";
+import { lastJson, oneErrorLine, run, type RunResult } from "../helpers/run";
 import { startMoto, tempDir, type Moto } from "../helpers/servers";
 
 const BUCKET = "relocation-latest-hostile";
@@ -34,13 +34,7 @@ const copy = (dir: string, prefix: string, extra: Record<string, string> = {}) =
   run("bash", [path.join(SCRIPTS, "copy-latest.sh")], {
     env: { ...env, SOURCE_DIR: dir, DEST_URI: `s3://${BUCKET}/${prefix}`, ...extra },
   });
-function failed(r: RunResult): string {
-  assert.equal(r.code, 1, `expected exit 1, got ${r.code}\n${r.stderr}`);
-  const lines = r.stderr.trim().split("\n");
-  assert.match(lines[lines.length - 1]!, /^copy-latest: ERROR: /);
-  assert.equal(lines.filter((l) => l.includes("ERROR:")).length, 1, r.stderr);
-  return lines[lines.length - 1]!;
-}
+const failed = (r: RunResult) => oneErrorLine(r, "copy-latest");
 
 describe("copy-latest.sh checksums of names tools escape", () => {
   for (const [name, dirName] of [
