@@ -13,7 +13,6 @@ import {
   readFileSync,
   writeFileSync,
 } from "node:fs";
-import { createServer, connect, type Server, type Socket } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -25,7 +24,8 @@ import {
   writeManyFiles,
 } from "../helpers/fixtures";
 import { lastJson, oneErrorLine, run, type RunResult } from "../helpers/run";
-import { freePort, startMoto, tempDir, type Moto } from "../helpers/servers";
+import { S3Proxy } from "../helpers/s3-proxy";
+import { startMoto, tempDir, type Moto } from "../helpers/servers";
 
 const BUCKET = "relocation-hostile";
 const MULTIPART = { MULTIPART_THRESHOLD_BYTES: "8388608", MULTIPART_CHUNKSIZE_BYTES: "5242880" };
@@ -405,36 +405,13 @@ describe("settings refused before any request", () => {
   }
 });
 
-/** A TCP proxy in front of moto: down() is an S3 outage. */
-class Proxy {
-  private server?: Server;
-  private sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly target: number,
-  ) {}
-  up(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target, "127.0.0.1");
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.once("close", () => this.sockets.delete(s));
-        s.on("error", () => (client.destroy(), upstream.destroy()));
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    return new Promise((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
-  }
-  down(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server!.close(() => resolve()));
-  }
-}
-
-/** Starts sync-dir.sh on 400 small files, calls `act` once the first upload is reported. */
+/**
+ * Starts sync-dir.sh on 400 small files through a proxy that holds each request >= 20 ms (so the
+ * run lasts >= 8 s on any machine), calls `act` once the first upload is reported.
+ */
 async function interrupted(
   extra: Record<string, string>,
-  act: (pid: number) => void,
+  act: (pid: number, proxy: S3Proxy) => void,
 ): Promise<{
   code: number | null;
   signal: string | null;
@@ -444,6 +421,7 @@ async function interrupted(
 }> {
   const root = tempDir("interrupted");
   writeManyFiles(root, 400, 1024);
+  const proxy = await S3Proxy.start(moto.port, { delayMs: 20 });
   const child = spawn("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
       ...process.env,
@@ -453,6 +431,7 @@ async function interrupted(
       PROGRESS_SECONDS: "1",
       SOURCE_DIR: root,
       DEST_URI: `s3://${BUCKET}/interrupted-${Date.now()}/`,
+      AWS_ENDPOINT_URL: proxy.endpoint,
       ...extra,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -463,24 +442,20 @@ async function interrupted(
     stderr += d;
     if (!acted && /progress: [1-9]\d* file\(s\) uploaded/.test(stderr)) {
       acted = Date.now();
-      act(child.pid!);
+      act(child.pid!, proxy);
     }
   });
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
     child.once("close", (c, s) => resolve([c, s])),
   );
+  await proxy.down();
   assert.ok(acted, `finished before the interruption:\n${stderr}`);
   return { code, signal, stderr, seconds: (Date.now() - acted) / 1000, root };
 }
 
 describe("failures that end fast", () => {
   it("S3 gone mid-sync (default retries) = stops within OUTAGE_SECONDS + a few s, failures counted", async () => {
-    const proxy = new Proxy(await freePort(), moto.port);
-    await proxy.up();
-    const r = await interrupted(
-      { AWS_ENDPOINT_URL: `http://127.0.0.1:${proxy.port}`, OUTAGE_SECONDS: "3" },
-      () => void proxy.down(),
-    );
+    const r = await interrupted({ OUTAGE_SECONDS: "3" }, (_pid, proxy) => void proxy.down());
     assert.equal(r.code, 1, r.stderr);
     assert.ok(r.seconds < 25, `took ${r.seconds}s after the outage`);
     assert.match(r.stderr, /progress: \d+ file\(s\) uploaded so far, [1-9]\d* failed/);

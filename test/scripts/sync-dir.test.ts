@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, existsSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, connect, type Server, type Socket } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -17,7 +16,8 @@ import {
   type TreeFile,
 } from "../helpers/fixtures";
 import { lastJson, run, type RunResult } from "../helpers/run";
-import { freePort, startMoto, tempDir, type Moto } from "../helpers/servers";
+import { S3Proxy } from "../helpers/s3-proxy";
+import { startMoto, tempDir, type Moto } from "../helpers/servers";
 
 /** Where a tool is on PATH (synchronously: run() can race a command that exits at once). */
 const which = (tool: string) =>
@@ -251,11 +251,25 @@ describe("sync-dir.sh", () => {
   it("progress = lines at intervals, far fewer than files", async () => {
     const root = tempDir("many");
     const files = writeManyFiles(root, 120, 2048);
-    const r = await syncDir(root, "progress/", { PROGRESS_SECONDS: "1", CONCURRENCY: "2" });
-    success(r);
-    const lines = r.stderr.split("\n").filter((l) => l.includes("progress:"));
-    assert.ok(lines.length >= 2, r.stderr);
-    assert.ok(lines.length < files.length / 4, `${lines.length} progress lines`);
+    // 60 requests per connection at >= 50 ms each: the upload lasts >= 3 s on any machine.
+    const slow = await S3Proxy.start(moto.port, { delayMs: 50 });
+    try {
+      const r = await syncDir(root, "progress/", {
+        AWS_ENDPOINT_URL: slow.endpoint,
+        PROGRESS_SECONDS: "1",
+        CONCURRENCY: "2",
+      });
+      success(r);
+      const elapsed = [...r.stderr.matchAll(/progress: .*; (\d+)s elapsed/g)].map((m) => +m[1]);
+      assert.ok(elapsed.length >= 3, r.stderr);
+      assert.ok(elapsed.length < files.length / 4, `${elapsed.length} progress lines`);
+      // Lines while uploading are PROGRESS_SECONDS apart; the closing one may come sooner.
+      for (let i = 1; i < elapsed.length - 1; i++) {
+        assert.ok(elapsed[i] - elapsed[i - 1] >= 1, `progress at ${elapsed.join(", ")} s`);
+      }
+    } finally {
+      await slow.down();
+    }
   });
 });
 
@@ -365,50 +379,19 @@ describe("sync-dir.sh with rclone", () => {
   });
 });
 
-/** A TCP proxy in front of moto: stopping it is an S3 outage that keeps the stored objects. */
-class Outage {
-  private server?: Server;
-  private sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly target: number,
-  ) {}
-
-  up(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target, "127.0.0.1");
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.once("close", () => this.sockets.delete(s));
-        s.on("error", () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    return new Promise((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
-  }
-
-  down(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server!.close(() => resolve()));
-  }
-}
-
 describe("sync-dir.sh interrupted by an S3 outage", () => {
   it("outage mid-run = exit 1; re-run after = the rest sent, nothing sent twice, all verified", async () => {
     const root = tempDir("many");
     const files = writeManyFiles(root, 400);
-    const outage = new Outage(await freePort(), moto.port);
-    await outage.up();
+    // >= 20 ms a request, one at a time: 400 files last >= 8 s, far past the first progress line.
+    const outage = await S3Proxy.start(moto.port, { delayMs: 20 });
     const settings = {
       ...env,
       SOURCE_DIR: root,
       DEST_URI: `s3://${BUCKET}/outage/`,
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${outage.port}`,
+      AWS_ENDPOINT_URL: outage.endpoint,
       SYNC_TOOL: "aws",
-      CONCURRENCY: "1", // slow enough (~6 s for 400 files) to stop S3 well before the end
+      CONCURRENCY: "1",
       PROGRESS_SECONDS: "1",
       AWS_MAX_ATTEMPTS: "1", // fail fast once the server is gone instead of retrying each file
     };
