@@ -63,7 +63,7 @@ shopt -s lastpipe
 # shellcheck disable=SC1091 # shipped next to this script by both executors
 . "$(dirname -- "${BASH_SOURCE[0]}")/copy-common.sh" sync-dir
 
-require_tools aws find sort xargs cp stat date mktemp md5sum sha256sum split grep timeout mkfifo
+require_tools aws find sort xargs cp stat date mktemp md5sum sha256sum split grep timeout mkfifo dd tee
 [[ -n "${SOURCE_DIR:-}" ]] || fail "SOURCE_DIR is required"
 [[ -n "${DEST_URI:-}" ]] || fail "DEST_URI is required"
 PROGRESS_SECONDS="${PROGRESS_SECONDS:-30}"
@@ -258,7 +258,7 @@ done
 ((${#manifest_objects[@]} == 0)) || log "read ${#manifest_objects[@]} previous manifest(s): ${#prev[@]} entries"
 
 declare -A etag_of=() sha_of=()
-: >"$WORK_DIR/hash-small" && : >"$WORK_DIR/hash-big"
+: >"$WORK_DIR/hash-todo"
 hashed=0 hashed_bytes=0
 while IFS=/ read -r -d '' _ size mtime ctime rel; do
   if [[ "${remote["$rel"]:-missing}" == "$size" ]]; then
@@ -270,60 +270,86 @@ while IFS=/ read -r -d '' _ size mtime ctime rel; do
     fi
   fi
   hashed=$((hashed + 1)) hashed_bytes=$((hashed_bytes + size))
-  if ((size < MULTIPART_THRESHOLD_BYTES)); then
-    printf '%s\0' "$rel" >>"$WORK_DIR/hash-small"
-  else
-    printf '%s\0' "$rel" >>"$WORK_DIR/hash-big"
-  fi
+  printf '%s/%s\0' "$size" "$rel" >>"$WORK_DIR/hash-todo"
 done <"$WORK_DIR/mine"
 
-# Hash: MD5 and SHA-256 streams run side by side over the same files (the second read comes
-# from the page cache), HASH_CONCURRENCY streams in all; md5sum/sha256sum -z never escape names.
+# Hash: each file is read ONCE and that read feeds both digests (tee into MD5, per part above
+# MULTIPART_THRESHOLD_BYTES, and SHA-256), so the sha256 recorded describes the bytes whose
+# ETag verification later compares with the ETag S3 computed from what it stored. (Two reads,
+# as before, could see different bytes when a write does not move size, mtime or ctime: a
+# shared mmap page already dirty, an NFS client's attribute cache.) HASH_CONCURRENCY streams.
+# dd opens with O_NONBLOCK and reads at most size + 1 bytes: a FIFO or device swapped in after
+# the scan gives EOF, EAGAIN or a bounded read instead of a hang; the name is then checked to
+# still be a regular file. Records: "sha256 md5|Pparts-hex rel<NUL>"; failures "reason/rel<NUL>".
 hash_started=$SECONDS
 if ((hashed > 0)); then
   log "hashing $hashed file(s), $hashed_bytes bytes (not recorded with this size, mtime and ctime and this ETag)"
-  streams=$(((HASH_CONCURRENCY + 1) / 2))
+  streams=$HASH_CONCURRENCY
   cd -- "$SOURCE_DIR"
-  if [[ -s "$WORK_DIR/hash-small" ]]; then
-    # Deal the names round-robin into $streams lists.
-    n=0
-    while IFS= read -r -d '' rel; do
-      printf '%s\0' "$rel" >>"$WORK_DIR/hash-small.$((n % streams))"
-      n=$((n + 1))
-    done <"$WORK_DIR/hash-small"
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    run_child bash -c '
-      dir=$1 streams=$2
-      for ((i = 0; i < streams; i++)); do
-        [[ -s "$dir/hash-small.$i" ]] || continue
-        xargs -0 -r md5sum -z -- <"$dir/hash-small.$i" >"$dir/md5.$i" 2>>"$dir/hash.err" &
-        xargs -0 -r sha256sum -z -- <"$dir/hash-small.$i" >"$dir/sha.$i" 2>>"$dir/hash.err" &
-      done
-      rc=0
-      for job in $(jobs -p); do wait "$job" || rc=1; done
-      exit "$rc"' _ "$WORK_DIR" "$streams" || true
+  # Deal the files round-robin into $streams lists of "size/part/rel" (part 0: single-part).
+  n=0
+  while IFS=/ read -r -d '' size rel; do
+    part=0
+    ((size < MULTIPART_THRESHOLD_BYTES)) || part_size_for "$size"
+    printf '%s/%s/%s\0' "$size" "$part" "$rel" >>"$WORK_DIR/hash-list.$((n % streams))"
+    n=$((n + 1))
+  done <"$WORK_DIR/hash-todo"
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  run_child bash -c '
+    set -o pipefail
+    hash_stream() {
+      local list=$1 out=$2 bad=$3 fifo=$4 size part rel sha md5 _
+      mkfifo -- "$fifo"
+      while IFS=/ read -r -d "" size part rel; do
+        if ((part == 0)); then
+          md5sum <"$fifo" >"$fifo.md5" &
+        else
+          split -b "$part" --filter=md5sum <"$fifo" | cut -c1-32 | tr -d "\n" >"$fifo.md5" &
+        fi
+        sha=$(dd if="./$rel" iflag=nonblock,count_bytes count=$((size + 1)) bs=1M status=none 2>>"$fifo.err" |
+          tee -- "$fifo" | sha256sum) || sha=""
+        wait "$!" || sha=""
+        if [[ -L "./$rel" || (-e "./$rel" && ! -f "./$rel") ]]; then
+          printf "nonregular/%s\0" "$rel" >>"$bad"
+          continue
+        fi
+        md5=""
+        read -r md5 _ <"$fifo.md5" || true # no newline after the part digests
+        if [[ -z "$sha" || -z "$md5" ]]; then
+          printf "unreadable/%s\0" "$rel" >>"$bad"
+          continue
+        fi
+        ((part == 0)) || md5="P$md5"
+        printf "%s %s %s\0" "${sha:0:64}" "$md5" "$rel" >>"$out"
+      done <"$list"
+    }
+    dir=$1 streams=$2
     for ((i = 0; i < streams; i++)); do
-      [[ -s "$WORK_DIR/hash-small.$i" ]] || continue
-      while IFS= read -r -d '' rec; do etag_of["${rec:34}"]="${rec:0:32}"; done <"$WORK_DIR/md5.$i"
-      while IFS= read -r -d '' rec; do sha_of["${rec:66}"]="${rec:0:64}"; done <"$WORK_DIR/sha.$i"
+      [[ -s "$dir/hash-list.$i" ]] || continue
+      hash_stream "$dir/hash-list.$i" "$dir/hashes.$i" "$dir/hash-bad.$i" "$dir/hash-fifo.$i" &
     done
-  fi
-  while IFS= read -r -d '' rel; do
-    size=$(stat -c %s -- "./$rel") || continue
-    part_size_for "$size"
-    # Both digests over one read of the file: tee feeds split (per-part MD5s) through a FIFO.
-    rm -f -- "$WORK_DIR/big.fifo" "$WORK_DIR/big.parts"
-    mkfifo -- "$WORK_DIR/big.fifo"
-    split -b "$part" --filter=md5sum <"$WORK_DIR/big.fifo" | cut -c1-32 | tr -d '\n' >"$WORK_DIR/big.parts" &
-    md5_job=$!
-    digest=$(tee -- "$WORK_DIR/big.fifo" <"./$rel" | sha256sum | cut -c1-64) || digest=""
-    wait "$md5_job" || digest=""
-    parts=$(<"$WORK_DIR/big.parts")
-    [[ -n "$digest" && -n "$parts" ]] || continue
-    sha_of["$rel"]=$digest
-    etag_of["$rel"]="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
-  done <"$WORK_DIR/hash-big"
+    rc=0
+    for job in $(jobs -p); do wait "$job" || rc=1; done
+    exit "$rc"' _ "$WORK_DIR" "$streams" || true
   cd - >/dev/null
+  for ((i = 0; i < streams; i++)); do
+    if [[ -s "$WORK_DIR/hash-bad.$i" ]]; then
+      IFS=/ read -r -d '' reason rel <"$WORK_DIR/hash-bad.$i"
+      [[ "$reason" != nonregular ]] ||
+        fail "$rel is no longer a regular file (replaced by a FIFO, socket, device or link after the scan); nothing was sent. Re-run once the tree is quiet"
+      fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-fifo.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
+    fi
+    [[ -s "$WORK_DIR/hashes.$i" ]] || continue
+    while IFS= read -r -d '' rec; do
+      rel="${rec:65}" md5="${rel%% *}" rel="${rel#* }"
+      sha_of["$rel"]="${rec:0:64}"
+      if [[ "$md5" == P* ]]; then
+        parts="${md5#P}"
+        md5="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
+      fi
+      etag_of["$rel"]=$md5
+    done <"$WORK_DIR/hashes.$i"
+  done
   log "hashed $hashed file(s) in $((SECONDS - hash_started))s"
 fi
 
@@ -332,7 +358,7 @@ planned=0 planned_bytes=0 line_break_names=0
 : >"$WORK_DIR/todo.abs"
 while IFS=/ read -r -d '' _ size _ _ rel; do
   if [[ -z "${etag_of["$rel"]:-}" || -z "${sha_of["$rel"]:-}" ]]; then
-    fail "cannot hash $rel (removed or unreadable while being read: $(head -n 1 "$WORK_DIR/hash.err" 2>/dev/null | cut -c1-500)); re-run once the tree is quiet"
+    fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-fifo.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
   fi
   [[ "${remote["$rel"]:-missing}" == "$size" && "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]] && continue
   planned=$((planned + 1)) planned_bytes=$((planned_bytes + size))
