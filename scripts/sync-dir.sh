@@ -32,9 +32,10 @@
 # 3. Delta: the destination prefix is listed once (URL-encoded keys: any bytes survive) with
 #    sizes and ETags, and the previous manifests are read. A file is skipped without reading it
 #    when a previous manifest has it with the same size, mtime and ctime and the object still
-#    has that size and the ETag recorded there. Every other file is hashed (MD5, per part above
-#    MULTIPART_THRESHOLD_BYTES as S3 computes ETags, and SHA-256): it is skipped if the object
-#    has its size and that ETag, otherwise sent. A same-size object with other content has
+#    has that size and the ETag recorded there. Every other file is hashed, both digests from
+#    one read (MD5, per part above MULTIPART_THRESHOLD_BYTES as S3 computes ETags, and SHA-256;
+#    opened without blocking, at most size + 1 bytes, a file no longer regular fails the run):
+#    it is skipped if the object has its size and that ETag, otherwise sent. A same-size object with other content has
 #    another ETag: it is sent again. Nothing at the destination is ever deleted.
 # 4. Upload of exactly that list, CONCURRENCY at a time: with rclone (`copy --files-from-raw
 #    --no-check-dest`, no name encoding, its own config in env only), or with the aws CLI (`s3 cp
@@ -273,18 +274,22 @@ while IFS=/ read -r -d '' _ size mtime ctime rel; do
   printf '%s/%s\0' "$size" "$rel" >>"$WORK_DIR/hash-todo"
 done <"$WORK_DIR/mine"
 
-# Hash: each file is read ONCE and that read feeds both digests (tee into MD5, per part above
+# Hash: each file is read ONCE and that read feeds both digests (MD5, per part above
 # MULTIPART_THRESHOLD_BYTES, and SHA-256), so the sha256 recorded describes the bytes whose
-# ETag verification later compares with the ETag S3 computed from what it stored. (Two reads,
-# as before, could see different bytes when a write does not move size, mtime or ctime: a
-# shared mmap page already dirty, an NFS client's attribute cache.) HASH_CONCURRENCY streams.
-# dd opens with O_NONBLOCK and reads at most size + 1 bytes: a FIFO or device swapped in after
-# the scan gives EOF, EAGAIN or a bounded read instead of a hang; the name is then checked to
-# still be a regular file. Records: "sha256 md5|Pparts-hex rel<NUL>"; failures "reason/rel<NUL>".
+# ETag the verification compares with the ETag S3 computed from what it stored. (Separate reads
+# could see different bytes when a write moves no size, mtime or ctime: a shared mmap page
+# already dirty, an NFS client's attribute cache.) HASH_CONCURRENCY streams.
+# Small files, in batches (no process per file): `cp -R` reads each once into a private copy,
+# and the copies are hashed (from the page cache). cp -R recreates a FIFO, socket or device
+# swapped in after the scan instead of opening it, so nothing blocks; such a copy fails the run.
+# Multipart files, one at a time: dd opens with O_NONBLOCK and reads at most size + 1 bytes
+# (a FIFO gives EOF or EAGAIN, a device a bounded read), tee feeds split (per-part MD5s) and
+# sha256sum; then the name must still be a regular file.
+# Records: "sha256 md5|Pparts-hex rel<NUL>"; failures "reason/rel<NUL>".
 hash_started=$SECONDS
 if ((hashed > 0)); then
   log "hashing $hashed file(s), $hashed_bytes bytes (not recorded with this size, mtime and ctime and this ETag)"
-  streams=$HASH_CONCURRENCY
+  streams=$(((HASH_CONCURRENCY + 1) / 2)) # a small-file batch runs MD5 and SHA-256 side by side
   cd -- "$SOURCE_DIR"
   # Deal the files round-robin into $streams lists of "size/part/rel" (part 0: single-part).
   n=0
@@ -298,35 +303,57 @@ if ((hashed > 0)); then
   run_child bash -c '
     set -o pipefail
     hash_stream() {
-      local list=$1 out=$2 bad=$3 fifo=$4 size part rel sha md5 _
-      mkfifo -- "$fifo"
+      local list=$1 out=$2 bad=$3 tmp=$4 size part rel sha md5 _ batch_bytes=0 batch_files=0
+      mkfifo -- "$tmp.fifo"
+      : >"$tmp.batch"
+      flush() { # the batch: copied (one read each), the copies checked and hashed
+        ((batch_files > 0)) || return 0
+        rm -rf -- "$tmp.copy" && mkdir -- "$tmp.copy"
+        xargs -0 -r cp -R -P --parents -t "$tmp.copy" -- <"$tmp.batch" 2>>"$tmp.err"
+        (
+          cd -- "$tmp.copy" || exit 1
+          find . -mindepth 1 ! -type d ! -type f -printf "nonregular/%P\0" >>"$bad"
+          find . -type f -printf "%P\0" >"$tmp.names"
+          xargs -0 -r md5sum -z -- <"$tmp.names" >"$tmp.md5" &
+          xargs -0 -r sha256sum -z -- <"$tmp.names" >"$tmp.sha" || exit 1
+          wait "$!"
+        ) || true
+        # md5sum and sha256sum list the same names in the same order (a name missing from one
+        # pairs with nothing and is then reported as not hashed).
+        while IFS= read -r -d "" md5 <&3 && IFS= read -r -d "" sha <&4; do
+          [[ "${md5:34}" != "${sha:66}" ]] || printf "%s %s %s\0" "${sha:0:64}" "${md5:0:32}" "${sha:66}"
+        done 3<"$tmp.md5" 4<"$tmp.sha" >>"$out"
+        rm -rf -- "$tmp.copy"
+        : >"$tmp.batch"
+        batch_bytes=0 batch_files=0
+      }
       while IFS=/ read -r -d "" size part rel; do
         if ((part == 0)); then
-          md5sum <"$fifo" >"$fifo.md5" &
-        else
-          split -b "$part" --filter=md5sum <"$fifo" | cut -c1-32 | tr -d "\n" >"$fifo.md5" &
+          printf "%s\0" "$rel" >>"$tmp.batch"
+          batch_bytes=$((batch_bytes + size)) batch_files=$((batch_files + 1))
+          ((batch_bytes < 67108864 && batch_files < 4096)) || flush
+          continue
         fi
-        sha=$(dd if="./$rel" iflag=nonblock,count_bytes count=$((size + 1)) bs=1M status=none 2>>"$fifo.err" |
-          tee -- "$fifo" | sha256sum) || sha=""
+        split -b "$part" --filter=md5sum <"$tmp.fifo" | cut -c1-32 | tr -d "\n" >"$tmp.md5" &
+        sha=$(dd if="./$rel" iflag=nonblock,count_bytes count=$((size + 1)) bs=1M status=none 2>>"$tmp.err" |
+          tee -- "$tmp.fifo" | sha256sum) || sha=""
         wait "$!" || sha=""
         if [[ -L "./$rel" || (-e "./$rel" && ! -f "./$rel") ]]; then
           printf "nonregular/%s\0" "$rel" >>"$bad"
           continue
         fi
         md5=""
-        read -r md5 _ <"$fifo.md5" || true # no newline after the part digests
-        if [[ -z "$sha" || -z "$md5" ]]; then
-          printf "unreadable/%s\0" "$rel" >>"$bad"
-          continue
+        read -r md5 _ <"$tmp.md5" || true # no newline after the part digests
+        if [[ -n "$sha" && -n "$md5" ]]; then
+          printf "%s P%s %s\0" "${sha:0:64}" "$md5" "$rel" >>"$out"
         fi
-        ((part == 0)) || md5="P$md5"
-        printf "%s %s %s\0" "${sha:0:64}" "$md5" "$rel" >>"$out"
       done <"$list"
+      flush
     }
     dir=$1 streams=$2
     for ((i = 0; i < streams; i++)); do
       [[ -s "$dir/hash-list.$i" ]] || continue
-      hash_stream "$dir/hash-list.$i" "$dir/hashes.$i" "$dir/hash-bad.$i" "$dir/hash-fifo.$i" &
+      hash_stream "$dir/hash-list.$i" "$dir/hashes.$i" "$dir/hash-bad.$i" "$dir/hash-tmp.$i" &
     done
     rc=0
     for job in $(jobs -p); do wait "$job" || rc=1; done
@@ -337,7 +364,7 @@ if ((hashed > 0)); then
       IFS=/ read -r -d '' reason rel <"$WORK_DIR/hash-bad.$i"
       [[ "$reason" != nonregular ]] ||
         fail "$rel is no longer a regular file (replaced by a FIFO, socket, device or link after the scan); nothing was sent. Re-run once the tree is quiet"
-      fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-fifo.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
+      fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-tmp.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
     fi
     [[ -s "$WORK_DIR/hashes.$i" ]] || continue
     while IFS= read -r -d '' rec; do
@@ -358,7 +385,7 @@ planned=0 planned_bytes=0 line_break_names=0
 : >"$WORK_DIR/todo.abs"
 while IFS=/ read -r -d '' _ size _ _ rel; do
   if [[ -z "${etag_of["$rel"]:-}" || -z "${sha_of["$rel"]:-}" ]]; then
-    fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-fifo.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
+    fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-tmp.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
   fi
   [[ "${remote["$rel"]:-missing}" == "$size" && "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]] && continue
   planned=$((planned + 1)) planned_bytes=$((planned_bytes + size))
