@@ -34,7 +34,7 @@
 #    when a previous manifest has it with the same size, mtime and ctime and the object still
 #    has that size and the ETag recorded there. Every other file is hashed, both digests from
 #    one read (MD5, per part above MULTIPART_THRESHOLD_BYTES as S3 computes ETags, and SHA-256;
-#    opened without blocking, at most size + 1 bytes, a file no longer regular fails the run):
+#    nothing opened that blocks; a file no longer regular fails the run; see "Hash" below):
 #    it is skipped if the object has its size and that ETag, otherwise sent. A same-size object with other content has
 #    another ETag: it is sent again. Nothing at the destination is ever deleted.
 # 4. Upload of exactly that list, CONCURRENCY at a time: with rclone (`copy --files-from-raw
