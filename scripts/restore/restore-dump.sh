@@ -10,7 +10,8 @@
 #   ALLOW_NON_EMPTY   true: restore into a target that is not empty (default false)
 #   RESULT_FILE       also write the result JSON line here (optional)
 #   PG*               the target server (PGHOST, PGPORT, PGUSER, PGPASSWORD...), as a superuser.
-#                     PGDATABASE is not used: a cluster dump starts in `postgres` and connects on.
+#                     PGDATABASE is not used: the restore starts in `postgres` and the dump's own
+#                     \connect lines take it to each database.
 #   AWS_*             credentials, region and AWS_ENDPOINT_URL for the aws CLI.
 # "Empty" (refused otherwise, naming what is there): (1) no database the dump creates exists,
 # except template1 and postgres, which every server has and the dump replaces; (2) no
@@ -169,7 +170,10 @@ else
 fi
 
 # --- Step restore: psql as the target superuser, stopping at the first error. The restoring
-# role's own lines in the roles section (before the first \connect) are skipped.
+# role's own lines in the roles section (before the first \connect) are skipped. It starts in
+# `postgres`, not template1 as the upstream doc does: a --clean dump drops and re-creates
+# template1 first, and nobody can drop the database they are connected to (the dump's own
+# \connect lines take it on; it drops `postgres` last, from another database).
 step "restore: psql -X -v ON_ERROR_STOP=1 as $ME_IDENT"
 rc=(0 0 0)
 gzip -dc -- "$DUMP" | awk -v me="$ME_IDENT" -v counter="$WORK_DIR/skipped" '

@@ -215,6 +215,44 @@ describe("restore-dump.sh", () => {
       assert.deepEqual(await state(target), before);
     });
 
+    it("single-database dump (pg_dump) = refused as not a whole-server dump", async () => {
+      const one = execFileSync("/usr/sbin/runuser", [
+        "-u",
+        "postgres",
+        "--",
+        `${PG_BIN}/pg_dump`,
+        "-h",
+        source.socketDir,
+        "-p",
+        String(source.port),
+        "-U",
+        "postgres",
+        "keycloak",
+      ]);
+      const settings = await upload("dumps/backup-2026-12-07T02:30:00Z-dumpall.sql.gz", gzip(one));
+      const r = await restore(target, settings);
+      assert.match(oneErrorLine(r, "restore-dump.sh"), /is a single-database dump \(pg_dump\)/);
+    });
+
+    it("dumped from a newer server than the target = refused naming both versions", async () => {
+      const sql = execFileSync("gzip", ["-dc"], { input: dump }).toString("utf8");
+      const newer = sql.replace(
+        /^-- Dumped from database version 15\.\d+/gm,
+        "-- Dumped from database version 16.2",
+      );
+      const settings = await upload(
+        "dumps/backup-2026-12-07T02:45:00Z-dumpall.sql.gz",
+        gzip(newer),
+      );
+      const before = await state(target);
+      const r = await restore(target, settings);
+      assert.match(
+        oneErrorLine(r, "restore-dump.sh"),
+        /dumped from PostgreSQL 16\.2.*newer than the target \(1500\d\d\)/,
+      );
+      assert.deepEqual(await state(target), before);
+    });
+
     it("corrupt gzip = refused", async () => {
       const broken = Buffer.from(dump);
       broken[Math.floor(broken.length / 2)]! ^= 0xff;
