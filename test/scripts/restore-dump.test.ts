@@ -170,6 +170,22 @@ describe("restore-dump.sh", () => {
         "keycloak\n",
       );
       assert.doesNotMatch(r.stderr + r.stdout, /target-admin-secret|source-admin-secret/);
+
+      // The fingerprint ignores row order (a row moved to the end) but not a changed value.
+      const table = '"Viewer Schema"."Target ""x"" table"';
+      await target.query(
+        "frag",
+        `WITH moved AS (DELETE FROM ${table} WHERE title = 'Mpro-1' RETURNING *) INSERT INTO ${table} SELECT * FROM moved`,
+      );
+      assert.deepEqual(await fingerprint(target), sourceFingerprint);
+      await target.query('Odd "DB"', "UPDATE t SET v = 'b' WHERE v IS NULL");
+      const changed = await fingerprint(target);
+      assert.equal(changed['Odd "DB"']!["public.t"]!.rows, 3);
+      assert.notEqual(
+        changed['Odd "DB"']!["public.t"]!.sha256,
+        sourceFingerprint['Odd "DB"']!["public.t"]!.sha256,
+      );
+      assert.deepEqual({ ...changed, 'Odd "DB"': {} }, { ...sourceFingerprint, 'Odd "DB"': {} });
     } finally {
       await target.stop();
     }
