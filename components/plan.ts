@@ -113,7 +113,7 @@ export function planText(plan: Plan): string {
     const pods = s.pods.length > 0 ? s.pods.slice(0, 10).join(" ") : "none";
     const more = s.pods.length > 10 ? ` (+${s.pods.length - 10} more)` : "";
     lines.push(
-      `  quiesce ${s.namespace}/${s.name}: ${s.replicas} replicas now, destroy restores ${s.restores}; pods: ${pods}${more}`,
+      `  quiesce ${s.namespace}/${s.name}: ${s.replicas} replica${s.replicas === 1 ? "" : "s"} now, destroy restores ${s.restores}; pods: ${pods}${more}`,
     );
   }
   const allowed = plan.cluster.permissions.filter((p) => p.allowed).length;
