@@ -191,7 +191,11 @@ const copies = config.backups.map((b) => {
 });
 
 /** At preview only: what `up` would do, read from the cluster now (see "The plan in preview"). */
-export const plan = readPlan(config);
+export const plan = readPlan(config, {
+  target: s3.target,
+  prefixes: s3.prefixes,
+  credentials: config.aws.manage ? undefined : s3.credentials,
+});
 export const liveReplicas = preflight.liveReplicas;
 export const originalReplicas = pulumi
   .all(quiesced.map((q) => q.originalReplicas))

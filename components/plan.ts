@@ -37,11 +37,26 @@ export const clusterPlanSchema = z.strictObject({
 });
 export type ClusterPlan = z.infer<typeof clusterPlanSchema>;
 
+/** What scripts/plan-s3.sh prints on stdout. */
+export const s3PlanSchema = z.strictObject({
+  bucket: z.string(),
+  prefixes: z.array(
+    z.strictObject({
+      prefix: z.string(),
+      listable: z.boolean(),
+      /** How write permission is known: the managed policy, or not without writing. */
+      write: z.enum(["policy", "none"]),
+    }),
+  ),
+});
+export type S3Plan = z.infer<typeof s3PlanSchema>;
+
 /** The `plan` stack output. Parts not read yet (the NFS side) are added as they land. */
 export const planSchema = z.strictObject({
   /** When the reads were made (UTC ISO-8601). */
   readAt: z.string(),
   cluster: clusterPlanSchema,
+  s3: s3PlanSchema,
 });
 export type Plan = z.infer<typeof planSchema>;
 
@@ -118,5 +133,12 @@ export function planText(plan: Plan): string {
   }
   const allowed = plan.cluster.permissions.filter((p) => p.allowed).length;
   lines.push(`  kubectl auth can-i: ${allowed} of ${plan.cluster.permissions.length} allowed`);
+  const write =
+    plan.s3.prefixes[0]?.write === "policy"
+      ? "write granted by copyPolicy to the user up creates"
+      : "write not proven without writing (your key; the first copy proves it)";
+  lines.push(
+    `  s3://${plan.s3.bucket}: ${plan.s3.prefixes.length} prefixes reachable and listable; ${write}`,
+  );
   return lines.join("\n");
 }

@@ -37,7 +37,7 @@ export interface MockOptions {
   readonly commandStdout?: (name: string, inputs: Record<string, unknown>) => string;
   /**
    * Answers an invoke (today only `command:local:run`, the plan's read at preview); throw to fail
-   * it. Default: plan-cluster.sh's result for `statefulSets`, every permission allowed.
+   * it. Default: planStdout (the plan scripts' results, everything allowed).
    */
   readonly invoke?: (token: string, inputs: Record<string, unknown>) => Record<string, unknown>;
   readonly preview?: boolean;
@@ -103,12 +103,24 @@ function defaultStdout(name: string, inputs: Record<string, unknown>): string {
   return `{"mock":"${name}"}`;
 }
 
-/** What plan-cluster.sh prints for these StatefulSets with every permission it is asked allowed. */
-export function clusterPlanStdout(
+/**
+ * What the plan script a local.run names prints when all is well: plan-s3.sh every prefix
+ * listable; plan-cluster.sh these StatefulSets' counts and every permission it is asked allowed.
+ */
+export function planStdout(
   statefulSets: Record<string, number>,
   inputs: Record<string, unknown>,
 ): string {
   const env = (inputs.environment ?? {}) as Record<string, string>;
+  if (String(inputs.command).includes("plan-s3.sh")) {
+    return JSON.stringify({
+      bucket: env.BUCKET,
+      prefixes: (env.PREFIXES ?? "")
+        .split(" ")
+        .filter(Boolean)
+        .map((prefix) => ({ prefix, listable: true, write: env.WRITE_PROOF })),
+    });
+  }
   const sets = (env.PLAN_STATEFULSETS ?? "").split(" ").filter(Boolean);
   const checks = (env.PLAN_CHECKS ?? "").split("\n").filter(Boolean);
   return JSON.stringify({
@@ -189,7 +201,7 @@ export async function useMocks(options: MockOptions = {}): Promise<Recorder> {
         recorder.invokes.push({ token: args.token, inputs });
         if (options.invoke) return options.invoke(args.token, inputs);
         if (args.token === "command:local:run") {
-          return { stdout: clusterPlanStdout(statefulSets, inputs), stderr: "" };
+          return { stdout: planStdout(statefulSets, inputs), stderr: "" };
         }
         throw new Error(`unexpected invoke ${args.token}: mock it explicitly`);
       },

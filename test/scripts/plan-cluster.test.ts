@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { script } from "../../components/scripts";
-import { parseClusterPlan } from "../../components/plan-read";
+import { parseResult } from "../../components/plan-read";
+import { clusterPlanSchema } from "../../components/plan";
 import { run, type RunResult } from "../helpers/run";
 import { tempDir } from "../helpers/servers";
 
@@ -64,7 +65,7 @@ describe("plan-cluster.sh", () => {
     });
     const result = await plan(file, { PLAN_STATEFULSETS: BOTH, PLAN_CHECKS: CHECKS });
     assert.equal(result.code, 0, result.stderr);
-    const parsed = parseClusterPlan(result.stdout);
+    const parsed = parseResult("plan-cluster.sh", clusterPlanSchema, result.stdout);
     assert.deepEqual(parsed.statefulSets, [
       {
         namespace: "production-stack",

@@ -2,7 +2,7 @@
 // one line naming what failed: the `plan` output rejects with the script's ERROR line.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { settle, useMocks, type Recorder } from "../helpers/mocks";
+import { planStdout, settle, useMocks, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
 
@@ -25,7 +25,10 @@ before(async () => {
     volumes: VOLUMES,
     state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
     // The SDK turns the provider's gRPC error into `new Error(err.details)`.
-    invoke: () => {
+    invoke: (_token, inputs) => {
+      if (String(inputs.command).includes("plan-s3.sh")) {
+        return { stdout: planStdout({}, inputs) };
+      }
       throw Object.assign(new Error(FAILED), { details: FAILED });
     },
   });
@@ -46,7 +49,7 @@ before(async () => {
 
 describe("a plan read that fails", () => {
   it("= the plan output rejects with one line naming the failure", async () => {
-    assert.equal(recorder.invokes.length, 1);
+    assert.equal(recorder.invokes.length, 2);
     assert.equal(
       (await failure)?.message,
       "plan: plan-cluster.sh: ERROR: 1 cluster check(s) failed: create jobs in im-infra",

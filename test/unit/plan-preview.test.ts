@@ -28,15 +28,32 @@ before(async () => {
 });
 
 describe("the plan in preview", () => {
-  it("= one local.run of plan-cluster.sh with both StatefulSets and every needed check", () => {
-    assert.equal(recorder.invokes.length, 1);
-    const [read] = recorder.invokes;
-    assert.equal(read!.token, "command:local:run");
-    assert.match(String(read!.inputs.command), /^bash '.*\/scripts\/plan-cluster\.sh'$/);
-    const env = read!.inputs.environment as Record<string, string>;
+  it("= two local.runs: plan-cluster.sh, plan-s3.sh; no secret in either", () => {
+    assert.deepEqual(
+      recorder.invokes.map((i) => [i.token, String(i.inputs.command).replace(/'.*\//, "'")]),
+      [
+        ["command:local:run", "bash 'plan-cluster.sh'"],
+        ["command:local:run", "bash 'plan-s3.sh'"],
+      ],
+    );
+    assert.ok(!JSON.stringify(recorder.invokes).includes("plan-test-secret"));
+  });
+
+  it("= plan-cluster.sh gets both StatefulSets and every needed check", () => {
+    const env = recorder.invokes[0]!.inputs.environment as Record<string, string>;
     assert.equal(env.PLAN_STATEFULSETS, "production-stack/stack im-infra/keycloak");
     assert.equal(env.PLAN_CHECKS, checksEnv(permissionChecks(loadConfig())));
-    assert.ok(!JSON.stringify(read!.inputs).includes("plan-test-secret"), "no secret goes in");
+  });
+
+  it("managed mode = plan-s3.sh gets bucket, every prefix, WRITE_PROOF policy and no key", () => {
+    const env = recorder.invokes[1]!.inputs.environment as Record<string, string>;
+    assert.deepEqual(env, {
+      BUCKET: "im-fragalysis",
+      PREFIXES:
+        "production-keycloak-db/ production-stack-db/ production-stack-media/ production-env/",
+      WRITE_PROOF: "policy",
+      AWS_DEFAULT_REGION: "eu-central-1",
+    });
   });
 
   it("= the plan output, valid against the schema, with the replicas now and their pods", async () => {
@@ -49,6 +66,7 @@ describe("the plan in preview", () => {
       ],
     );
     assert.ok(plan.cluster.permissions.every((p) => p.allowed));
+    assert.equal(plan.s3.prefixes.length, 4);
     assert.match(
       planText(plan),
       /quiesce production-stack\/stack: 3 replicas now, destroy restores 3; pods: stack-0 stack-1 stack-2/,
@@ -98,13 +116,13 @@ describe("failureLine", () => {
     ].join("\n");
     assert.equal(
       failureLine(message),
-      "plan: plan-cluster.sh: ERROR: 1 cluster check(s) failed: create jobs in im-infra",
+      "plan-cluster.sh: ERROR: 1 cluster check(s) failed: create jobs in im-infra",
     );
   });
   it("an error without one (bash missing) = its last line", () => {
     assert.equal(
       failureLine('fork/exec /bin/bash: no such file or directory: running "bash x":\n'),
-      'plan: fork/exec /bin/bash: no such file or directory: running "bash x":',
+      'fork/exec /bin/bash: no such file or directory: running "bash x":',
     );
   });
 });
