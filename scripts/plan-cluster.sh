@@ -83,8 +83,11 @@ while read -r verb resource ns why; do
   where=(--all-namespaces)
   label="cluster-wide"
   if [[ "$ns" != "-" ]]; then where=(--namespace "$ns") label="in $ns"; fi
+  # "pods/exec" as can-i's TYPE would mean the pod NAMED exec: a subresource goes in its flag.
+  what=("$resource")
+  if [[ "$resource" == */* ]]; then what=("${resource%%/*}" "--subresource=${resource#*/}"); fi
   # can-i prints yes (exit 0) or no (exit 1); anything else is a failed read, not an answer.
-  answer=$("${kc[@]}" auth can-i "$verb" "$resource" "${where[@]}" 2>&1) || true
+  answer=$("${kc[@]}" auth can-i "$verb" "${what[@]}" "${where[@]}" 2>&1) || true
   case "$answer" in
     yes*)
       allowed=true

@@ -48,6 +48,7 @@ const CHECKS = [
   "get cronjobs im-infra refresh of keycloak-db",
   "create jobs im-infra refresh of keycloak-db",
   "get persistentvolumes - live volume of media",
+  "create pods/exec im-infra env dump",
 ].join("\n");
 const BOTH = "production-stack/stack im-infra/keycloak";
 
@@ -80,7 +81,12 @@ describe("plan-cluster.sh", () => {
       { verb: "get", resource: "cronjobs", namespace: "im-infra", allowed: true },
       { verb: "create", resource: "jobs", namespace: "im-infra", allowed: true },
       { verb: "get", resource: "persistentvolumes", namespace: null, allowed: true },
+      { verb: "create", resource: "pods/exec", namespace: "im-infra", allowed: true },
     ]);
+    // A subresource goes in --subresource: "pods/exec" as the TYPE would name a pod "exec".
+    assert.ok(
+      calls(file).includes("auth can-i create pods --subresource=exec --namespace im-infra"),
+    );
     assert.match(
       result.stderr,
       /ok: StatefulSet production-stack\/stack: 3 replicas now, destroy restores 3; pods: stack-0 stack-1 stack-2/,
@@ -93,7 +99,7 @@ describe("plan-cluster.sh", () => {
   it("a missing StatefulSet and a denied permission = exit 1, ERROR line names both, no JSON", async () => {
     const file = fakeCluster({
       statefulSets: { "production-stack/stack": { replicas: 3 } },
-      denied: ["create jobs im-infra"],
+      denied: ["create jobs im-infra", "create pods/exec im-infra"],
     });
     const result = await plan(file, { PLAN_STATEFULSETS: BOTH, PLAN_CHECKS: CHECKS });
     assert.equal(result.code, 1);
@@ -101,7 +107,7 @@ describe("plan-cluster.sh", () => {
     const lines = result.stderr.trim().split("\n");
     assert.equal(
       lines.at(-1),
-      "plan-cluster.sh: ERROR: 2 cluster check(s) failed: read StatefulSet im-infra/keycloak;create jobs in im-infra",
+      "plan-cluster.sh: ERROR: 3 cluster check(s) failed: read StatefulSet im-infra/keycloak;create jobs in im-infra;create pods/exec in im-infra",
     );
     assert.ok(
       lines.some((l) =>
@@ -121,7 +127,7 @@ describe("plan-cluster.sh", () => {
     assert.match(result.stderr, /kubectl auth can-i get cronjobs in im-infra failed: .*refused/);
     assert.match(
       result.stderr.trim().split("\n").at(-1)!,
-      /^plan-cluster.sh: ERROR: 3 cluster check/,
+      /^plan-cluster.sh: ERROR: 4 cluster check/,
     );
   });
 
