@@ -124,7 +124,10 @@ latest_named=$(TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$((now + FUTURE_SKEW_SECO
 # name again). Sets $reason and returns 1 if it is not a regular file.
 open_dump() {
   local before after
-  if [[ -L "$path" ]]; then reason="a symbolic link (never followed: only regular files are copied)"; return 1; fi
+  if [[ -L "$path" ]]; then
+    reason="a symbolic link (never followed: only regular files are copied)"
+    return 1
+  fi
   before=$(stat -c '%F %d:%i' -- "$path" 2>/dev/null) || { reason="cannot be read (stat failed)"; return 1; }
   [[ "$before" == "regular file "* ]] || { reason="not a regular file (${before% *})"; return 1; }
   # (The group's 2>/dev/null is undone after it; on exec itself it would silence the script.)
@@ -199,7 +202,8 @@ for name in "${candidates[@]}"; do
   fi
   reason=""
   if [[ "$t" > "$latest_named" ]]; then
-    reason="named $t, later than this host's clock allows ($(TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$now") + FUTURE_SKEW_SECONDS=$FUTURE_SKEW_SECONDS): a skewed clock or a hand-made name"
+    clock=$(TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$now")
+    reason="named $t, later than this host's clock allows ($clock + FUTURE_SKEW_SECONDS=$FUTURE_SKEW_SECONDS): a skewed clock or a hand-made name"
   elif open_dump; then
     mtime=$(stat -L -c %Y -- "/dev/fd/$DUMP_FD")
     age=$((now - mtime))
