@@ -134,6 +134,52 @@ for (const tool of ["aws", "rclone"]) {
   });
 }
 
+// Valid names other tools merge or misread: each its own file, so its own object. No CR or
+// newline among them, so rclone really runs (the list above goes to the aws CLI for those).
+const MERGED: string[] = [
+  "-", // stdin to md5sum, sha256sum and many more
+  "caf\u00e9", // é composed (NFC) ...
+  "cafe\u0301", // ... and decomposed (NFD): equal to rclone unless told otherwise
+  "d/-",
+  "d/\u00c5ngstr\u00f6m",
+  "d/A\u030angstro\u0308m",
+  "d/\u212bngstr\u00f6m", // Å as the Angstrom sign: the same NFC again
+];
+for (const tool of ["aws", "rclone"]) {
+  describe(`names that differ only in Unicode normalization, and "-", with ${tool}`, () => {
+    it("each = its own object with its own content, verified, its own manifest entry", async () => {
+      const root = tempDir("merged");
+      const local = new Map<string, Buffer>();
+      MERGED.forEach((name, i) => {
+        mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+        const data = Buffer.from(`${i}: ${JSON.stringify(name)}\n`.repeat(i + 1));
+        writeFileSync(path.join(root, name), data);
+        local.set(name, data);
+      });
+      const prefix = `merged-${tool}/`;
+      const result = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
+      assert.equal(result.tool, tool);
+      assert.equal(result.files, MERGED.length);
+      const objects = (await listObjects(env, BUCKET, prefix)).filter(
+        (o) => !o.Key.includes(".relocation-manifest/"),
+      );
+      assert.deepEqual(objects.map((o) => o.Key).sort(), MERGED.map((n) => `${prefix}${n}`).sort());
+      for (const o of objects) {
+        const data = local.get(o.Key.slice(prefix.length))!;
+        assert.equal(o.ETag, `"${md5(data)}"`, `content of ${JSON.stringify(o.Key)}`);
+        const got = await getObject(env, BUCKET, o.Key, path.join(tempDir("g"), "o"));
+        assert.ok(got.equals(data), `bytes of ${JSON.stringify(o.Key)}`);
+      }
+      const entries = await manifest(result.manifestKey);
+      assert.deepEqual(entries.map((e) => e.path).sort(), [...local.keys()].sort());
+      for (const e of entries) assert.equal(e.sha256, sha(local.get(e.path)!), e.path);
+      // A second run finds them all there.
+      const again = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
+      assert.equal(again.uploaded, 0);
+    });
+  });
+}
+
 describe("names S3 cannot hold exactly", () => {
   it("newline in a name = copied exactly or exit 1 naming it (moto refuses such keys)", async () => {
     const root = tempDir("nl");
