@@ -9,6 +9,7 @@ import { downtimeOutput } from "./components/downtime";
 import { NfsConnectivityCheck } from "./components/nfs-check";
 import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
+import { readPlan } from "./components/plan-read";
 import { Preflight } from "./components/preflight";
 import { QuiescedStatefulSet } from "./components/quiesced-statefulset";
 import { finalCopySettings, lastQuiesce, liveVolumeSettings } from "./components/rpo";
@@ -189,6 +190,12 @@ const copies = config.backups.map((b) => {
   );
 });
 
+/** At preview only: what `up` would do, read from the cluster now (see "The plan in preview"). */
+export const plan = readPlan(config, {
+  target: s3.target,
+  prefixes: s3.prefixes,
+  credentials: config.aws.manage ? undefined : s3.credentials,
+});
 export const liveReplicas = preflight.liveReplicas;
 export const originalReplicas = pulumi
   .all(quiesced.map((q) => q.originalReplicas))

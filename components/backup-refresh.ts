@@ -23,6 +23,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { REFRESH_JOB_PREFIX } from "./config";
+import { OperatorError } from "./operator-error";
 import { judgeRefresh, RefreshFailed, type RefreshVerdict } from "./refresh-verdict";
 import { script } from "./scripts";
 
@@ -190,7 +191,7 @@ export class BackupRefresh extends pulumi.ComponentResource {
     );
 
     // Two views of the judgement: `outcome` never fails (for outputs), `verdict` fails the
-    // `up` with the one line (hideStack) wherever it is used; only the copy's settings use it,
+    // `up` with the one line, as written (OperatorError), wherever it is used; only the copy's settings use it,
     // so the copy is never registered after a failed refresh.
     this.outcome = this.judge.stdout.apply((out): RefreshOutcome => {
       try {
@@ -201,7 +202,7 @@ export class BackupRefresh extends pulumi.ComponentResource {
       }
     });
     this.verdict = this.outcome.apply((o) => {
-      if (!o.ok) throw new pulumi.ResourceError(o.error, this, true);
+      if (!o.ok) throw new OperatorError(o.error, this);
       return o.verdict;
     });
     this.registerOutputs({ outcome: this.outcome });

@@ -183,7 +183,7 @@ export class CopyJob extends pulumi.ComponentResource {
       HOME: "/tmp",
       PATH: JOB_PATH,
     };
-    // A dump is checked with gzip -t before it is copied; trees need no gzip.
+    // A dump is decompressed once (gzip -dc) to check it is complete; trees need no gzip.
     const gzip =
       backup.kind === "latest" ? gzipProvider(args.gzipImage ?? DEFAULT_GZIP_IMAGE) : undefined;
     const secretRef = (key: string) => ({ secretKeyRef: { name: secret.secretName, key } });

@@ -36,6 +36,16 @@ export const OBJECT_ACTIONS = [
 /** Bucket actions, limited by the `s3:prefix` condition to keys under the prefixes. */
 export const LIST_ACTIONS = ["s3:ListBucket"] as const;
 
+/**
+ * Bucket actions granted without a condition: ListBucketMultipartUploads lets sync-dir.sh find
+ * the incomplete multipart uploads a killed or cut-off upload left (billed, invisible to object
+ * listings) and abort them. `s3:prefix` is documented as a condition key of ListBucket; this
+ * grant does not rely on it for this action. What it shows beyond the prefixes: the keys and
+ * upload IDs of other unfinished uploads in this bucket, never content; aborting them stays
+ * refused (AbortMultipartUpload is granted under the prefixes only).
+ */
+export const UPLOAD_LIST_ACTIONS = ["s3:ListBucketMultipartUploads"] as const;
+
 /** `aws`, `aws-cn` or `aws-us-gov`: the ARN partition of a region. */
 export function partitionOf(region: string): string {
   if (region.startsWith("cn-")) return "aws-cn";
@@ -83,6 +93,12 @@ export function policyDocumentFor(
         Action: [...LIST_ACTIONS],
         Resource: arn,
         Condition: { StringLike: { "s3:prefix": unique.map((p) => `${p}*`) } },
+      },
+      {
+        Sid: "ListIncompleteUploads",
+        Effect: "Allow",
+        Action: [...UPLOAD_LIST_ACTIONS],
+        Resource: arn,
       },
     ],
   };

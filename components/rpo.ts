@@ -41,7 +41,7 @@ export function lastQuiesce(times: readonly string[]): string {
  * Settings for a dump's final copy that make it take only data captured late enough:
  * - refreshed: NOT_BEFORE = the refresh Job's start (every dump it made is named at or after
  *   it; the Job itself started after every quiesce) and MIN_AGE_SECONDS = 0 (the judge saw the
- *   pod finish, so the file is complete; gzip -t still runs);
+ *   pod finish, so the file is complete; the complete-dump check still runs);
  * - not refreshed: NOT_BEFORE = quiesce - maxRpoSeconds (or notBefore if later), so the copy
  *   fails before uploading when the newest dump (for a tree: its newest file) is older than the
  *   window allows.

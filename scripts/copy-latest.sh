@@ -8,14 +8,21 @@
 #   SELECT            an exact file name to copy instead of the newest (optional)
 #   MIN_AGE_SECONDS   skip files modified more recently than this (default 120: still being written)
 #   NOT_BEFORE        UTC ISO-8601 (2023-10-16T12:00:00Z), a real calendar time: fail if the
-#                     chosen backup is older
+#                     chosen backup is older; a file named later but last modified earlier is
+#                     skipped (its content is older than its name)
+#   FUTURE_SKEW_SECONDS  how far past this host's clock a name's time may be (default 300);
+#                     a file named later is skipped (a skewed clock or a hand-made name)
 #   SINGLE_PUT_MAX_BYTES  files up to this size go in one create-only PUT (default 5 GiB)
 #   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 #   AWS_DEFAULT_REGION: as for the aws CLI. See copy-common.sh for tuning and RESULT_FILE.
 #
 # Choice: newest by the ISO-8601 UTC time in the name (names whose time does not exist, such as
-# 2023-02-30, are skipped); files younger than MIN_AGE_SECONDS or failing `gzip -t` are skipped,
-# each with its reason on stderr.
+# 2023-02-30, or later than now + FUTURE_SKEW_SECONDS are skipped). Only regular files count: a
+# symbolic link is never followed, the file is opened once and every read goes through that
+# open file. Skipped, each with its reason on stderr: files younger than MIN_AGE_SECONDS, and
+# files that are not a complete dump: `gzip -dc` must succeed (CRC and length) and the text must
+# start with pg_dumpall's (or pg_dump's) header and end with its "dump complete" trailer, checked
+# in that one decompression pass.
 # Upload: with x-amz-meta-sha256 (hex SHA-256 of the content, read from stdin so no name is
 # ever escaped into it) and x-amz-meta-etag (the ETag that content gives). Up to SINGLE_PUT_MAX_BYTES a single
 # PUT with If-None-Match: * (S3 refuses to replace an existing key, even one written after our
@@ -27,7 +34,9 @@
 # when it reports one. A file that changed between hashing and upload fails here.
 # Torn upload: an object whose ETag is not the x-amz-meta-etag it was written with holds other
 # bytes than its recorded checksum (a file changed during our earlier upload): a re-run replaces
-# it (a plain PUT), so no manual deletion is needed.
+# it (a plain PUT), so no manual deletion is needed. A failed run deletes nothing (the copy
+# identity has no s3:DeleteObject); what it may leave is such a torn object, so a restore takes
+# an object as the backup only if its bytes hash to x-amz-meta-sha256 (README "Restoring").
 # Re-run: an object already holding the same content (same size and sha256, or for objects
 # copied by hand the same ETag) is success without upload; different content is an error and
 # nothing is overwritten.
@@ -39,13 +48,15 @@ set -euo pipefail
 # shellcheck disable=SC1091 # shipped next to this script by both executors
 . "$(dirname -- "${BASH_SOURCE[0]}")/copy-common.sh" copy-latest
 
-require_tools aws gzip sha256sum md5sum base64 stat date sort split mktemp timeout
+require_tools aws gzip sha256sum md5sum base64 stat date sort split mktemp timeout dd tail tr wc
 [[ -n "${SOURCE_DIR:-}" ]] || fail "SOURCE_DIR is required"
 [[ -n "${DEST_URI:-}" ]] || fail "DEST_URI is required"
 PATTERN="${PATTERN:-backup-*-dumpall.sql.gz}"
 MIN_AGE_SECONDS="${MIN_AGE_SECONDS:-120}"
+FUTURE_SKEW_SECONDS="${FUTURE_SKEW_SECONDS:-300}"
 SINGLE_PUT_MAX_BYTES="${SINGLE_PUT_MAX_BYTES:-5368709120}"
 require_uint MIN_AGE_SECONDS "$MIN_AGE_SECONDS"
+require_uint FUTURE_SKEW_SECONDS "$FUTURE_SKEW_SECONDS"
 require_uint SINGLE_PUT_MAX_BYTES "$SINGLE_PUT_MAX_BYTES" 1
 ((SINGLE_PUT_MAX_BYTES <= 5368709120)) || fail "SINGLE_PUT_MAX_BYTES must be at most 5368709120 (S3's limit for one PUT), got $SINGLE_PUT_MAX_BYTES"
 readonly ISO_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
@@ -103,7 +114,83 @@ time_of() { # name -> ISO time from the name, else the file's mtime
 }
 
 now=$(date +%s)
-chosen="" chosen_time="" newest_found="${candidates[0]}" skipped=0
+# The newest moment a dump's name may state: a backup pod's clock a little ahead of ours is
+# fine, a name further ahead (skewed clock, hand-made file) would otherwise always win.
+latest_named=$(TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$((now + FUTURE_SKEW_SECONDS))")
+
+# Opens $path as fd DUMP_FD without following a symbolic link: lstat the name, open it, and
+# check the open file is that same regular file (device and inode), so a link swapped in
+# between is caught. Every later read goes through /dev/fd/$DUMP_FD (the opened file, never the
+# name again). Sets $reason and returns 1 if it is not a regular file.
+open_dump() {
+  local before after
+  if [[ -L "$path" ]]; then
+    reason="a symbolic link (never followed: only regular files are copied)"
+    return 1
+  fi
+  before=$(stat -c '%F %d:%i' -- "$path" 2>/dev/null) || { reason="cannot be read (stat failed)"; return 1; }
+  [[ "$before" == "regular file "* ]] || { reason="not a regular file (${before% *})"; return 1; }
+  # (The group's 2>/dev/null is undone after it; on exec itself it would silence the script.)
+  { exec {DUMP_FD}<"$path"; } 2>/dev/null || { reason="not readable by $(id -un)"; return 1; }
+  after=$(stat -L -c '%F %d:%i' -- "/dev/fd/$DUMP_FD")
+  if [[ "$after" != "$before" ]]; then
+    exec {DUMP_FD}<&-
+    reason="was replaced while being opened (now ${after% *}); not copied"
+    return 1
+  fi
+}
+
+# Whether the open dump is a complete plain-text PostgreSQL dump, in ONE decompression pass
+# (busybox gzip -dc; its exit status proves the CRC and length, as gzip -t did): it must start
+# with pg_dumpall's or pg_dump's header and end with the matching "dump complete" trailer, only
+# "--", empty and "\unrestrict KEY" lines (PostgreSQL 15.14+) after it. pg_dumpall that dies
+# mid-way while gzip closes its stream cleanly leaves valid gzip without that trailer. Sets
+# $reason and returns 1 if not.
+complete_dump() {
+  local head tail want rest line
+  rm -f -- "$WORK_DIR/gzip.rc"
+  { gzip -dc <"/dev/fd/$DUMP_FD" 2>"$WORK_DIR/gzip.err" || echo "$?" >"$WORK_DIR/gzip.rc"; } |
+    { dd bs=1 count=64 of="$WORK_DIR/dump.head" 2>/dev/null && tail -c 4096 >"$WORK_DIR/dump.tail"; }
+  if [[ -e "$WORK_DIR/gzip.rc" ]]; then
+    line=$(grep -av '^[[:space:]]*$' "$WORK_DIR/gzip.err" | tail -n 1 | cut -c1-500)
+    reason="is not valid gzip (gzip -dc: ${line:-exit $(<"$WORK_DIR/gzip.rc")})"
+    return 1
+  fi
+  # Only the last 4 KiB of the dump matter; the first 64 bytes are in dump.head.
+  cat -- "$WORK_DIR/dump.tail" >>"$WORK_DIR/dump.head"
+  if [[ "$(tr -d '\0' <"$WORK_DIR/dump.head" | wc -c)" != "$(wc -c <"$WORK_DIR/dump.head")" ]]; then
+    reason="is not a complete PostgreSQL dump (NUL bytes: not plain SQL text)"
+    return 1
+  fi
+  head=$(dd bs=64 count=1 <"$WORK_DIR/dump.head" 2>/dev/null)
+  tail=$(tail -c 4096 -- "$WORK_DIR/dump.head" && printf x) tail="${tail%x}"
+  case "$head" in
+  $'--\n-- PostgreSQL database cluster dump\n'*) want="-- PostgreSQL database cluster dump complete" ;;
+  $'--\n-- PostgreSQL database dump\n'*) want="-- PostgreSQL database dump complete" ;;
+  *)
+    reason="is not a complete PostgreSQL dump (no pg_dumpall or pg_dump header)"
+    return 1
+    ;;
+  esac
+  if [[ "$tail" != *$'\n'"$want"$'\n--\n'* ]]; then
+    reason="is not a complete PostgreSQL dump (no '$want' trailer: the dump stopped mid-way)"
+    return 1
+  fi
+  rest="${tail##*$'\n'"$want"$'\n'}"
+  while IFS= read -r line; do
+    case "$line" in
+    "" | "--") ;;
+    *)
+      if ! [[ "$line" =~ ^\\unrestrict\ [A-Za-z0-9]+$ ]]; then
+        reason="is not a complete PostgreSQL dump (more SQL after its '$want' trailer)"
+        return 1
+      fi
+      ;;
+    esac
+  done <<<"$rest"
+}
+
+chosen="" chosen_time="" newest_found="${candidates[0]}" skipped=0 DUMP_FD=""
 for name in "${candidates[@]}"; do
   path="$SOURCE_DIR/$name"
   t=$(time_of "$name")
@@ -114,18 +201,24 @@ for name in "${candidates[@]}"; do
     fail "NOT_BEFORE $NOT_BEFORE not met: the newest backup found is $name from $t"
   fi
   reason=""
-  if [[ ! -f "$path" ]]; then
-    reason="not a regular file"
-  elif [[ ! -r "$path" ]]; then
-    reason="not readable by $(id -un)"
-  else
-    age=$((now - $(stat -c %Y -- "$path")))
+  if [[ "$t" > "$latest_named" ]]; then
+    clock=$(TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$now")
+    reason="named $t, later than this host's clock allows ($clock + FUTURE_SKEW_SECONDS=$FUTURE_SKEW_SECONDS): a skewed clock or a hand-made name"
+  elif open_dump; then
+    mtime=$(stat -L -c %Y -- "/dev/fd/$DUMP_FD")
+    age=$((now - mtime))
+    m=$(TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$mtime")
     if ((age < MIN_AGE_SECONDS)); then
       reason="too young: modified ${age}s ago (< MIN_AGE_SECONDS=$MIN_AGE_SECONDS), may still be being written"
-    elif ! gzip -t -- "$path" 2>"$WORK_DIR/gzip.err"; then
-      why=$(tail -n 1 "$WORK_DIR/gzip.err")
-      reason="fails gzip -t (${why//"$SOURCE_DIR/"/})"
+    elif [[ -n "${NOT_BEFORE:-}" ]] &&
+      [[ "$(TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' "$((mtime + FUTURE_SKEW_SECONDS))")" < "$NOT_BEFORE" ]]; then
+      # The name says fresh, the file was last written before NOT_BEFORE: its content is old.
+      # The mtime is the NFS server's clock, NOT_BEFORE the cluster's: the same skew is allowed.
+      reason="last modified $m, before NOT_BEFORE $NOT_BEFORE (by more than FUTURE_SKEW_SECONDS=$FUTURE_SKEW_SECONDS): its content predates the time in its name"
+    else
+      complete_dump || true
     fi
+    [[ -z "$reason" ]] || exec {DUMP_FD}<&-
   fi
   if [[ -z "$reason" ]]; then
     chosen="$name" chosen_time="$t"
@@ -138,10 +231,12 @@ done
 [[ -n "$chosen" ]] || fail "none of the ${#candidates[@]} backup(s) matching '$PATTERN' in $SOURCE_DIR is usable (reasons above)"
 
 path="$SOURCE_DIR/$chosen"
+# The opened file itself (never the name again: it could be swapped for a link meanwhile).
+src="/dev/fd/$DUMP_FD"
 key="$DEST_PREFIX$chosen"
 dest="s3://$DEST_BUCKET/$key"
 # What the file was when hashed: size, mtime and ctime (every write changes ctime).
-stat_sig() { stat -c '%s %.9Y %.9Z' -- "$path"; }
+stat_sig() { stat -L -c '%s %.9Y %.9Z' -- "$src"; }
 sig=$(stat_sig)
 size="${sig%% *}"
 
@@ -151,11 +246,11 @@ size="${sig%% *}"
 etag_for() {
   local threshold="$1" chunk="$2" parts hex
   if ((size < threshold)); then
-    md5sum <"$path" | cut -c1-32
+    md5sum <"$src" | cut -c1-32
     return
   fi
   while (((size + chunk - 1) / chunk > 10000)); do chunk=$((chunk * 2)); done
-  hex=$(split -b "$chunk" --filter='md5sum' <"$path" | cut -c1-32 | tr -d '\n')
+  hex=$(split -b "$chunk" --filter='md5sum' <"$src" | cut -c1-32 | tr -d '\n')
   parts=$(((size + chunk - 1) / chunk))
   printf '%s-%s' "$(hex_bytes "$hex" | md5sum | cut -c1-32)" "$parts"
 }
@@ -171,7 +266,7 @@ else
   split -b "$chunk" --filter=md5sum <"$WORK_DIR/hash.fifo" | cut -c1-32 | tr -d '\n' >"$WORK_DIR/parts" &
 fi
 md5_job=$!
-tee -- "$WORK_DIR/hash.fifo" <"$path" | sha256sum | cut -c1-64 >"$WORK_DIR/sha256"
+tee -- "$WORK_DIR/hash.fifo" <"$src" | sha256sum | cut -c1-64 >"$WORK_DIR/sha256"
 wait "$md5_job"
 if [[ -s "$WORK_DIR/parts" ]]; then
   parts=$(<"$WORK_DIR/parts")
@@ -248,7 +343,7 @@ fi
 
 if ((size <= SINGLE_PUT_MAX_BYTES)); then
   log "uploading to $dest (single ${create_only[*]:+create-only }PUT)"
-  if ! s3 s3api put-object --bucket "$DEST_BUCKET" --key "$key" --body "$path" \
+  if ! s3 s3api put-object --bucket "$DEST_BUCKET" --key "$key" --body "$src" \
     --metadata "sha256=$sha256,etag=$our_etag" --checksum-algorithm SHA256 --checksum-sha256 "$sha256_b64" \
     ${create_only[@]+"${create_only[@]}"} \
     ${PUT_SSE_ARGS[@]+"${PUT_SSE_ARGS[@]}"} \
@@ -266,14 +361,14 @@ if ((size <= SINGLE_PUT_MAX_BYTES)); then
 else
   log "uploading to $dest (multipart, $size bytes)"
   s3 s3 cp --only-show-errors --no-progress ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} --metadata "sha256=$sha256,etag=$our_etag" \
-    "$path" "$dest" ||
+    "$src" "$dest" ||
     fail "$(s3_error "upload to $dest")"
 fi
 
 head_object || fail "$dest is missing right after the upload; S3 lost it or another writer deleted it"
 # A file written to after it was hashed may have gone up with other bytes: never a success.
 if [[ "$(stat_sig)" != "$sig" ]] || { [[ "$H_SSE" != aws:kms && "$H_ETAG" != "$our_etag" ]] &&
-  [[ "$(sha256sum <"$path" | cut -c1-64)" != "$sha256" ]]; }; then
+  [[ "$(sha256sum <"$src" | cut -c1-64)" != "$sha256" ]]; }; then
   fail "$path changed between hashing and upload, so $dest may not hold the hashed bytes (nothing recorded); re-run once it is stable: a torn object is replaced"
 fi
 [[ "$H_SSE" == aws:kms || "$H_ETAG" == "$our_etag" ]] ||

@@ -313,7 +313,8 @@ if ((hashed > 0)); then
         (
           cd -- "$tmp.copy" || exit 1
           find . -mindepth 1 ! -type d ! -type f -printf "nonregular/%P\0" >>"$bad"
-          find . -type f -printf "%P\0" >"$tmp.names"
+          # "./": a file named "-" is a file, not stdin, to md5sum and sha256sum.
+          find . -type f -printf "./%P\0" >"$tmp.names"
           xargs -0 -r md5sum -z -- <"$tmp.names" >"$tmp.md5" &
           xargs -0 -r sha256sum -z -- <"$tmp.names" >"$tmp.sha" || exit 1
           wait "$!"
@@ -321,7 +322,7 @@ if ((hashed > 0)); then
         # md5sum and sha256sum list the same names in the same order (a name missing from one
         # pairs with nothing and is then reported as not hashed).
         while IFS= read -r -d "" md5 <&3 && IFS= read -r -d "" sha <&4; do
-          [[ "${md5:34}" != "${sha:66}" ]] || printf "%s %s %s\0" "${sha:0:64}" "${md5:0:32}" "${sha:66}"
+          [[ "${md5:34}" != "${sha:66}" ]] || printf "%s %s %s\0" "${sha:0:64}" "${md5:0:32}" "${sha:68}"
         done 3<"$tmp.md5" 4<"$tmp.sha" >>"$out"
         rm -rf -- "$tmp.copy"
         : >"$tmp.batch"
@@ -425,9 +426,12 @@ prepare_rclone() {
   local target="dest:$DEST_BUCKET/${DEST_PREFIX%/}"
   # --no-check-dest: the list is already the delta; --s3-no-head: verification lists instead;
   # --retries 1: a failed run fails (a re-run resumes) instead of sending the list again;
-  # encodings None: names go up byte for byte (rclone would otherwise rewrite some characters).
+  # encodings None: names go up byte for byte (rclone would otherwise rewrite some characters);
+  # --no-unicode-normalization: "café" as NFC and as NFD are two files, not one (rclone 1.60
+  # otherwise uploads only one of them, and the other is missing on every run).
   UPLOAD=(env -u AWS_CA_BUNDLE "${settings[@]}" rclone copy "$SOURCE_DIR" "${target%/}"
     --files-from-raw "$WORK_DIR/todo.lst" --local-encoding None --s3-encoding None
+    --no-unicode-normalization
     --no-traverse --no-check-dest --s3-no-check-bucket --s3-no-head --use-mmap
     --transfers "$CONCURRENCY" --checkers "$CONCURRENCY" --retries 1 --low-level-retries 3
     --contimeout "${REQUEST_TIMEOUT_SECONDS}s" --timeout "${REQUEST_TIMEOUT_SECONDS}s" --stats 0 -v
@@ -481,6 +485,38 @@ if ((planned > 0)); then
   wait "$CHILD_PID" || upload_status=$?
   CHILD_PID=""
   progress
+fi
+# Incomplete multipart uploads of this part's files: a killed uploader, or one S3 stopped
+# answering mid-file, leaves their parts stored, billed and invisible to listings. The upload
+# has ended, so every one left under the prefix for a key of this part is a leftover (of this
+# run or an earlier one): aborted. Other keys (another shard's, anyone else's) are left alone.
+# S3 not answering (an outage): skipped, the next run does it.
+abort_leftover_uploads() {
+  s3 s3api list-multipart-uploads --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" --encoding-type url \
+    --query 'Uploads[].[UploadId, Key]' --output text >"$WORK_DIR/uploads" || {
+    log "warning: $(s3_error "list incomplete multipart uploads under $dest"); a re-run aborts this part's"
+    return 0
+  }
+  local id key decoded rel aborted=0 kept=()
+  while IFS=$'\t' read -r -u 3 id key; do
+    [[ -n "$key" ]] || continue # "None" when there are none
+    url_decode "$key"
+    rel="${decoded#"$DEST_PREFIX"}"
+    [[ -n "${etag_of["$rel"]+set}" ]] || continue
+    if s3 s3api abort-multipart-upload --bucket "$DEST_BUCKET" --key "$decoded" --upload-id "$id"; then
+      aborted=$((aborted + 1))
+    else
+      kept+=("$rel")
+    fi
+  done 3<"$WORK_DIR/uploads"
+  ((aborted == 0)) || log "aborted $aborted incomplete multipart upload(s) of this part's files under $dest"
+  ((${#kept[@]} == 0)) ||
+    log "warning: could not abort ${#kept[@]} incomplete multipart upload(s) ($(s3_error "abort them")): $(first "${kept[@]}"); a re-run tries again"
+}
+if [[ -n "$outage" ]]; then
+  log "not looking for incomplete multipart uploads while S3 does not answer; the next run aborts them"
+else
+  abort_leftover_uploads
 fi
 first_failure() { grep -a -m 1 -E '^upload failed:|Failed to copy' "$WORK_DIR/sync.err" | cut -c1-300; }
 if [[ -n "$outage" ]]; then

@@ -32,13 +32,15 @@ render() {
   printf '%s\n' "$text"
 }
 
-# dump FILE: a small real gzip'd "pg_dumpall" (content differs per file).
+# dump FILE: a small real gzip'd "pg_dumpall" (content differs per file), with pg_dumpall's
+# header and "dump complete" trailer: copy-latest.sh takes only complete dumps.
 make_dump() {
   local file="$1" base i
   base="$(basename -- "$(dirname -- "$(dirname -- "$1")")")/$(basename -- "$1")"
   {
-    printf -- '-- PostgreSQL database cluster dump (sandbox)\n-- %s\n' "$base"
+    printf -- '--\n-- PostgreSQL database cluster dump\n--\n\n-- (sandbox) %s\n' "$base"
     for i in $(seq 1 200); do printf "INSERT INTO t VALUES (%d, '%s');\n" "$i" "$base"; done
+    printf -- '\n--\n-- PostgreSQL database cluster dump complete\n--\n\n'
   } | gzip -9 >"$file"
 }
 

@@ -27,7 +27,26 @@ export function setAge(file: string | Buffer, ageSeconds: number): void {
   utimesSync(file, t, t);
 }
 
-/** Writes a gzipped dump named after `time`, modified `ageSeconds` ago (default 1 h). */
+/** pg_dumpall's first lines (PostgreSQL 15). */
+export const DUMPALL_HEADER = "--\n-- PostgreSQL database cluster dump\n--\n\n";
+/** pg_dumpall's last lines (PostgreSQL 15.18: no `\unrestrict` after the cluster trailer). */
+export const DUMPALL_TRAILER = "\n--\n-- PostgreSQL database cluster dump complete\n--\n\n";
+
+/**
+ * The text of a complete pg_dumpall around `content` (copy-latest.sh takes only those): a
+ * string as it is, bytes as base64 lines (about as big once gzipped; a dump is text, and NUL
+ * bytes near its end would make it no dump).
+ */
+export function dumpText(content: string | Buffer): Buffer {
+  const body =
+    typeof content === "string"
+      ? content
+      : (content.toString("base64").match(/.{1,76}/g) ?? []).join("\n");
+  return Buffer.from(DUMPALL_HEADER + body + DUMPALL_TRAILER);
+}
+
+/** Writes a gzipped complete dump of `content` named after `time`, modified `ageSeconds` ago
+ * (default 1 h). */
 export function writeBackup(
   dir: string,
   time: string,
@@ -35,7 +54,7 @@ export function writeBackup(
   ageSeconds = 3600,
 ): string {
   const file = path.join(dir, backupName(time));
-  writeFileSync(file, gzipSync(content));
+  writeFileSync(file, gzipSync(dumpText(content)));
   setAge(file, ageSeconds);
   return file;
 }

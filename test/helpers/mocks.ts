@@ -35,6 +35,11 @@ export interface MockOptions {
   readonly volumes?: Record<string, { pv: string; spec: Record<string, unknown> }>;
   /** Outputs a Command "ran" with, by resource name; default: the mock's own per-type answer. */
   readonly commandStdout?: (name: string, inputs: Record<string, unknown>) => string;
+  /**
+   * Answers an invoke (today only `command:local:run`, the plan's read at preview); throw to fail
+   * it. Default: planStdout (the plan scripts' results, everything allowed).
+   */
+  readonly invoke?: (token: string, inputs: Record<string, unknown>) => Record<string, unknown>;
   readonly preview?: boolean;
   readonly stack?: string;
   /** Extra state per resource type token. */
@@ -45,8 +50,14 @@ export interface MockOptions {
   ) => Record<string, unknown>;
 }
 
+export interface Invoked {
+  readonly token: string;
+  readonly inputs: Record<string, unknown>;
+}
+
 export class Recorder {
   readonly resources: Registered[] = [];
+  readonly invokes: Invoked[] = [];
 
   byType(type: string): Registered[] {
     return this.resources.filter((r) => r.type === type);
@@ -90,6 +101,40 @@ function defaultStdout(name: string, inputs: Record<string, unknown>): string {
     return `{"namespace":"${env.NAMESPACE}","statefulSet":"${env.STATEFULSET}","originalReplicas":3,"quiescedAt":"2026-11-25T10:00:00Z"}`;
   }
   return `{"mock":"${name}"}`;
+}
+
+/**
+ * What the plan script a local.run names prints when all is well: plan-s3.sh every prefix
+ * listable; plan-cluster.sh these StatefulSets' counts and every permission it is asked allowed.
+ */
+export function planStdout(
+  statefulSets: Record<string, number>,
+  inputs: Record<string, unknown>,
+): string {
+  const env = (inputs.environment ?? {}) as Record<string, string>;
+  if (String(inputs.command).includes("plan-s3.sh")) {
+    return JSON.stringify({
+      bucket: env.BUCKET,
+      prefixes: (env.PREFIXES ?? "")
+        .split(" ")
+        .filter(Boolean)
+        .map((prefix) => ({ prefix, listable: true, write: env.WRITE_PROOF })),
+    });
+  }
+  const sets = (env.PLAN_STATEFULSETS ?? "").split(" ").filter(Boolean);
+  const checks = (env.PLAN_CHECKS ?? "").split("\n").filter(Boolean);
+  return JSON.stringify({
+    statefulSets: sets.map((id) => {
+      const [namespace, name] = id.split("/");
+      const replicas = statefulSets[id] ?? 1;
+      const pods = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
+      return { namespace, name, replicas, restores: replicas, pods };
+    }),
+    permissions: checks.map((line) => {
+      const [verb, resource, ns] = line.split(" ");
+      return { verb, resource, namespace: ns === "-" ? null : ns, allowed: true };
+    }),
+  });
 }
 
 /** Installs the mocks; call before importing or constructing anything under test. */
@@ -152,6 +197,12 @@ export async function useMocks(options: MockOptions = {}): Promise<Recorder> {
         return { id: `${args.name}-id`, state: { ...inputs, ...extra } };
       },
       call(args) {
+        const inputs = args.inputs as Record<string, unknown>;
+        recorder.invokes.push({ token: args.token, inputs });
+        if (options.invoke) return options.invoke(args.token, inputs);
+        if (args.token === "command:local:run") {
+          return { stdout: planStdout(statefulSets, inputs), stderr: "" };
+        }
         throw new Error(`unexpected invoke ${args.token}: mock it explicitly`);
       },
     },

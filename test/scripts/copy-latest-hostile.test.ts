@@ -11,8 +11,10 @@ import { gzipSync } from "node:zlib";
 import {
   SCRIPTS,
   createBucket,
+  dumpText,
   getObject,
   headObject,
+  listObjects,
   setAge,
   sha256,
   writeBackup,
@@ -147,7 +149,7 @@ describe("copy-latest.sh: dump rewritten between hashing and upload", () => {
       const dir = tempDir("torn");
       const file = writeBackup(dir, "2023-10-16T12:07:01Z", randomBytes(bytes));
       const replacement = path.join(tempDir("repl"), "r.gz");
-      // A same-size valid gzip... is not needed: the wrapper swaps the bytes after gzip -t passed.
+      // A same-size valid dump is not needed: the wrapper swaps the bytes after the check passed.
       writeFileSync(
         replacement,
         Buffer.concat([
@@ -167,8 +169,23 @@ describe("copy-latest.sh: dump rewritten between hashing and upload", () => {
       const r1 = await copy(dir, prefix, { ...extra, PATH: `${bin}:${process.env.PATH}` });
       assert.match(failed(r1), /changed between hashing and upload/);
       assert.equal(r1.stdout.trim(), "");
+      // What the failed run left under the key fails the rule a restore applies (README): its
+      // bytes do not hash to its x-amz-meta-sha256. (The copy identity cannot delete it.) Moto
+      // keeps a single PUT whose body misses its x-amz-checksum-sha256 (real S3 refuses it);
+      // then the aws CLI's download already refuses it for that checksum.
+      for (const o of await listObjects(env, BUCKET, prefix)) {
+        const meta = (await headObject(env, BUCKET, o.Key)).Metadata as { sha256?: string };
+        let left: Buffer;
+        try {
+          left = await getObject(env, BUCKET, o.Key, path.join(tempDir("left"), "x"));
+        } catch (e) {
+          assert.match(String(e), /did not match calculated checksum/);
+          continue;
+        }
+        assert.notEqual(sha256(left), meta.sha256, `${o.Key} would pass for the backup`);
+      }
       // The file is now stable (but not gzip any more: put a good dump of its own in place).
-      const good = gzipSync(randomBytes(bytes));
+      const good = gzipSync(dumpText(randomBytes(bytes)));
       writeFileSync(file, good);
       setAge(file, 3600);
       const r2 = await copy(dir, prefix, extra);

@@ -4,7 +4,7 @@
 // computes it from the bytes it stored) and by the manifest's SHA-256 against the local file.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
@@ -130,6 +130,52 @@ for (const tool of ["aws", "rclone"]) {
         sha(await getObject(env, BUCKET, result.manifestKey, file)),
         result.manifestSha256,
       );
+    });
+  });
+}
+
+// Valid names other tools merge or misread: each its own file, so its own object. No CR or
+// newline among them, so rclone really runs (the list above goes to the aws CLI for those).
+const MERGED: string[] = [
+  "-", // stdin to md5sum, sha256sum and many more
+  "caf\u00e9", // é composed (NFC) ...
+  "cafe\u0301", // ... and decomposed (NFD): equal to rclone unless told otherwise
+  "d/-",
+  "d/\u00c5ngstr\u00f6m",
+  "d/A\u030angstro\u0308m",
+  "d/\u212bngstr\u00f6m", // Å as the Angstrom sign: the same NFC again
+];
+for (const tool of ["aws", "rclone"]) {
+  describe(`names that differ only in Unicode normalization, and "-", with ${tool}`, () => {
+    it("each = its own object with its own content, verified, its own manifest entry", async () => {
+      const root = tempDir("merged");
+      const local = new Map<string, Buffer>();
+      MERGED.forEach((name, i) => {
+        mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+        const data = Buffer.from(`${i}: ${JSON.stringify(name)}\n`.repeat(i + 1));
+        writeFileSync(path.join(root, name), data);
+        local.set(name, data);
+      });
+      const prefix = `merged-${tool}/`;
+      const result = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
+      assert.equal(result.tool, tool);
+      assert.equal(result.files, MERGED.length);
+      const objects = (await listObjects(env, BUCKET, prefix)).filter(
+        (o) => !o.Key.includes(".relocation-manifest/"),
+      );
+      assert.deepEqual(objects.map((o) => o.Key).sort(), MERGED.map((n) => `${prefix}${n}`).sort());
+      for (const o of objects) {
+        const data = local.get(o.Key.slice(prefix.length))!;
+        assert.equal(o.ETag, `"${md5(data)}"`, `content of ${JSON.stringify(o.Key)}`);
+        const got = await getObject(env, BUCKET, o.Key, path.join(tempDir("g"), "o"));
+        assert.ok(got.equals(data), `bytes of ${JSON.stringify(o.Key)}`);
+      }
+      const entries = await manifest(result.manifestKey);
+      assert.deepEqual(entries.map((e) => e.path).sort(), [...local.keys()].sort());
+      for (const e of entries) assert.equal(e.sha256, sha(local.get(e.path)!), e.path);
+      // A second run finds them all there.
+      const again = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
+      assert.equal(again.uploaded, 0);
     });
   });
 }
@@ -485,4 +531,83 @@ describe("failures that end fast", () => {
       });
     assert.deepEqual(left, [], "processes still running with the source tree in their arguments");
   });
+});
+
+interface Upload {
+  Key: string;
+  UploadId: string;
+}
+async function uploadsIn(prefix: string): Promise<Upload[]> {
+  const r = await run(
+    "aws",
+    ["s3api", "list-multipart-uploads", "--bucket", BUCKET, "--prefix", prefix, "--output", "json"],
+    { env },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim() ? ((JSON.parse(r.stdout) as { Uploads?: Upload[] }).Uploads ?? []) : [];
+}
+async function startUpload(key: string): Promise<void> {
+  const r = await run(
+    "aws",
+    ["s3api", "create-multipart-upload", "--bucket", BUCKET, "--key", key],
+    {
+      env,
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+}
+
+describe("incomplete multipart uploads", () => {
+  for (const tool of ["rclone", "aws"]) {
+    it(`${tool}: S3 gone mid-multipart leaves one; the next run aborts it, and only this part's`, async () => {
+      const root = tempDir("mpu");
+      const big = randomBytes(12 * 1024 * 1024); // 3 parts of 5 MiB with MULTIPART
+      writeFileSync(path.join(root, "big file é.bin"), big);
+      writeFileSync(path.join(root, "small.txt"), "small\n");
+      const prefix = `mpu-${tool}/`;
+      const key = `${prefix}big file é.bin`;
+      // Not this copy's: a key under the prefix that is not in the tree (another shard's or
+      // anyone's), and the same name under a sibling prefix.
+      const foreign = [`${prefix}not-in-the-tree.bin`, `mpu-${tool}-other/big file é.bin`];
+      for (const k of foreign) await startUpload(k);
+      // >= 50 ms per chunk: the parts take seconds to send, so the upload is seen in progress.
+      const proxy = await S3Proxy.start(moto.port, { delayMs: 50 });
+      const child = spawn("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
+        env: {
+          ...process.env,
+          ...env,
+          ...MULTIPART,
+          SYNC_TOOL: tool,
+          SOURCE_DIR: root,
+          DEST_URI: `s3://${BUCKET}/${prefix}`,
+          AWS_ENDPOINT_URL: proxy.endpoint,
+        },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+      // S3 goes away once the multipart upload exists (asked of moto itself, not the proxy).
+      let seen = false;
+      let ended = false;
+      void closed.then(() => (ended = true));
+      while (!seen && !ended) {
+        seen = (await uploadsIn(prefix)).some((u) => u.Key === key);
+        if (!seen) await new Promise((res) => setTimeout(res, 100));
+      }
+      await proxy.down();
+      assert.ok(seen, `the run ended before its multipart upload was seen:\n${stderr}`);
+      assert.equal(await closed, 1, stderr);
+      assert.ok(
+        (await uploadsIn(prefix)).some((u) => u.Key === key),
+        `the interrupted run left no upload to clean up (the test proves nothing):\n${stderr}`,
+      );
+      const r = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
+      assert.equal(r.files, 2);
+      const left = [...(await uploadsIn(prefix)), ...(await uploadsIn(`mpu-${tool}-other/`))];
+      assert.deepEqual(left.map((u) => u.Key).sort(), [...foreign].sort());
+      const got = await getObject(env, BUCKET, key, path.join(tempDir("g"), "big"));
+      assert.ok(got.equals(big), "the big file, byte-exact");
+    });
+  }
 });

@@ -210,6 +210,24 @@ describe("copy identity under moto IAM enforcement", () => {
       ),
     ) as { Parts: unknown[] };
     assert.equal(parts.Parts.length, 1);
+    // sync-dir.sh finds leftovers like this one by listing the bucket's unfinished uploads.
+    const uploads = JSON.parse(
+      await ok(
+        copyEnv,
+        "s3api",
+        "list-multipart-uploads",
+        "--bucket",
+        BUCKET,
+        "--prefix",
+        "production-keycloak-db",
+        "--output",
+        "json",
+      ),
+    ) as { Uploads?: Array<{ Key: string; UploadId: string }> };
+    assert.deepEqual(
+      (uploads.Uploads ?? []).map((u) => [u.Key, u.UploadId]),
+      [[key, upload]],
+    );
     await ok(
       copyEnv,
       "s3api",
@@ -315,7 +333,10 @@ describe("copy identity under moto IAM enforcement", () => {
       "list another bucket",
       ["s3api", "list-objects-v2", "--bucket", OTHER_BUCKET, "--prefix", "production"],
     ],
-    ["list multipart uploads", ["s3api", "list-multipart-uploads", "--bucket", BUCKET]],
+    [
+      "list multipart uploads of another bucket",
+      ["s3api", "list-multipart-uploads", "--bucket", OTHER_BUCKET],
+    ],
     [
       "change the bucket's policy",
       ["s3api", "put-bucket-policy", "--bucket", BUCKET, "--policy", "{}"],

@@ -67,6 +67,12 @@ describe("production policy", () => {
             },
           },
         },
+        {
+          Sid: "ListIncompleteUploads",
+          Effect: "Allow",
+          Action: ["s3:ListBucketMultipartUploads"],
+          Resource: "arn:aws:s3:::im-fragalysis",
+        },
       ],
     });
   });
@@ -97,6 +103,8 @@ describe("what the policy grants", () => {
       "any config = no Delete*, ACL, tagging, versioned or bucket-settings action",
       () => {
         for (const a of actions(copyPolicyDocument(production()))) {
+          // The one bucket-level read besides ListBucket: keys of unfinished uploads.
+          if (a === "s3:ListBucketMultipartUploads") continue;
           assert.doesNotMatch(a, /Delete|Acl|Tagging|Version|Bucket[A-Z]|Policy|\*/, a);
         }
       },
@@ -124,6 +132,18 @@ describe("what the policy grants", () => {
         assert.equal(list.length, 1);
         assert.deepEqual(list[0]!.Action, ["s3:ListBucket"]);
         assert.ok(list[0]!.Condition?.StringLike?.["s3:prefix"]?.length);
+      },
+    ],
+    [
+      "incomplete-uploads statement = s3:ListBucketMultipartUploads only, on the bucket itself",
+      () => {
+        const doc = copyPolicyDocument(production());
+        const uploads = doc.Statement.filter((s) =>
+          s.Action.includes("s3:ListBucketMultipartUploads"),
+        );
+        assert.equal(uploads.length, 1);
+        assert.deepEqual(uploads[0]!.Action, ["s3:ListBucketMultipartUploads"]);
+        assert.equal(uploads[0]!.Resource, "arn:aws:s3:::im-fragalysis");
       },
     ],
     [

@@ -1,0 +1,144 @@
+// The operator's plan shown by `pulumi preview`: its shape (zod, so a script or the restore side
+// can read the `plan` stack output), the permissions each configured step needs, and the
+// human-readable summary. Pure: the reads themselves live in plan-read.ts.
+import { z } from "zod";
+import { splitRef, usesJobs, type RelocationConfig } from "./config";
+
+/** One `kubectl auth can-i`: namespace null for a cluster-scoped check. */
+export interface PermissionCheck {
+  readonly verb: string;
+  readonly resource: string;
+  readonly namespace: string | null;
+  /** Which step needs it (shown when it is missing). */
+  readonly why: string;
+}
+
+export const statefulSetPlanSchema = z.strictObject({
+  namespace: z.string(),
+  name: z.string(),
+  /** spec.replicas now. */
+  replicas: z.number().int().nonnegative(),
+  /** What destroy scales back to: the count an earlier quiesce recorded, else replicas now. */
+  restores: z.number().int().nonnegative(),
+  pods: z.array(z.string()),
+});
+
+export const permissionPlanSchema = z.strictObject({
+  verb: z.string(),
+  resource: z.string(),
+  namespace: z.string().nullable(),
+  allowed: z.boolean(),
+});
+
+/** What scripts/plan-cluster.sh prints on stdout. */
+export const clusterPlanSchema = z.strictObject({
+  statefulSets: z.array(statefulSetPlanSchema),
+  permissions: z.array(permissionPlanSchema),
+});
+export type ClusterPlan = z.infer<typeof clusterPlanSchema>;
+
+/** What scripts/plan-s3.sh prints on stdout. */
+export const s3PlanSchema = z.strictObject({
+  bucket: z.string(),
+  prefixes: z.array(
+    z.strictObject({
+      prefix: z.string(),
+      listable: z.boolean(),
+      /** How write permission is known: the managed policy, or not without writing. */
+      write: z.enum(["policy", "none"]),
+    }),
+  ),
+});
+export type S3Plan = z.infer<typeof s3PlanSchema>;
+
+/** The `plan` stack output. Parts not read yet (the NFS side) are added as they land. */
+export const planSchema = z.strictObject({
+  /** When the reads were made (UTC ISO-8601). */
+  readAt: z.string(),
+  cluster: clusterPlanSchema,
+  s3: s3PlanSchema,
+});
+export type Plan = z.infer<typeof planSchema>;
+
+/**
+ * Every `kubectl auth can-i` the configured steps need (README: Prerequisites, "RBAC for
+ * Jobs"), each once: a missing one would otherwise fail `up` midway, after the quiesce.
+ */
+export function permissionChecks(c: RelocationConfig): PermissionCheck[] {
+  const out = new Map<string, PermissionCheck>();
+  const add = (verbs: string[], resources: string[], namespace: string | null, why: string) => {
+    for (const verb of verbs) {
+      for (const resource of resources) {
+        const key = `${verb} ${resource} ${namespace ?? "-"}`;
+        if (!out.has(key)) out.set(key, { verb, resource, namespace, why });
+      }
+    }
+  };
+  for (const s of c.quiesce) {
+    add(["get", "patch"], ["statefulsets"], s.namespace, "quiesce: read, annotate the count");
+    add(["patch"], ["statefulsets/scale"], s.namespace, "quiesce: kubectl scale");
+    add(["list"], ["pods"], s.namespace, "quiesce: wait for the pods to stop");
+  }
+  for (const b of c.backups) {
+    if (b.refresh?.cronJob) {
+      const { namespace } = splitRef(b.refresh.cronJob);
+      const why = `refresh of ${b.name}`;
+      add(["get"], ["cronjobs"], namespace, why);
+      add(["create", "get", "list", "delete"], ["jobs"], namespace, why);
+      add(["get", "list"], ["pods"], namespace, why);
+    }
+    if (b.refresh?.liveVolume) {
+      const { namespace } = splitRef(b.refresh.liveVolume);
+      add(["get"], ["persistentvolumeclaims"], namespace, `live volume of ${b.name}`);
+      add(["get"], ["persistentvolumes"], null, `live volume of ${b.name}`);
+    }
+  }
+  if (usesJobs(c)) {
+    const ns = c.jobs.namespace;
+    add(
+      ["create", "get", "list", "watch", "delete"],
+      ["jobs", "secrets", "configmaps", "serviceaccounts"],
+      ns,
+      "copy/env-dump Jobs",
+    );
+    add(["get", "list"], ["pods"], ns, "reading the Jobs' results");
+    if (c.jobs.createNamespace) {
+      add(["create", "delete"], ["namespaces"], null, "jobs.createNamespace");
+    }
+  }
+  for (const namespace of new Set(c.envDump.pods.map((p) => p.namespace))) {
+    if (c.envDump.executor === "job") {
+      add(["create", "delete"], ["roles", "rolebindings"], namespace, "env-dump Job's Role");
+    }
+    add(["get"], ["pods"], namespace, "env dump");
+    add(["create"], ["pods/exec"], namespace, "env dump");
+  }
+  return [...out.values()];
+}
+
+/** PLAN_CHECKS for scripts/plan-cluster.sh: "verb resource namespace why", one a line. */
+export function checksEnv(checks: readonly PermissionCheck[]): string {
+  return checks.map((k) => `${k.verb} ${k.resource} ${k.namespace ?? "-"} ${k.why}`).join("\n");
+}
+
+/** The summary printed once at preview: a few lines an operator reads before deciding. */
+export function planText(plan: Plan): string {
+  const lines = [`The plan (read ${plan.readAt}, nothing changed):`];
+  for (const s of plan.cluster.statefulSets) {
+    const pods = s.pods.length > 0 ? s.pods.slice(0, 10).join(" ") : "none";
+    const more = s.pods.length > 10 ? ` (+${s.pods.length - 10} more)` : "";
+    lines.push(
+      `  quiesce ${s.namespace}/${s.name}: ${s.replicas} replica${s.replicas === 1 ? "" : "s"} now, destroy restores ${s.restores}; pods: ${pods}${more}`,
+    );
+  }
+  const allowed = plan.cluster.permissions.filter((p) => p.allowed).length;
+  lines.push(`  kubectl auth can-i: ${allowed} of ${plan.cluster.permissions.length} allowed`);
+  const write =
+    plan.s3.prefixes[0]?.write === "policy"
+      ? "write granted by copyPolicy to the user up creates"
+      : "write not proven without writing (your key; the first copy proves it)";
+  lines.push(
+    `  s3://${plan.s3.bucket}: ${plan.s3.prefixes.length} prefixes reachable and listable; ${write}`,
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Restores ONE whole-server dump (pg_dumpall | gzip) from S3 into an empty PostgreSQL, verified:
+# the object's size and sha256 before any use, the dump's integrity, kind and version, an empty
+# target, a psql run that stops at the first error, then the fingerprint of what was restored.
+#
+# Settings (environment):
+#   SOURCE_URI        s3://bucket/key of the dump (the first stack's `backups` output: bucket, key)
+#   EXPECTED_SHA256   hex SHA-256 of the object (`backups` output: sha256)
+#   EXPECTED_SIZE     its size in bytes (`backups` output: size)
+#   ALLOW_NON_EMPTY   true: restore into a target that is not empty (default false)
+#   RESULT_FILE       also write the result JSON line here (optional)
+#   PG*               the target server (PGHOST, PGPORT, PGUSER, PGPASSWORD...), as a superuser.
+#                     PGDATABASE is not used: the restore starts in `postgres` and the dump's own
+#                     \connect lines take it to each database.
+#   AWS_*             credentials, region and AWS_ENDPOINT_URL for the aws CLI.
+# "Empty" (refused otherwise, naming what is there): (1) no database the dump creates exists,
+# except template1 and postgres, which every server has and the dump replaces; (2) no
+# non-template database (postgres included) holds a user relation: a table, partition, view,
+# materialized view, sequence or foreign table outside pg_catalog, information_schema and toast.
+# Roles already on the target are not checked: the dump drops and re-creates its own roles.
+# The restoring role's own DROP ROLE / CREATE ROLE / ALTER ROLE ... WITH lines are skipped (a
+# superuser cannot drop itself, and its password must stay the one it logged in with).
+# Result (last stdout line): {"source","sha256","size","kind","dumpedFrom","skippedRoleLines",
+#   "databases": {db: {schema.table: {rows, sha256}}}} (see fingerprint.sh).
+# A failed restore leaves what psql had done so far; a re-run then refuses the non-empty target.
+set -euo pipefail
+HERE=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/copy-common.sh
+. "$HERE/../copy-common.sh" restore-dump.sh
+# shellcheck source=scripts/restore/fingerprint.sh
+. "$HERE/fingerprint.sh"
+
+step() { log "step $1"; }
+
+# --- Settings: every problem found before anything is downloaded or changed.
+SOURCE_URI="${SOURCE_URI:-}"
+EXPECTED_SHA256="${EXPECTED_SHA256:-}"
+EXPECTED_SIZE="${EXPECTED_SIZE:-}"
+ALLOW_NON_EMPTY="${ALLOW_NON_EMPTY:-false}"
+re='^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+[^/])$'
+[[ "$SOURCE_URI" =~ $re ]] ||
+  fail "SOURCE_URI must name one object like s3://bucket/prefix/backup-...-dumpall.sql.gz, got '$SOURCE_URI'"
+SOURCE_BUCKET="${BASH_REMATCH[1]}"
+SOURCE_KEY="${BASH_REMATCH[2]}"
+EXPECTED_SHA256="${EXPECTED_SHA256,,}"
+[[ "$EXPECTED_SHA256" =~ ^[0-9a-f]{64}$ ]] ||
+  fail "EXPECTED_SHA256 must be the object's hex SHA-256 (the backups output's sha256), got '$EXPECTED_SHA256'"
+require_uint EXPECTED_SIZE "$EXPECTED_SIZE" 1
+case "$ALLOW_NON_EMPTY" in
+true | false) ;;
+*) fail "ALLOW_NON_EMPTY must be true or false, got '$ALLOW_NON_EMPTY'" ;;
+esac
+require_tools aws gzip psql sha256sum sort awk stat
+
+WORK_DIR=$(mktemp -d -- "${TMPDIR:-/tmp}/restore-dump.sh.XXXXXX") ||
+  fail "cannot create a temporary directory in ${TMPDIR:-/tmp}; point TMPDIR at a writable one"
+trap 'rm -rf -- "$WORK_DIR"' EXIT
+chmod 700 "$WORK_DIR"
+export TMPDIR="$WORK_DIR"
+
+# psql against the target's `postgres` database (catalog queries), tuples only.
+target_psql() { fp_psql postgres -At "$@" 2>"$WORK_DIR/fp.err"; }
+
+# --- Step target: reachable, a superuser, and its version (before the download: bad PG*
+# settings fail in seconds, not after a large transfer).
+step "target: connecting to the PostgreSQL server"
+info=$(target_psql -F ' ' -c "SELECT current_setting('server_version_num'), rolsuper, quote_ident(current_user) FROM pg_roles WHERE rolname = current_user") ||
+  fail "cannot connect to the target PostgreSQL server: $(fp_error); check PGHOST, PGPORT, PGUSER and PGPASSWORD"
+read -r TARGET_VERSION_NUM IS_SUPER ME_IDENT <<<"$info"
+[[ "$IS_SUPER" == t ]] ||
+  fail "PGUSER $ME_IDENT is not a superuser on the target; a whole-server dump needs one (the server's admin role)"
+log "target: PostgreSQL $TARGET_VERSION_NUM, restoring as $ME_IDENT"
+
+# --- Step download: a private temp file, then size and sha256 before any use.
+step "download: $SOURCE_URI"
+DUMP="$WORK_DIR/dump.sql.gz"
+endpoint_args=()
+endpoint="${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}"
+# aws CLI v1 reads AWS_ENDPOINT_URL only in recent releases; pass it explicitly as well.
+[[ -z "$endpoint" ]] || endpoint_args=(--endpoint-url "$endpoint")
+if ! run_child aws ${endpoint_args[@]+"${endpoint_args[@]}"} s3 cp --only-show-errors \
+  "s3://$SOURCE_BUCKET/$SOURCE_KEY" "$DUMP" 2>"$WORK_DIR/aws.err" >/dev/null; then
+  fail "cannot download $SOURCE_URI: $(grep -av '^[[:space:]]*$' "$WORK_DIR/aws.err" | tail -n 1 | cut -c1-2000); nothing restored"
+fi
+size=$(stat -c %s -- "$DUMP")
+sha=$(sha256sum <"$DUMP")
+sha="${sha%% *}"
+[[ "$size" == "$EXPECTED_SIZE" ]] ||
+  fail "$SOURCE_URI is $size bytes, EXPECTED_SIZE is $EXPECTED_SIZE (sha256 $sha, expected $EXPECTED_SHA256); not the object the backup recorded, nothing restored"
+[[ "$sha" == "$EXPECTED_SHA256" ]] ||
+  fail "$SOURCE_URI has sha256 $sha, EXPECTED_SHA256 is $EXPECTED_SHA256; not the object the backup recorded, nothing restored"
+log "download: $size bytes, sha256 $sha as expected"
+
+# --- Step check: one decompression pass for gzip integrity, the kind from the header, the
+# complete-dump trailer (the last line other than "--" and psql's \unrestrict), the dumped-from
+# version and the databases the dump creates. COPY data is skipped: a value never counts as SQL.
+step "check: gzip integrity, kind, completeness, version"
+rc=(0 0)
+gzip -dc -- "$DUMP" 2>"$WORK_DIR/gzip.err" | awk '
+  function unquote(s,   out, i, c) {
+    if (substr(s, 1, 1) != "\"") { sub(/[ ;].*/, "", s); return s }
+    out = ""
+    for (i = 2; i <= length(s); i++) {
+      c = substr(s, i, 1)
+      if (c == "\"") { if (substr(s, i + 1, 1) == "\"") { out = out c; i++; continue } break }
+      out = out c
+    }
+    return out
+  }
+  incopy { if ($0 == "\\.") incopy = 0; next }
+  /^COPY .* FROM stdin;$/ { incopy = 1; next }
+  NR <= 10 && kind == "" && $0 == "-- PostgreSQL database cluster dump" { kind = "cluster" }
+  NR <= 10 && kind == "" && $0 == "-- PostgreSQL database dump" { kind = "database" }
+  /^-- Dumped from database version / && version == "" { version = substr($0, 33) }
+  /^CREATE DATABASE / { print "create\t" unquote(substr($0, 17)) }
+  /[^[:space:]]/ && $0 != "--" && !/^\\unrestrict / { last = $0 }
+  END { print "kind\t" kind; print "version\t" version; print "last\t" last }
+' >"$WORK_DIR/check" || rc=("${PIPESTATUS[@]}")
+((rc[0] == 0)) ||
+  fail "$SOURCE_URI is not a valid gzip file ($(head -n 1 "$WORK_DIR/gzip.err" | cut -c1-500)); nothing restored"
+((rc[1] == 0)) || fail "could not read the dump's text (awk failed); nothing restored"
+kind=$(awk -F '\t' '$1 == "kind" { print $2 }' "$WORK_DIR/check")
+dumped_from=$(awk -F '\t' '$1 == "version" { print $2 }' "$WORK_DIR/check")
+last=$(awk -F '\t' '$1 == "last" { print substr($0, 6) }' "$WORK_DIR/check")
+case "$kind" in
+cluster) trailer="-- PostgreSQL database cluster dump complete" ;;
+database) fail "$SOURCE_URI is a single-database dump (pg_dump); this script restores whole-server dumps (pg_dumpall) only" ;;
+*) fail "$SOURCE_URI is not a PostgreSQL dump (no '-- PostgreSQL database cluster dump' header); nothing restored" ;;
+esac
+[[ "$last" == "$trailer" ]] ||
+  fail "$SOURCE_URI is incomplete: it does not end with '$trailer' (the dump was cut short); nothing restored"
+[[ "$dumped_from" =~ ^([0-9]+)\.([0-9]+)(\.([0-9]+))? ]] ||
+  fail "$SOURCE_URI has no readable 'Dumped from database version' line (got '$dumped_from'); nothing restored"
+major="${BASH_REMATCH[1]}" minor="${BASH_REMATCH[2]}" patch="${BASH_REMATCH[4]:-0}"
+if ((major >= 10)); then dump_num=$((major * 10000 + minor)); else dump_num=$((major * 10000 + minor * 100 + patch)); fi
+((dump_num <= TARGET_VERSION_NUM)) ||
+  fail "$SOURCE_URI was dumped from PostgreSQL $dumped_from, newer than the target ($TARGET_VERSION_NUM); restore into a server at least as new"
+creates=$(awk -F '\t' '$1 == "create" && $2 != "template1" && $2 != "postgres" { print substr($0, 8) }' "$WORK_DIR/check")
+log "check: whole-server dump from PostgreSQL ${dumped_from%% *}, complete; it creates $(grep -c . <<<"$creates" || true) databases"
+
+# --- Step empty: refuse a target that holds data, naming it, unless ALLOW_NON_EMPTY=true.
+step "empty: is the target empty?"
+found=$(target_psql -v names="$creates" <<'SQL'
+SELECT 'database ' || quote_ident(datname) || ' exists (the dump creates it)'
+FROM pg_database WHERE datname = ANY (string_to_array(:'names', E'\n'))
+ORDER BY datname COLLATE "C";
+SQL
+) || fail "cannot list the target's databases: $(fp_error)"
+while IFS= read -r -d '' db; do
+  more=$(fp_psql "$db" -At 2>"$WORK_DIR/fp.err" <<'SQL'
+SELECT 'database ' || quote_ident(current_database()) || ' holds ' || count(*) || ' user relations, e.g. '
+       || min(format('%I.%I', n.nspname, c.relname) COLLATE "C")
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+HAVING count(*) > 0;
+SQL
+  ) || fail "cannot look into the target's database $db: $(fp_error)"
+  [[ -z "$more" ]] || found+="${found:+$'\n'}$more"
+done < <(target_psql -0 -c "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname COLLATE \"C\"" ||
+  fail "cannot list the target's databases: $(fp_error)")
+if [[ -n "$found" ]]; then
+  what="${found//$'\n'/; }"
+  [[ "$ALLOW_NON_EMPTY" == true ]] ||
+    fail "the target is not empty: $what; restore into an empty server, or set ALLOW_NON_EMPTY=true to restore over it (the dump drops and replaces its databases)"
+  log "empty: the target is not empty ($what); restoring anyway: ALLOW_NON_EMPTY=true"
+else
+  log "empty: the target holds no data"
+fi
+
+# --- Step restore: psql as the target superuser, stopping at the first error. The restoring
+# role's own lines in the roles section (before the first \connect) are skipped. It starts in
+# `postgres`, not template1 as the upstream doc does: a --clean dump drops and re-creates
+# template1 first, and nobody can drop the database they are connected to (the dump's own
+# \connect lines take it on; it drops `postgres` last, from another database).
+step "restore: psql -X -v ON_ERROR_STOP=1 as $ME_IDENT"
+rc=(0 0 0)
+gzip -dc -- "$DUMP" | awk -v me="$ME_IDENT" -v counter="$WORK_DIR/skipped" '
+  !roles_done && /^\\connect / { roles_done = 1 }
+  !roles_done && ($0 == "DROP ROLE IF EXISTS " me ";" || $0 == "DROP ROLE " me ";" ||
+                  $0 == "CREATE ROLE " me ";" || index($0, "ALTER ROLE " me " WITH ") == 1) {
+    skipped++; next
+  }
+  { print }
+  END { print skipped + 0 > counter }
+' | psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null 2>"$WORK_DIR/psql.err" || rc=("${PIPESTATUS[@]}")
+if ((rc[2] != 0)); then
+  fail "psql stopped the restore: $(grep -a -m1 -E 'ERROR|FATAL' "$WORK_DIR/psql.err" | cut -c1-2000 || tail -n 1 "$WORK_DIR/psql.err"); the target is partly restored: drop what it created (or start a new server) before the next run"
+fi
+((rc[0] == 0 && rc[1] == 0)) || fail "could not read the dump during the restore (gzip ${rc[0]}, awk ${rc[1]})"
+skipped=$(cat "$WORK_DIR/skipped")
+log "restore: done; skipped $skipped line(s) of role $ME_IDENT (its own DROP/CREATE/ALTER ROLE)"
+
+# --- Step fingerprint: what the target now holds.
+step "fingerprint: row counts and content hashes of every table"
+fingerprint_server
+json_str_v "$SOURCE_URI"
+source_json="$JSON_STR"
+json_str_v "$dumped_from"
+emit_result "{\"source\":$source_json,\"sha256\":\"$sha\",\"size\":$size,\"kind\":\"$kind\",\"dumpedFrom\":$JSON_STR,\"skippedRoleLines\":$skipped,\"databases\":$FINGERPRINT_JSON}"
