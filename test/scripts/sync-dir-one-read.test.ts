@@ -125,7 +125,8 @@ for (const tool of ["aws", "rclone"]) {
           ].join("\n"),
           find: [
             `"$REAL" "$@" | while IFS= read -r -d '' rec; do`,
-            `  if [[ "$rec" == */a.txt ]]; then p=\${rec%/a.txt}; rec="\${p%/*}/1700000000.0000000000/a.txt"; fi`,
+            // Only stat records (".../<ctime>/a.txt"), not plain name lists ("./a.txt").
+            `  if [[ "$rec" =~ ^(.*/)[0-9]+(\\.[0-9]+)?/a\\.txt$ ]]; then rec="\${BASH_REMATCH[1]}1700000000.0000000000/a.txt"; fi`,
             `  printf '%s\\0' "$rec"`,
             `done`,
           ].join("\n"),
