@@ -3,7 +3,7 @@
 // real aws CLI and psql into other clusters; fingerprint.sh of the source is the reference.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SCRIPTS, createBucket, putObject, sha256 } from "../helpers/fixtures";
@@ -191,6 +191,72 @@ describe("restore-dump.sh", () => {
     }
   });
 
+  it("FETCH_ONLY=true then SOURCE_FILE = the Job's two steps: fetch without PostgreSQL, restore without S3; summary in RESULT_FILE", async () => {
+    const target = await startCluster();
+    try {
+      const settings = await upload("dumps/backup-2026-12-07T06:00:00Z-dumpall.sql.gz", dump);
+      const file = path.join(work, "fetched", "dump.sql.gz");
+      execFileSync("mkdir", ["-p", path.dirname(file)]);
+      // The fetch never connects to PostgreSQL (a dead port), the restore never to S3.
+      const fetched = await run("bash", [SCRIPT], {
+        env: { ...moto.env, PGPORT: "1", ...settings, SOURCE_FILE: file, FETCH_ONLY: "true" },
+      });
+      assert.equal(fetched.code, 0, fetched.stderr);
+      assert.equal(fetched.stdout, "");
+      assert.match(fetched.stderr, /nothing restored \(FETCH_ONLY=true\)/);
+      assert.equal(sha256(readFileSync(file)), settings.EXPECTED_SHA256);
+      assert.equal(existsSync(`${file}.part`), false);
+
+      const resultFile = path.join(work, "termination-log");
+      const r = await run("bash", [SCRIPT], {
+        env: {
+          ...pgEnv(target),
+          ...settings,
+          AWS_ENDPOINT_URL: "http://127.0.0.1:1",
+          SOURCE_FILE: file,
+          RESULT_FILE: resultFile,
+        },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(lastJson<Record<string, unknown>>(r.stdout).databases, sourceFingerprint);
+      const summary = JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>;
+      assert.equal(summary.sha256, settings.EXPECTED_SHA256);
+      assert.equal(summary.databases, undefined);
+      const expected = Object.fromEntries(
+        Object.entries(sourceFingerprint).map(([db, tables]) => [
+          db,
+          {
+            tables: Object.keys(tables).length,
+            rows: Object.values(tables).reduce((n, t) => n + t.rows, 0),
+            sha256: sha256(JSON.stringify(tables)),
+          },
+        ]),
+      );
+      assert.deepEqual(summary.summary, expected);
+      assert.ok(readFileSync(resultFile).length < 4096);
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it("FETCH_ONLY=true of an object whose sha256 differs = fails, no file left", async () => {
+    const settings = await upload("dumps/backup-2026-12-07T06:30:00Z-dumpall.sql.gz", dump);
+    const file = path.join(work, "fetched", "wrong.sql.gz");
+    execFileSync("mkdir", ["-p", path.dirname(file)]);
+    const r = await run("bash", [SCRIPT], {
+      env: {
+        ...moto.env,
+        ...settings,
+        EXPECTED_SHA256: sha256("another"),
+        SOURCE_FILE: file,
+        FETCH_ONLY: "true",
+      },
+    });
+    assert.match(oneErrorLine(r, "restore-dump.sh"), /has sha256 [0-9a-f]{64}, EXPECTED_SHA256 is/);
+    assert.equal(existsSync(file), false);
+    assert.equal(existsSync(`${file}.part`), false);
+  });
+
   describe("refused, target unchanged", () => {
     let target: Cluster;
     before(async () => {
@@ -209,6 +275,19 @@ describe("restore-dump.sh", () => {
       assert.ok(line.includes(settings.SOURCE_URI!), line);
       assert.ok(line.includes(settings.EXPECTED_SHA256!) && line.includes(wrong), line);
       assert.match(line, /nothing restored/);
+      assert.deepEqual(await state(target), before);
+    });
+
+    it("SOURCE_FILE changed after the fetch = fails naming the file, nothing restored", async () => {
+      const settings = await upload("dumps/backup-2026-12-07T01:15:00Z-dumpall.sql.gz", dump);
+      const file = path.join(work, "tampered.sql.gz");
+      const bad = Buffer.from(dump);
+      bad[bad.length - 20]! ^= 0x01;
+      writeFileSync(file, bad);
+      const before = await state(target);
+      const r = await restore(target, { ...settings, SOURCE_FILE: file });
+      const line = oneErrorLine(r, "restore-dump.sh");
+      assert.ok(line.includes(`${file} (from ${settings.SOURCE_URI}) has sha256`), line);
       assert.deepEqual(await state(target), before);
     });
 
@@ -285,6 +364,13 @@ describe("restore-dump.sh", () => {
         [{ EXPECTED_SIZE: "012" }, /EXPECTED_SIZE must be/],
         [{ ALLOW_NON_EMPTY: "yes" }, /ALLOW_NON_EMPTY must be true or false/],
         [{ PGPORT: "1" }, /cannot connect to the target PostgreSQL server/],
+        [{ FETCH_ONLY: "true" }, /FETCH_ONLY=true needs SOURCE_FILE/],
+        [{ FETCH_ONLY: "1", SOURCE_FILE: "/tmp/x" }, /FETCH_ONLY must be true or false/],
+        [{ SOURCE_FILE: "dump.sql.gz" }, /SOURCE_FILE must be an absolute path/],
+        [
+          { SOURCE_FILE: "/nonexistent/dump.sql.gz" },
+          /SOURCE_FILE \/nonexistent\/dump.sql.gz is not a readable file/,
+        ],
       ] as const) {
         const r = await run("bash", [SCRIPT], {
           env: { ...moto.env, ...pgEnv(target), ...settings, ...bad },
