@@ -5,11 +5,11 @@ import { z } from "zod";
 import { ConfigError, DEFAULT_JOB_IMAGE, formatKey } from "../config";
 
 /**
- * The image the `restore` container runs restore-dump.sh in: bash, gzip, coreutils (sha256sum,
- * sort, stat), awk and psql. The official Debian-based postgres image has them all (mawk is part
- * of every Debian base; the -alpine tags have no bash), and 15.8 is the major version
- * production's database runs (postgres:15.8 until 2025-08, then rdkit-cartridge-debian built on
- * PostgreSQL 15), so its psql reads those dumps.
+ * The image the `restore` container runs restore-dump.sh in: bash, gzip, GNU coreutils
+ * (sha256sum, sort, stat, mktemp), awk and psql. The official Debian-based postgres image has
+ * them all (mawk is in every Debian base and is the awk the scripts are tested with; the -alpine
+ * tags bring busybox tools instead), and 15.8 is the major version production's database runs
+ * (relocation-destination.md: postgres:15.8 until 2025-08, then rdkit-cartridge-debian, tag 15.8 in the doc).
  */
 export const DEFAULT_PSQL_IMAGE = "postgres:15.8";
 
