@@ -37,7 +37,7 @@ export const RESTORE_DUMP_DIR = "/dump";
 export const RESTORE_DUMP_FILE = `${RESTORE_DUMP_DIR}/dump.sql.gz`;
 const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 /** The scripts restore-dump.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
-const SCRIPT_FILES = ["copy-common.sh", "restore/restore-dump.sh", "restore/fingerprint.sh"];
+export const SCRIPT_FILES = ["copy-common.sh", "restore/restore-dump.sh", "restore/fingerprint.sh"];
 
 /**
  * The dump entry `backup` of the source stack's `backups` output, checked against the shared

@@ -3,9 +3,10 @@
 // real aws CLI and psql into other clusters; fingerprint.sh of the source is the reference.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { SCRIPT_FILES } from "../../components/restore/dump-restore";
 import { SCRIPTS, createBucket, putObject, sha256 } from "../helpers/fixtures";
 import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
@@ -255,6 +256,29 @@ describe("restore-dump.sh", () => {
     assert.match(oneErrorLine(r, "restore-dump.sh"), /has sha256 [0-9a-f]{64}, EXPECTED_SHA256 is/);
     assert.equal(existsSync(file), false);
     assert.equal(existsSync(`${file}.part`), false);
+  });
+
+  it("in the Job's ConfigMap layout (kubelet's ..data symlinks, the component's items) = finds its sourced scripts", async () => {
+    // What the kubelet makes of the ConfigMap volume with items: <dir>/..<ts>/<path> files,
+    // ..data -> ..<ts>, and one symlink per top-level entry into ..data.
+    const dir = path.join(work, "configmap");
+    const real = path.join(dir, "..2026_12_07_00_00_00.000000001");
+    for (const file of SCRIPT_FILES) {
+      mkdirSync(path.dirname(path.join(real, file)), { recursive: true });
+      writeFileSync(path.join(real, file), readFileSync(path.join(SCRIPTS, file)), { mode: 0o555 });
+    }
+    symlinkSync(path.basename(real), path.join(dir, "..data"));
+    for (const top of new Set(SCRIPT_FILES.map((f) => f.split("/")[0]!))) {
+      symlinkSync(path.join("..data", top), path.join(dir, top));
+    }
+    const settings = await upload("dumps/backup-2026-12-07T06:45:00Z-dumpall.sql.gz", dump);
+    const file = path.join(work, "fetched", "layout.sql.gz");
+    mkdirSync(path.dirname(file), { recursive: true });
+    const r = await run("bash", [path.join(dir, "restore", "restore-dump.sh")], {
+      env: { ...moto.env, ...settings, SOURCE_FILE: file, FETCH_ONLY: "true" },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(readFileSync(file)), settings.EXPECTED_SHA256);
   });
 
   describe("refused, target unchanged", () => {
