@@ -130,7 +130,7 @@ export function parseRestoreResult(
     value = JSON.parse(stdout.trim().split("\n").pop() ?? "");
   } catch {
     throw new Error(
-      `${where}: the Job's result is not JSON (${stdout.trim().slice(0, 200)}); see the pod's log`,
+      `${where}: the Job's result is not JSON (${stdout.trim().slice(0, 200)}); a termination message holds 4 KiB: see the last line of the pod's log (kubectl logs job/<name> -c restore)`,
     );
   }
   const parsed = restoreResult.safeParse(value);

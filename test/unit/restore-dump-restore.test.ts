@@ -51,7 +51,11 @@ before(async () => {
   process.on("unhandledRejection", (e) => unhandled.push(e));
   rec = await useMocks({
     commandStdout: (name) =>
-      name === "other-sha-result" ? resultLine("d".repeat(64)) : `some log\n${resultLine(SHA)}\n`,
+      name === "other-sha-result"
+        ? resultLine("d".repeat(64))
+        : name === "cut-result"
+          ? resultLine(SHA).slice(0, 300)
+          : `some log\n${resultLine(SHA)}\n`,
     // The provider's auto-naming, for the credentials Secret the fetch refers to.
     state: (type, name, inputs) =>
       type === "kubernetes:batch/v1:Job"
@@ -281,6 +285,14 @@ describe("DumpRestore", () => {
       new RegExp(
         `^restore of backup stack-db: the Job restored sha256 d{64}, the source recorded ${SHA}$`,
       ),
+    );
+  });
+
+  it("a result cut short (termination message limit) = fails pointing at the pod's log", async () => {
+    const r = restore("cut", { "stack-db": ENTRY });
+    assert.match(
+      await rejection(r.result),
+      /^restore of backup stack-db: the Job's result is not JSON .*a termination message holds 4 KiB: see the last line of the pod's log/,
     );
   });
 
