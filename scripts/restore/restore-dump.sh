@@ -8,7 +8,16 @@
 #   EXPECTED_SHA256   hex SHA-256 of the object (`backups` output: sha256)
 #   EXPECTED_SIZE     its size in bytes (`backups` output: size)
 #   ALLOW_NON_EMPTY   true: restore into a target that is not empty (default false)
-#   RESULT_FILE       also write the result JSON line here (optional)
+#   SOURCE_FILE       a local path for the dump (optional). With FETCH_ONLY=true: download the
+#                     object there (via SOURCE_FILE.part, renamed only once size and sha256
+#                     match) and stop: no PostgreSQL, psql or gzip needed (a Job's `fetch` init
+#                     container, aws CLI image). Without: restore from that file instead of S3,
+#                     checking its size and sha256 again (no aws CLI needed: the `restore`
+#                     container, psql image).
+#   FETCH_ONLY        true: only the download described above (default false; needs SOURCE_FILE)
+#   RESULT_FILE       write the result SUMMARY here (optional; a pod's termination message
+#                     holds 4 KiB): the result without per-table detail, with per database
+#                     {tables, rows, sha256} (see fingerprint.sh FINGERPRINT_SUMMARY_JSON)
 #   PG*               the target server (PGHOST, PGPORT, PGUSER, PGPASSWORD...), as a superuser.
 #                     PGDATABASE is not used: the restore starts in `postgres` and the dump's own
 #                     \connect lines take it to each database.
@@ -46,17 +55,69 @@ EXPECTED_SHA256="${EXPECTED_SHA256,,}"
 [[ "$EXPECTED_SHA256" =~ ^[0-9a-f]{64}$ ]] ||
   fail "EXPECTED_SHA256 must be the object's hex SHA-256 (the backups output's sha256), got '$EXPECTED_SHA256'"
 require_uint EXPECTED_SIZE "$EXPECTED_SIZE" 1
+SOURCE_FILE="${SOURCE_FILE:-}"
+FETCH_ONLY="${FETCH_ONLY:-false}"
 case "$ALLOW_NON_EMPTY" in
 true | false) ;;
 *) fail "ALLOW_NON_EMPTY must be true or false, got '$ALLOW_NON_EMPTY'" ;;
 esac
-require_tools aws gzip psql sha256sum sort awk stat
+case "$FETCH_ONLY" in
+true | false) ;;
+*) fail "FETCH_ONLY must be true or false, got '$FETCH_ONLY'" ;;
+esac
+[[ -z "$SOURCE_FILE" || "$SOURCE_FILE" == /* ]] ||
+  fail "SOURCE_FILE must be an absolute path (where the dump is, or goes with FETCH_ONLY=true), got '$SOURCE_FILE'"
+[[ "$FETCH_ONLY" == false || -n "$SOURCE_FILE" ]] ||
+  fail "FETCH_ONLY=true needs SOURCE_FILE: the absolute path to download the dump to"
+if [[ "$FETCH_ONLY" == true ]]; then
+  require_tools aws sha256sum stat
+elif [[ -n "$SOURCE_FILE" ]]; then
+  require_tools gzip psql sha256sum sort awk stat
+else
+  require_tools aws gzip psql sha256sum sort awk stat
+fi
 
 WORK_DIR=$(mktemp -d -- "${TMPDIR:-/tmp}/restore-dump.sh.XXXXXX") ||
   fail "cannot create a temporary directory in ${TMPDIR:-/tmp}; point TMPDIR at a writable one"
 trap 'rm -rf -- "$WORK_DIR"' EXIT
 chmod 700 "$WORK_DIR"
 export TMPDIR="$WORK_DIR"
+
+# Size and sha256 of a local copy against the backups output, before any use of it.
+verify_copy() { # file what
+  local size sha
+  size=$(stat -c %s -- "$1")
+  sha=$(sha256sum <"$1")
+  sha="${sha%% *}"
+  [[ "$size" == "$EXPECTED_SIZE" ]] ||
+    fail "$2 is $size bytes, EXPECTED_SIZE is $EXPECTED_SIZE (sha256 $sha, expected $EXPECTED_SHA256); not the object the backup recorded, nothing restored"
+  [[ "$sha" == "$EXPECTED_SHA256" ]] ||
+    fail "$2 has sha256 $sha, EXPECTED_SHA256 is $EXPECTED_SHA256; not the object the backup recorded, nothing restored"
+  log "download: $size bytes, sha256 $sha as expected"
+}
+
+# Downloads SOURCE_URI to a file and verifies it.
+download() { # file
+  local endpoint_args=() endpoint="${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}"
+  # aws CLI v1 reads AWS_ENDPOINT_URL only in recent releases; pass it explicitly as well.
+  [[ -z "$endpoint" ]] || endpoint_args=(--endpoint-url "$endpoint")
+  if ! run_child aws ${endpoint_args[@]+"${endpoint_args[@]}"} s3 cp --only-show-errors \
+    "s3://$SOURCE_BUCKET/$SOURCE_KEY" "$1" 2>"$WORK_DIR/aws.err" >/dev/null; then
+    fail "cannot download $SOURCE_URI: $(grep -av '^[[:space:]]*$' "$WORK_DIR/aws.err" | tail -n 1 | cut -c1-2000); nothing restored"
+  fi
+  verify_copy "$1" "$SOURCE_URI"
+}
+
+if [[ "$FETCH_ONLY" == true ]]; then
+  step "download: $SOURCE_URI to $SOURCE_FILE (FETCH_ONLY=true)"
+  # A failed or cut download leaves no partial file behind.
+  trap 'rm -rf -- "$WORK_DIR" "$SOURCE_FILE.part"' EXIT
+  rm -f -- "$SOURCE_FILE.part"
+  download "$SOURCE_FILE.part"
+  mv -f -- "$SOURCE_FILE.part" "$SOURCE_FILE" || fail "cannot rename $SOURCE_FILE.part to $SOURCE_FILE"
+  log "download: $SOURCE_FILE is ready; nothing restored (FETCH_ONLY=true)"
+  exit 0
+fi
 
 # psql against the target's `postgres` database (catalog queries), tuples only.
 target_psql() { fp_psql postgres -At "$@" 2>"$WORK_DIR/fp.err"; }
@@ -72,24 +133,20 @@ read -r TARGET_VERSION_NUM IS_SUPER ME_IDENT <<<"$info"
 log "target: PostgreSQL $TARGET_VERSION_NUM, restoring as $ME_IDENT"
 
 # --- Step download: a private temp file, then size and sha256 before any use.
-step "download: $SOURCE_URI"
-DUMP="$WORK_DIR/dump.sql.gz"
-endpoint_args=()
-endpoint="${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}"
-# aws CLI v1 reads AWS_ENDPOINT_URL only in recent releases; pass it explicitly as well.
-[[ -z "$endpoint" ]] || endpoint_args=(--endpoint-url "$endpoint")
-if ! run_child aws ${endpoint_args[@]+"${endpoint_args[@]}"} s3 cp --only-show-errors \
-  "s3://$SOURCE_BUCKET/$SOURCE_KEY" "$DUMP" 2>"$WORK_DIR/aws.err" >/dev/null; then
-  fail "cannot download $SOURCE_URI: $(grep -av '^[[:space:]]*$' "$WORK_DIR/aws.err" | tail -n 1 | cut -c1-2000); nothing restored"
+if [[ -n "$SOURCE_FILE" ]]; then
+  # Checked again here: the file crossed a volume since the fetch checked it.
+  step "download: $SOURCE_FILE (fetched from $SOURCE_URI)"
+  DUMP="$SOURCE_FILE"
+  [[ -f "$DUMP" && -r "$DUMP" ]] ||
+    fail "SOURCE_FILE $SOURCE_FILE is not a readable file (did the fetch with FETCH_ONLY=true run?); nothing restored"
+  verify_copy "$DUMP" "$SOURCE_FILE (from $SOURCE_URI)"
+else
+  step "download: $SOURCE_URI"
+  DUMP="$WORK_DIR/dump.sql.gz"
+  download "$DUMP"
 fi
-size=$(stat -c %s -- "$DUMP")
-sha=$(sha256sum <"$DUMP")
-sha="${sha%% *}"
-[[ "$size" == "$EXPECTED_SIZE" ]] ||
-  fail "$SOURCE_URI is $size bytes, EXPECTED_SIZE is $EXPECTED_SIZE (sha256 $sha, expected $EXPECTED_SHA256); not the object the backup recorded, nothing restored"
-[[ "$sha" == "$EXPECTED_SHA256" ]] ||
-  fail "$SOURCE_URI has sha256 $sha, EXPECTED_SHA256 is $EXPECTED_SHA256; not the object the backup recorded, nothing restored"
-log "download: $size bytes, sha256 $sha as expected"
+size="$EXPECTED_SIZE"
+sha="$EXPECTED_SHA256"
 
 # --- Step check: one decompression pass for gzip integrity, the kind from the header, the
 # complete-dump trailer (the last line other than "--" and psql's \unrestrict), the dumped-from
@@ -198,4 +255,11 @@ fingerprint_server
 json_str_v "$SOURCE_URI"
 source_json="$JSON_STR"
 json_str_v "$dumped_from"
-emit_result "{\"source\":$source_json,\"sha256\":\"$sha\",\"size\":$size,\"kind\":\"$kind\",\"dumpedFrom\":$JSON_STR,\"skippedRoleLines\":$skipped,\"databases\":$FINGERPRINT_JSON}"
+head="{\"source\":$source_json,\"sha256\":\"$sha\",\"size\":$size,\"kind\":\"$kind\",\"dumpedFrom\":$JSON_STR,\"skippedRoleLines\":$skipped"
+# The summary first (the full line can exceed the 4 KiB of a termination message), the full
+# result as the last stdout line.
+if [[ -n "${RESULT_FILE:-}" ]]; then
+  printf '%s\n' "$head,\"summary\":$FINGERPRINT_SUMMARY_JSON}" >"$RESULT_FILE" ||
+    log "could not write RESULT_FILE $RESULT_FILE"
+fi
+printf '%s\n' "$head,\"databases\":$FINGERPRINT_JSON}"

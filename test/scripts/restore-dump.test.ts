@@ -3,9 +3,10 @@
 // real aws CLI and psql into other clusters; fingerprint.sh of the source is the reference.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { SCRIPT_FILES } from "../../components/restore/dump-restore";
 import { SCRIPTS, createBucket, putObject, sha256 } from "../helpers/fixtures";
 import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
@@ -191,6 +192,95 @@ describe("restore-dump.sh", () => {
     }
   });
 
+  it("FETCH_ONLY=true then SOURCE_FILE = the Job's two steps: fetch without PostgreSQL, restore without S3; summary in RESULT_FILE", async () => {
+    const target = await startCluster();
+    try {
+      const settings = await upload("dumps/backup-2026-12-07T06:00:00Z-dumpall.sql.gz", dump);
+      const file = path.join(work, "fetched", "dump.sql.gz");
+      execFileSync("mkdir", ["-p", path.dirname(file)]);
+      // The fetch never connects to PostgreSQL (a dead port), the restore never to S3.
+      const fetched = await run("bash", [SCRIPT], {
+        env: { ...moto.env, PGPORT: "1", ...settings, SOURCE_FILE: file, FETCH_ONLY: "true" },
+      });
+      assert.equal(fetched.code, 0, fetched.stderr);
+      assert.equal(fetched.stdout, "");
+      assert.match(fetched.stderr, /nothing restored \(FETCH_ONLY=true\)/);
+      assert.equal(sha256(readFileSync(file)), settings.EXPECTED_SHA256);
+      assert.equal(existsSync(`${file}.part`), false);
+
+      const resultFile = path.join(work, "termination-log");
+      const r = await run("bash", [SCRIPT], {
+        env: {
+          ...pgEnv(target),
+          ...settings,
+          AWS_ENDPOINT_URL: "http://127.0.0.1:1",
+          SOURCE_FILE: file,
+          RESULT_FILE: resultFile,
+        },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(lastJson<Record<string, unknown>>(r.stdout).databases, sourceFingerprint);
+      const summary = JSON.parse(readFileSync(resultFile, "utf8")) as Record<string, unknown>;
+      assert.equal(summary.sha256, settings.EXPECTED_SHA256);
+      assert.equal(summary.databases, undefined);
+      const expected = Object.fromEntries(
+        Object.entries(sourceFingerprint).map(([db, tables]) => [
+          db,
+          {
+            tables: Object.keys(tables).length,
+            rows: Object.values(tables).reduce((n, t) => n + t.rows, 0),
+            sha256: sha256(JSON.stringify(tables)),
+          },
+        ]),
+      );
+      assert.deepEqual(summary.summary, expected);
+      assert.ok(readFileSync(resultFile).length < 4096);
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it("FETCH_ONLY=true of an object whose sha256 differs = fails, no file left", async () => {
+    const settings = await upload("dumps/backup-2026-12-07T06:30:00Z-dumpall.sql.gz", dump);
+    const file = path.join(work, "fetched", "wrong.sql.gz");
+    execFileSync("mkdir", ["-p", path.dirname(file)]);
+    const r = await run("bash", [SCRIPT], {
+      env: {
+        ...moto.env,
+        ...settings,
+        EXPECTED_SHA256: sha256("another"),
+        SOURCE_FILE: file,
+        FETCH_ONLY: "true",
+      },
+    });
+    assert.match(oneErrorLine(r, "restore-dump.sh"), /has sha256 [0-9a-f]{64}, EXPECTED_SHA256 is/);
+    assert.equal(existsSync(file), false);
+    assert.equal(existsSync(`${file}.part`), false);
+  });
+
+  it("in the Job's ConfigMap layout (kubelet's ..data symlinks, the component's items) = finds its sourced scripts", async () => {
+    // What the kubelet makes of the ConfigMap volume with items: <dir>/..<ts>/<path> files,
+    // ..data -> ..<ts>, and one symlink per top-level entry into ..data.
+    const dir = path.join(work, "configmap");
+    const real = path.join(dir, "..2026_12_07_00_00_00.000000001");
+    for (const file of SCRIPT_FILES) {
+      mkdirSync(path.dirname(path.join(real, file)), { recursive: true });
+      writeFileSync(path.join(real, file), readFileSync(path.join(SCRIPTS, file)), { mode: 0o555 });
+    }
+    symlinkSync(path.basename(real), path.join(dir, "..data"));
+    for (const top of new Set(SCRIPT_FILES.map((f) => f.split("/")[0]!))) {
+      symlinkSync(path.join("..data", top), path.join(dir, top));
+    }
+    const settings = await upload("dumps/backup-2026-12-07T06:45:00Z-dumpall.sql.gz", dump);
+    const file = path.join(work, "fetched", "layout.sql.gz");
+    mkdirSync(path.dirname(file), { recursive: true });
+    const r = await run("bash", [path.join(dir, "restore", "restore-dump.sh")], {
+      env: { ...moto.env, ...settings, SOURCE_FILE: file, FETCH_ONLY: "true" },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(readFileSync(file)), settings.EXPECTED_SHA256);
+  });
+
   describe("refused, target unchanged", () => {
     let target: Cluster;
     before(async () => {
@@ -209,6 +299,19 @@ describe("restore-dump.sh", () => {
       assert.ok(line.includes(settings.SOURCE_URI!), line);
       assert.ok(line.includes(settings.EXPECTED_SHA256!) && line.includes(wrong), line);
       assert.match(line, /nothing restored/);
+      assert.deepEqual(await state(target), before);
+    });
+
+    it("SOURCE_FILE changed after the fetch = fails naming the file, nothing restored", async () => {
+      const settings = await upload("dumps/backup-2026-12-07T01:15:00Z-dumpall.sql.gz", dump);
+      const file = path.join(work, "tampered.sql.gz");
+      const bad = Buffer.from(dump);
+      bad[bad.length - 20]! ^= 0x01;
+      writeFileSync(file, bad);
+      const before = await state(target);
+      const r = await restore(target, { ...settings, SOURCE_FILE: file });
+      const line = oneErrorLine(r, "restore-dump.sh");
+      assert.ok(line.includes(`${file} (from ${settings.SOURCE_URI}) has sha256`), line);
       assert.deepEqual(await state(target), before);
     });
 
@@ -285,6 +388,13 @@ describe("restore-dump.sh", () => {
         [{ EXPECTED_SIZE: "012" }, /EXPECTED_SIZE must be/],
         [{ ALLOW_NON_EMPTY: "yes" }, /ALLOW_NON_EMPTY must be true or false/],
         [{ PGPORT: "1" }, /cannot connect to the target PostgreSQL server/],
+        [{ FETCH_ONLY: "true" }, /FETCH_ONLY=true needs SOURCE_FILE/],
+        [{ FETCH_ONLY: "1", SOURCE_FILE: "/tmp/x" }, /FETCH_ONLY must be true or false/],
+        [{ SOURCE_FILE: "dump.sql.gz" }, /SOURCE_FILE must be an absolute path/],
+        [
+          { SOURCE_FILE: "/nonexistent/dump.sql.gz" },
+          /SOURCE_FILE \/nonexistent\/dump.sql.gz is not a readable file/,
+        ],
       ] as const) {
         const r = await run("bash", [SCRIPT], {
           env: { ...moto.env, ...pgEnv(target), ...settings, ...bad },

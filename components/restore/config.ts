@@ -1,0 +1,250 @@
+// The restore side's settings: its own zod schema (to be plugged into components/config.ts as the
+// second stack's side), parsed once, every problem reported at once, one line each naming the
+// full key (`fragalysis-relocation:restore.databases[0].namespace`) and what a valid value is.
+import { z } from "zod";
+import { ConfigError, DEFAULT_JOB_IMAGE, formatKey } from "../config";
+
+/**
+ * The image the `restore` container runs restore-dump.sh in: bash, gzip, GNU coreutils
+ * (sha256sum, sort, stat, mktemp), awk and psql. The official Debian-based postgres image has
+ * them all (mawk is in every Debian base and is the awk the scripts are tested with; the -alpine
+ * tags bring busybox tools instead), and 15.8 is the major version production's database runs
+ * (relocation-destination.md: postgres:15.8 until 2025-08, then rdkit-cartridge-debian, tag 15.8 in the doc).
+ */
+export const DEFAULT_PSQL_IMAGE = "postgres:15.8";
+
+/** Secrets of the restore side: an access key to read the bucket, always brought by the operator. */
+export const RESTORE_SECRET_KEYS = ["awsAccessKeyId", "awsSecretAccessKey"] as const;
+
+const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A Secret's data key (Kubernetes: alphanumerics, '-', '_' and '.'). */
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+/** "stack", "project/stack" or "organization/project/stack" (Pulumi's StackReference names). */
+const STACK_NAME = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/;
+const HOST = /^[A-Za-z0-9.:-]+$/;
+
+function hint(text: string) {
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? `required; ${text}` : `invalid; ${text}`;
+}
+
+const k8sName = (example: string) =>
+  z
+    .string({ error: hint(`a Kubernetes name such as "${example}"`) })
+    .max(63, { error: `at most 63 characters, e.g. "${example}"` })
+    .regex(K8S_NAME, { error: `lowercase letters, digits and '-' only, e.g. "${example}"` });
+
+const flag = (fallback: boolean) => z.boolean({ error: hint("true or false") }).default(fallback);
+
+const image = (what: string, fallback: string) =>
+  z
+    .string({ error: hint(what) })
+    .min(1, { error: what })
+    .default(fallback);
+
+const statefulSetRef = z.strictObject(
+  { namespace: k8sName("production-stack"), statefulSet: k8sName("stack") },
+  { error: hint("an object such as {namespace: production-stack, statefulSet: stack}") },
+);
+
+const database = z.strictObject(
+  {
+    /** The entry of the source stack's `backups` output to restore (a dump). */
+    backup: z
+      .string({ error: hint('the backup\'s name in the source stack, e.g. "stack-db"') })
+      .min(1, { error: 'the backup\'s name in the source stack, e.g. "stack-db"' }),
+    /** Where the database runs (and its password Secret is, and the restore Job runs). */
+    namespace: k8sName("production-stack"),
+    /** The database's StatefulSet; it must exist and run (the restore talks to its server). */
+    statefulSet: k8sName("database"),
+    /** The server's address as the Job in `namespace` reaches it (its Service). */
+    host: z
+      .string({ error: hint('a host name such as "database"') })
+      .regex(HOST, { error: 'a host name or IP address, e.g. "database"' }),
+    port: z
+      .number({ error: hint("a TCP port, e.g. 5432") })
+      .int({ error: "a TCP port from 1 to 65535, e.g. 5432" })
+      .min(1, { error: "a TCP port from 1 to 65535, e.g. 5432" })
+      .max(65535, { error: "a TCP port from 1 to 65535, e.g. 5432" })
+      .default(5432),
+    /** A superuser of that server (a whole-server dump needs one). @default "postgres" */
+    user: z
+      .string({ error: hint('a PostgreSQL superuser such as "postgres"') })
+      .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, {
+        error: 'a PostgreSQL role name, e.g. "postgres"',
+      })
+      .default("postgres"),
+    /** The Secret (in `namespace`) and key holding that user's password; read by the pod only. */
+    passwordSecret: z.strictObject(
+      {
+        name: k8sName("database"),
+        key: z
+          .string({ error: hint('a key of the Secret such as "root_password"') })
+          .max(253, { error: 'a Secret key, e.g. "root_password"' })
+          .regex(SECRET_KEY, {
+            error: "letters, digits, '-', '_' and '.' only, e.g. \"root_password\"",
+          }),
+      },
+      { error: hint("an object such as {name: database, key: root_password}") },
+    ),
+    /** Restore over a server that already holds data (the dump drops its databases first). */
+    allowNonEmpty: flag(false),
+  },
+  {
+    error: hint(
+      "an object such as {backup: stack-db, namespace: production-stack, statefulSet: database, host: database, passwordSecret: {name: database, key: root_password}}",
+    ),
+  },
+);
+
+const jobs = z
+  .strictObject(
+    {
+      namespace: k8sName("fragalysis-relocation").default("fragalysis-relocation"),
+      image: image("a container image with bash and the aws CLI", DEFAULT_JOB_IMAGE),
+      createNamespace: flag(true),
+    },
+    { error: hint("an object such as {namespace: fragalysis-relocation}") },
+  )
+  .default({ namespace: "fragalysis-relocation", image: DEFAULT_JOB_IMAGE, createNamespace: true });
+
+export const restoreSchema = z
+  .strictObject(
+    {
+      /** The first (backup) stack, read with a StackReference: its `backups` output. */
+      source: z
+        .string({
+          error: hint('a stack name such as "organization/fragalysis-relocation/production"'),
+        })
+        .regex(STACK_NAME, {
+          error:
+            'a Pulumi stack name "organization/project/stack", e.g. "organization/fragalysis-relocation/production"',
+        }),
+      aws: z.strictObject(
+        {
+          region: z
+            .string({ error: hint('an AWS region such as "eu-central-1"') })
+            .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'an AWS region, e.g. "eu-central-1"' }),
+          endpoint: z
+            .url({
+              error: 'an http(s) URL of an S3-compatible endpoint, e.g. "http://127.0.0.1:5000"',
+            })
+            .optional(),
+        },
+        { error: hint("an object such as {region: eu-central-1}") },
+      ),
+      kubeContext: z
+        .string({ error: hint("a kubeconfig context name") })
+        .min(1, { error: "a kubeconfig context name" })
+        .optional(),
+      jobs,
+      psqlImage: image(
+        "a Debian-based image with bash, gzip, coreutils and psql",
+        DEFAULT_PSQL_IMAGE,
+      ),
+      databases: z
+        .array(database, {
+          error: hint("a list such as [{backup: stack-db, namespace: production-stack, ...}]"),
+        })
+        .min(1, { error: "list at least one database to restore" }),
+      /** StatefulSets scaled up afterwards, to the source's originalReplicas. */
+      scaleUp: z
+        .array(statefulSetRef, {
+          error: hint("a list such as [{namespace: production-stack, statefulSet: stack}]"),
+        })
+        .default([]),
+      /** How long one restore Job may run. */
+      restoreTimeoutSeconds: z
+        .number({ error: hint("whole seconds between 1 and 86400, e.g. 14400") })
+        .int({ error: "whole seconds between 1 and 86400, e.g. 14400" })
+        .min(1, { error: "whole seconds between 1 and 86400, e.g. 14400" })
+        .max(86400, { error: "whole seconds between 1 and 86400, e.g. 14400" })
+        .default(14400),
+      /** false: destroy leaves every resource that could hold or lead to data in the cluster. */
+      deleteDataOnDestroy: flag(false),
+    },
+    { error: hint("an object such as {source: ..., aws: {...}, databases: [...]}") },
+  )
+  .superRefine((c, ctx) => {
+    const backups = new Map<string, number>();
+    const servers = new Map<string, number>();
+    c.databases.forEach((d, i) => {
+      if (backups.has(d.backup)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["databases", i, "backup"],
+          message: `duplicate of databases[${backups.get(d.backup)}].backup; restore each dump once`,
+        });
+      }
+      backups.set(d.backup, i);
+      const id = `${d.namespace}/${d.statefulSet}`;
+      if (servers.has(id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["databases", i, "statefulSet"],
+          message: `same server as databases[${servers.get(id)}] (${id}); one whole-server dump per server (the second would find it non-empty)`,
+        });
+      }
+      servers.set(id, i);
+    });
+    const seen = new Map<string, number>();
+    c.scaleUp.forEach((s, i) => {
+      const id = `${s.namespace}/${s.statefulSet}`;
+      if (seen.has(id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["scaleUp", i],
+          message: `duplicate of scaleUp[${seen.get(id)}] (${id}); list each StatefulSet once`,
+        });
+      }
+      seen.set(id, i);
+      if (servers.has(id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["scaleUp", i],
+          message: `${id} is databases[${servers.get(id)}].statefulSet, which must already run for its restore; remove it from scaleUp`,
+        });
+      }
+    });
+  });
+
+export type RestoreConfig = z.infer<typeof restoreSchema>;
+export type RestoreDatabase = RestoreConfig["databases"][number];
+
+/**
+ * Validates the restore side's settings (the decoded value of its config key, `keyPath` its
+ * path for messages) and that its secrets are set; throws one ConfigError with every problem.
+ * Secrets are checked for presence only (`secrets`: the raw settings), so no secret text ever
+ * reaches a message.
+ */
+export function parseRestoreConfig(
+  value: unknown,
+  secrets: Record<string, string | undefined>,
+  keyPath: readonly PropertyKey[] = ["restore"],
+): RestoreConfig {
+  const problems: string[] = [];
+  const result = restoreSchema.safeParse(value);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          problems.push(
+            `${formatKey([...keyPath, ...issue.path, key])}: unknown setting (a typo?); remove it or see the README's restore settings`,
+          );
+        }
+      } else {
+        problems.push(`${formatKey([...keyPath, ...issue.path])}: ${issue.message}`);
+      }
+    }
+  }
+  // Bring-your-own, as the backup side's aws.manage: false: the key is handed to the operator.
+  for (const key of RESTORE_SECRET_KEYS) {
+    if (!secrets[key]) {
+      problems.push(
+        `${formatKey([key])}: required secret for the restore (a key that may read the bucket); set it with pulumi config set --secret ${key} ...`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data!;
+}

@@ -1,0 +1,377 @@
+// One database restored from the first stack's dump, in the new cluster: a batch/v1 Job in the
+// database's namespace (where its password Secret is). Two containers, one script
+// (scripts/restore/restore-dump.sh), so each image needs only its own tools:
+//   - init `fetch` (jobs.image, the aws CLI): FETCH_ONLY=true downloads the object into an
+//     emptyDir and checks its size and sha256 against the `backups` output; a mismatch fails the
+//     pod naming the object, before any PostgreSQL is touched;
+//   - `restore` (psqlImage): SOURCE_FILE=that file, checked again, then restored into the empty
+//     server (refused otherwise unless allowNonEmpty) with PG* from the Secret (secretKeyRef:
+//     never in args, env values or logs); its summary goes to the termination message, which
+//     scripts/copy-job-result.sh reads back as for a copy Job (components/copy-job.ts).
+// Lifecycle: backoffLimit 0 (a restore is not retried blindly: a second run would find the
+// server half restored), no TTL, a fixed name, deleteBeforeReplace. The Job holds no data:
+// deleting it never touches the database. It is kept on destroy (retainOnDelete) unless
+// deleteDataOnDestroy, so the record of what was restored stays in the cluster.
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import { z } from "zod";
+import { DEFAULT_JOB_IMAGE } from "../config";
+import {
+  AwsCredentialsSecret,
+  SECRET_ACCESS_KEY,
+  SECRET_KEY_ID,
+  type S3Credentials,
+} from "../credentials";
+import { jobName } from "../job-name";
+import { OperatorError } from "../operator-error";
+import { script } from "../scripts";
+import { dumpEntry, type DumpEntry } from "../shared/outputs";
+import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
+
+/** The postgres image's own `postgres` user: psql finds a passwd entry; both containers share it. */
+export const RESTORE_JOB_USER = 999;
+export const RESTORE_SCRIPTS_DIR = "/scripts";
+export const RESTORE_DUMP_DIR = "/dump";
+export const RESTORE_DUMP_FILE = `${RESTORE_DUMP_DIR}/dump.sql.gz`;
+const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
+/** The scripts restore-dump.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
+export const SCRIPT_FILES = ["copy-common.sh", "restore/restore-dump.sh", "restore/fingerprint.sh"];
+
+/**
+ * The dump entry `backup` of the source stack's `backups` output, checked against the shared
+ * schema; one error line naming the backup and what is wrong otherwise.
+ */
+export function dumpFor(backup: string, backups: unknown): DumpEntry {
+  const where = `restore of backup ${backup}`;
+  if (typeof backups !== "object" || backups === null || Array.isArray(backups)) {
+    throw new Error(
+      `${where}: the source stack has no backups output (an object by backup name); run \`pulumi up\` of the backup stack first, or check restore.source`,
+    );
+  }
+  const all = backups as Record<string, unknown>;
+  if (!Object.prototype.hasOwnProperty.call(all, backup)) {
+    const names = Object.keys(all).sort();
+    throw new Error(
+      `${where}: the source stack's backups output has no entry "${backup}" (it has: ${names.join(", ") || "none"}); set restore.databases[].backup to one of them`,
+    );
+  }
+  const entry = all[backup];
+  if (typeof entry === "object" && entry !== null && "prefix" in entry && !("key" in entry)) {
+    throw new Error(
+      `${where}: backups.${backup} is a tree (files under a prefix), not a dump; name a "latest" backup`,
+    );
+  }
+  const parsed = dumpEntry.safeParse(entry);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (i) => `backups.${backup}.${i.path.join(".")}: ${i.message}`,
+    );
+    throw new Error(
+      `${where}: the source stack's output does not match the shared contract (components/shared/outputs.ts): ${problems.join("; ")}; is the backup stack at the same version of this program?`,
+    );
+  }
+  return parsed.data;
+}
+
+/** The non-secret settings both containers get (restore-dump.sh's environment). */
+export function restoreSettings(
+  entry: DumpEntry,
+  db: Pick<RestoreDatabase, "allowNonEmpty">,
+): Record<string, string> {
+  return {
+    SOURCE_URI: `s3://${entry.bucket}/${entry.key}`,
+    EXPECTED_SHA256: entry.sha256,
+    EXPECTED_SIZE: String(entry.size),
+    SOURCE_FILE: RESTORE_DUMP_FILE,
+    ALLOW_NON_EMPTY: String(db.allowNonEmpty),
+    HOME: "/tmp",
+    TMPDIR: "/tmp",
+  };
+}
+
+/** The emptyDir for the dump: its size plus room for the .part rename, in MiB. */
+export function dumpVolumeLimit(size: number): string {
+  return `${Math.ceil(size / 2 ** 20) + 64}Mi`;
+}
+
+const summary = z.record(
+  z.string(),
+  z.strictObject({
+    tables: z.number().int().nonnegative(),
+    rows: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+);
+
+/** What the `restore` container leaves in its termination message (restore-dump.sh RESULT_FILE). */
+export const restoreResult = z.strictObject({
+  source: z.string().regex(/^s3:\/\//),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().positive(),
+  kind: z.literal("cluster"),
+  dumpedFrom: z.string().min(1),
+  skippedRoleLines: z.number().int().nonnegative(),
+  /** Per database: tables, rows and the sha256 of its fingerprint (fingerprint.sh). */
+  summary,
+});
+export type RestoreResult = z.infer<typeof restoreResult>;
+
+/** Parses the read-back result and checks it restored the object the source recorded. */
+export function parseRestoreResult(
+  stdout: string,
+  backup: string,
+  entry: DumpEntry,
+): RestoreResult {
+  const where = `restore of backup ${backup}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(stdout.trim().split("\n").pop() ?? "");
+  } catch {
+    throw new Error(
+      `${where}: the Job's result is not JSON (${stdout.trim().slice(0, 200)}); a termination message holds 4 KiB: see the last line of the pod's log (kubectl logs job/<name> -c restore)`,
+    );
+  }
+  const parsed = restoreResult.safeParse(value);
+  if (!parsed.success) {
+    throw new Error(
+      `${where}: the Job's result does not have the expected shape: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  if (parsed.data.sha256 !== entry.sha256) {
+    throw new Error(
+      `${where}: the Job restored sha256 ${parsed.data.sha256}, the source recorded ${entry.sha256}`,
+    );
+  }
+  return parsed.data;
+}
+
+export interface DumpRestoreArgs {
+  /** The database to restore into (restore.databases[i]). */
+  readonly database: RestoreDatabase;
+  /** The source stack's `backups` output (e.g. StackReference.getOutput("backups")). */
+  readonly backups: pulumi.Input<unknown>;
+  /** Region and, for S3-compatible stores, the endpoint of the bucket the entry names. */
+  readonly region: string;
+  /** @default AWS's own endpoint for the region */
+  readonly endpoint?: string;
+  /** Put into a Secret in the database's namespace; the fetch reads it through secretKeyRef. */
+  readonly credentials: S3Credentials;
+  /** Image of the `fetch` init container (bash, the aws CLI). @default DEFAULT_JOB_IMAGE */
+  readonly image?: string;
+  /** Image of the `restore` container (bash, gzip, coreutils, awk, psql). @default DEFAULT_PSQL_IMAGE */
+  readonly psqlImage?: string;
+  /** activeDeadlineSeconds of the Job. @default 14400 */
+  readonly timeoutSeconds?: number;
+  /** kubeconfig context for reading the result back. @default the current context */
+  readonly kubeContext?: string;
+  /** false: destroy leaves the Job (its record) in the cluster. @default false */
+  readonly deleteDataOnDestroy?: boolean;
+  /** Resources that must finish before the Job is created (the preflight). @default [] */
+  readonly runAfter?: pulumi.Input<pulumi.Resource>[];
+}
+
+export class DumpRestore extends pulumi.ComponentResource {
+  /** The source entry restored (checked against the shared schema). */
+  public readonly entry: pulumi.Output<DumpEntry>;
+  /** The restore's summary, read back from the Job (see restoreResult). */
+  public readonly result: pulumi.Output<RestoreResult>;
+  public readonly job: k8s.batch.v1.Job;
+
+  constructor(name: string, args: DumpRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("relocation:restore:DumpRestore", name, {}, opts);
+    const db = args.database;
+    const namespace = db.namespace;
+    const timeoutSeconds = args.timeoutSeconds ?? 14400;
+    const files = SCRIPT_FILES.map((f) => script(f));
+
+    const backups = pulumi.output(args.backups) as pulumi.Output<unknown>;
+    this.entry = backups.apply((value) => {
+      try {
+        return dumpFor(db.backup, value);
+      } catch (err) {
+        throw new OperatorError((err as Error).message, this);
+      }
+    });
+
+    const secret = new AwsCredentialsSecret(
+      `${name}-aws`,
+      { namespace, credentials: args.credentials },
+      { parent: this },
+    );
+    const scripts = new k8s.core.v1.ConfigMap(
+      `${name}-scripts`,
+      {
+        metadata: { namespace, labels: LABELS },
+        data: Object.fromEntries(files.map((s) => [path.basename(s.name), s.text])),
+      },
+      { parent: this },
+    );
+
+    const aws = {
+      AWS_DEFAULT_REGION: args.region,
+      ...(args.endpoint ? { AWS_ENDPOINT_URL: args.endpoint } : {}),
+    };
+    const ref = (secretName: pulumi.Input<string>, key: string) => ({
+      secretKeyRef: { name: secretName, key },
+    });
+    const env = (extra: Record<string, string>) =>
+      this.entry.apply((entry) =>
+        Object.entries({ ...restoreSettings(entry, db), ...extra }).map(([n, value]) => ({
+          name: n,
+          value,
+        })),
+      );
+    const locked = {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      // Both images allow it: the scripts write only to /tmp and /dump (emptyDirs).
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    };
+    const mounts = [
+      { name: "scripts", mountPath: RESTORE_SCRIPTS_DIR, readOnly: true },
+      { name: "tmp", mountPath: "/tmp" },
+    ];
+    const run = ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-dump.sh`];
+
+    this.job = new k8s.batch.v1.Job(
+      `${name}-job`,
+      {
+        metadata: {
+          name: jobName(`${name}-job`),
+          namespace,
+          labels: LABELS,
+          // A failed restore is replaced by the next `up` (the operator's decision, not a retry
+          // loop); the new run refuses a half-restored server unless allowNonEmpty.
+          annotations: { "pulumi.com/replaceUnready": "true" },
+        },
+        spec: {
+          backoffLimit: 0,
+          activeDeadlineSeconds: timeoutSeconds,
+          template: {
+            metadata: {
+              labels: LABELS,
+              annotations: {
+                "relocation.fragalysis/scripts-sha256": files.map((s) => s.sha256).join(" "),
+              },
+            },
+            spec: {
+              restartPolicy: "Never",
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: RESTORE_JOB_USER,
+                runAsGroup: RESTORE_JOB_USER,
+                fsGroup: RESTORE_JOB_USER,
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              volumes: [
+                {
+                  name: "scripts",
+                  configMap: {
+                    name: scripts.metadata.name,
+                    defaultMode: 0o555,
+                    items: files.map((s) => ({ key: path.basename(s.name), path: s.name })),
+                  },
+                },
+                // No limit: the fingerprint sorts each table's text here.
+                { name: "tmp", emptyDir: {} },
+                {
+                  name: "dump",
+                  emptyDir: { sizeLimit: this.entry.apply((e) => dumpVolumeLimit(e.size)) },
+                },
+              ],
+              initContainers: [
+                {
+                  name: "fetch",
+                  image: args.image ?? DEFAULT_JOB_IMAGE,
+                  command: run,
+                  env: pulumi
+                    .all([env({ FETCH_ONLY: "true", ...aws }), secret.secretName])
+                    .apply(([plain, secretName]) => [
+                      ...plain,
+                      { name: "AWS_ACCESS_KEY_ID", valueFrom: ref(secretName, SECRET_KEY_ID) },
+                      {
+                        name: "AWS_SECRET_ACCESS_KEY",
+                        valueFrom: ref(secretName, SECRET_ACCESS_KEY),
+                      },
+                    ]),
+                  securityContext: locked,
+                  volumeMounts: [...mounts, { name: "dump", mountPath: RESTORE_DUMP_DIR }],
+                  resources: {
+                    requests: { cpu: "250m", memory: "256Mi" },
+                    limits: { memory: "1Gi" },
+                  },
+                },
+              ],
+              containers: [
+                {
+                  name: "restore",
+                  image: args.psqlImage ?? DEFAULT_PSQL_IMAGE,
+                  command: run,
+                  env: env({
+                    RESULT_FILE: "/dev/termination-log",
+                    PGHOST: db.host,
+                    PGPORT: String(db.port),
+                    PGUSER: db.user,
+                    PGCONNECT_TIMEOUT: "30",
+                  }).apply((plain) => [
+                    ...plain,
+                    {
+                      name: "PGPASSWORD",
+                      valueFrom: ref(db.passwordSecret.name, db.passwordSecret.key),
+                    },
+                  ]),
+                  securityContext: locked,
+                  terminationMessagePolicy: "FallbackToLogsOnError",
+                  volumeMounts: [
+                    ...mounts,
+                    { name: "dump", mountPath: RESTORE_DUMP_DIR, readOnly: true },
+                  ],
+                  resources: {
+                    requests: { cpu: "500m", memory: "512Mi" },
+                    limits: { memory: "2Gi" },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+      {
+        parent: this,
+        dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [secret, scripts, ...after]),
+        customTimeouts: { create: `${timeoutSeconds + 300}s` },
+        // The old Job (maybe still running) goes before its replacement starts.
+        deleteBeforeReplace: true,
+        retainOnDelete: !(args.deleteDataOnDestroy ?? false),
+      },
+    );
+
+    const reader = script("copy-job-result.sh");
+    const readBack = new command.local.Command(
+      `${name}-result`,
+      {
+        interpreter: ["/bin/bash", "-c"],
+        create: reader.text,
+        environment: {
+          NAMESPACE: namespace,
+          JOB_NAME: this.job.metadata.name,
+          ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
+        },
+        triggers: [this.job.metadata.uid, reader.sha256],
+      },
+      { parent: this, dependsOn: [this.job], customTimeouts: { create: "120s" } },
+    );
+
+    this.result = pulumi.all([readBack.stdout, this.entry]).apply(([out, entry]) => {
+      try {
+        return parseRestoreResult(out, db.backup, entry);
+      } catch (err) {
+        throw new OperatorError((err as Error).message, this);
+      }
+    });
+    this.registerOutputs({ entry: this.entry, result: this.result });
+  }
+}

@@ -1,0 +1,168 @@
+// The restore side's settings: defaults, and each broken setting = one line with its full key.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError } from "../../components/config";
+import { DEFAULT_PSQL_IMAGE, parseRestoreConfig } from "../../components/restore/config";
+
+const SECRETS = { awsAccessKeyId: "AKIAEXAMPLE", awsSecretAccessKey: "not-printed-secret" };
+
+/** The production-shaped restore settings (Keycloak's and the stack's servers). */
+function valid(): any {
+  return {
+    source: "organization/fragalysis-relocation/production",
+    aws: { region: "eu-central-1" },
+    databases: [
+      {
+        backup: "keycloak-db",
+        namespace: "im-infra",
+        statefulSet: "database",
+        host: "database",
+        passwordSecret: { name: "im-postgres", key: "database_admin_user_password" },
+      },
+      {
+        backup: "stack-db",
+        namespace: "production-stack",
+        statefulSet: "database",
+        host: "database",
+        passwordSecret: { name: "database", key: "root_password" },
+      },
+    ],
+    scaleUp: [
+      { namespace: "im-infra", statefulSet: "keycloak" },
+      { namespace: "production-stack", statefulSet: "stack" },
+    ],
+  };
+}
+
+function problemsOf(value: unknown, secrets: Record<string, string> = SECRETS): string[] {
+  try {
+    parseRestoreConfig(value, secrets);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  return [];
+}
+
+function edited(change: (c: any) => void): any {
+  const c = valid();
+  change(c);
+  return c;
+}
+
+describe("restore config", () => {
+  it("production-shaped settings = valid, defaults filled in", () => {
+    const c = parseRestoreConfig(valid(), SECRETS);
+    assert.equal(c.psqlImage, DEFAULT_PSQL_IMAGE);
+    assert.equal(c.psqlImage, "postgres:15.8");
+    assert.deepEqual(c.jobs, {
+      namespace: "fragalysis-relocation",
+      image: "amazon/aws-cli:2.31.39",
+      createNamespace: true,
+    });
+    assert.equal(c.deleteDataOnDestroy, false);
+    assert.equal(c.restoreTimeoutSeconds, 14400);
+    assert.equal(c.databases[0]!.port, 5432);
+    assert.equal(c.databases[0]!.user, "postgres");
+    assert.equal(c.databases[0]!.allowNonEmpty, false);
+    assert.deepEqual(
+      parseRestoreConfig(
+        edited((x) => delete x.scaleUp),
+        SECRETS,
+      ).scaleUp,
+      [],
+    );
+  });
+
+  const cases: Array<[string, (c: any) => void, string[]]> = [
+    [
+      "no source = required, with an example",
+      (c) => delete c.source,
+      [
+        'fragalysis-relocation:restore.source: required; a stack name such as "organization/fragalysis-relocation/production"',
+      ],
+    ],
+    [
+      "source with a space = invalid stack name",
+      (c) => (c.source = "org/proj/prod uction"),
+      [
+        'fragalysis-relocation:restore.source: a Pulumi stack name "organization/project/stack", e.g. "organization/fragalysis-relocation/production"',
+      ],
+    ],
+    [
+      "no databases = at least one",
+      (c) => (c.databases = []),
+      ["fragalysis-relocation:restore.databases: list at least one database to restore"],
+    ],
+    [
+      "upper-case namespace = the key and the fix",
+      (c) => (c.databases[1].namespace = "Production"),
+      [
+        `fragalysis-relocation:restore.databases[1].namespace: lowercase letters, digits and '-' only, e.g. "production-stack"`,
+      ],
+    ],
+    [
+      "passwordSecret without key = required",
+      (c) => delete c.databases[0].passwordSecret.key,
+      [
+        'fragalysis-relocation:restore.databases[0].passwordSecret.key: required; a key of the Secret such as "root_password"',
+      ],
+    ],
+    [
+      "allowNonEmpty as a string = true or false",
+      (c) => (c.databases[0].allowNonEmpty = "yes"),
+      ["fragalysis-relocation:restore.databases[0].allowNonEmpty: invalid; true or false"],
+    ],
+    [
+      "the same backup twice = duplicate",
+      (c) => (c.databases[1].backup = "keycloak-db"),
+      [
+        "fragalysis-relocation:restore.databases[1].backup: duplicate of databases[0].backup; restore each dump once",
+      ],
+    ],
+    [
+      "two dumps into one server = refused",
+      (c) => (c.databases[1].namespace = "im-infra"),
+      [
+        "fragalysis-relocation:restore.databases[1].statefulSet: same server as databases[0] (im-infra/database); one whole-server dump per server (the second would find it non-empty)",
+      ],
+    ],
+    [
+      "a database StatefulSet in scaleUp = remove it",
+      (c) => c.scaleUp.push({ namespace: "production-stack", statefulSet: "database" }),
+      [
+        "fragalysis-relocation:restore.scaleUp[2]: production-stack/database is databases[1].statefulSet, which must already run for its restore; remove it from scaleUp",
+      ],
+    ],
+    [
+      "typo in a key = unknown setting",
+      (c) => (c.databases[0].alowNonEmpty = true),
+      [
+        "fragalysis-relocation:restore.databases[0].alowNonEmpty: unknown setting (a typo?); remove it or see the README's restore settings",
+      ],
+    ],
+    [
+      "port 0 and a bad region = both reported at once",
+      (c) => {
+        c.databases[0].port = 0;
+        c.aws.region = "Europe";
+      },
+      [
+        'fragalysis-relocation:restore.aws.region: an AWS region, e.g. "eu-central-1"',
+        "fragalysis-relocation:restore.databases[0].port: a TCP port from 1 to 65535, e.g. 5432",
+      ],
+    ],
+  ];
+  for (const [name, change, expected] of cases) {
+    it(name, () => assert.deepEqual(problemsOf(edited(change)).sort(), expected.sort()));
+  }
+
+  it("secrets unset = one line each with the command, no secret text in any message", () => {
+    assert.deepEqual(problemsOf(valid(), {}), [
+      "fragalysis-relocation:awsAccessKeyId: required secret for the restore (a key that may read the bucket); set it with pulumi config set --secret awsAccessKeyId ...",
+      "fragalysis-relocation:awsSecretAccessKey: required secret for the restore (a key that may read the bucket); set it with pulumi config set --secret awsSecretAccessKey ...",
+    ]);
+    const all = problemsOf(edited((c) => (c.databases[0].port = "x")));
+    assert.ok(!all.join("\n").includes(SECRETS.awsSecretAccessKey));
+  });
+});

@@ -1,0 +1,304 @@
+// DumpRestore against mocks: the Job in the database's namespace with its two containers (fetch
+// with the aws CLI image, restore with the psql image), the settings taken from the source's
+// `backups` entry, the passwords only as secretKeyRefs, the result read back and checked; a
+// source entry that breaks the shared contract fails with one line naming the backup.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+
+let rec: Recorder;
+let mod: typeof import("../../components/restore/dump-restore");
+let config: typeof import("../../components/restore/config");
+const unhandled: unknown[] = [];
+
+const SHA = "a".repeat(64);
+const ENTRY = {
+  bucket: "im-fragalysis",
+  key: "production-stack-db/backup-2026-12-07T00:00:00Z-dumpall.sql.gz",
+  size: 734003200,
+  sha256: SHA,
+  sourceTime: "2026-12-07T00:00:00Z",
+  capturedAt: "2026-12-07T00:00:00Z",
+  rpoSeconds: 60,
+};
+const TREE = {
+  bucket: "im-fragalysis",
+  prefix: "production-stack-media/",
+  files: 3,
+  bytes: 10,
+  capturedAt: null,
+  rpoSeconds: null,
+};
+const SUMMARY = {
+  frag: { tables: 2, rows: 153, sha256: "b".repeat(64) },
+  postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) },
+};
+const resultLine = (sha: string) =>
+  JSON.stringify({
+    source: `s3://${ENTRY.bucket}/${ENTRY.key}`,
+    sha256: sha,
+    size: ENTRY.size,
+    kind: "cluster",
+    dumpedFrom: "15.8 (Debian 15.8-1.pgdg120+1)",
+    skippedRoleLines: 3,
+    summary: SUMMARY,
+  });
+const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
+
+before(async () => {
+  process.removeAllListeners("unhandledRejection");
+  process.on("unhandledRejection", (e) => unhandled.push(e));
+  rec = await useMocks({
+    commandStdout: (name) =>
+      name === "other-sha-result"
+        ? resultLine("d".repeat(64))
+        : name === "cut-result"
+          ? resultLine(SHA).slice(0, 300)
+          : `some log\n${resultLine(SHA)}\n`,
+    // The provider's auto-naming, for the credentials Secret the fetch refers to.
+    state: (type, name, inputs) =>
+      type === "kubernetes:batch/v1:Job"
+        ? { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } }
+        : type === "kubernetes:core/v1:Secret"
+          ? { metadata: { ...(inputs.metadata as object), name: `${name}-1a2b3c` } }
+          : {},
+  });
+  mod = await import("../../components/restore/dump-restore");
+  config = await import("../../components/restore/config");
+});
+
+after(async () => {
+  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
+    leakedPromises(): unknown;
+  };
+  debuggable.leakedPromises();
+});
+
+async function rejection(output: pulumi.Output<unknown>): Promise<string> {
+  try {
+    await (output as unknown as { promise(): Promise<unknown> }).promise();
+  } catch (err) {
+    return String((err as Error).message ?? err);
+  }
+  assert.fail("expected the Output to reject");
+}
+
+function database(change: Record<string, unknown> = {}) {
+  const c = config.parseRestoreConfig(
+    {
+      source: "organization/fragalysis-relocation/production",
+      aws: { region: "eu-central-1" },
+      databases: [
+        {
+          backup: "stack-db",
+          namespace: "production-stack",
+          statefulSet: "database",
+          host: "database",
+          passwordSecret: { name: "database", key: "root_password" },
+          ...change,
+        },
+      ],
+    },
+    { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
+  );
+  return c.databases[0]!;
+}
+
+function restore(name: string, backups: unknown, opts: Record<string, unknown> = {}) {
+  return new mod.DumpRestore(name, {
+    database: database(opts.database as Record<string, unknown>),
+    backups,
+    region: "eu-central-1",
+    endpoint: "http://s3.example:9000",
+    credentials: {
+      accessKeyId: pulumi.secret("AKIAEXAMPLE"),
+      secretAccessKey: pulumi.secret(AWS_SECRET),
+    },
+    image: "amazon/aws-cli:2.31.39",
+    psqlImage: "postgres:15.8",
+    ...(opts.deleteDataOnDestroy ? { deleteDataOnDestroy: true } : {}),
+  });
+}
+
+type Env = {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef: { name: string; key: string } };
+};
+const envOf = (list: Env[]) =>
+  Object.fromEntries(list.map((e) => [e.name, e.value ?? e.valueFrom]));
+
+describe("DumpRestore", () => {
+  it("children, Job, containers, env from the source entry, secrets only by reference, result read back", async () => {
+    const r = restore("stack-db", { "stack-db": ENTRY, media: TREE });
+    assert.deepEqual(await valueOf(r.result), JSON.parse(resultLine(SHA)));
+    const component = rec.named("stack-db");
+    assert.equal(component.type, "relocation:restore:DumpRestore");
+    const children = rec.resources.filter((x) => x.parent === component.urn);
+    assert.deepEqual(children.map((x) => [x.name, x.type]).sort(), [
+      ["stack-db-aws", "relocation:credentials:AwsCredentialsSecret"],
+      ["stack-db-job", "kubernetes:batch/v1:Job"],
+      ["stack-db-result", "command:local:Command"],
+      ["stack-db-scripts", "kubernetes:core/v1:ConfigMap"],
+    ]);
+
+    const jobRes = rec.named("stack-db-job");
+    assert.equal(jobRes.deleteBeforeReplace, true);
+    assert.equal(jobRes.retainOnDelete, true);
+    const job = jobRes.inputs as any;
+    assert.equal(job.metadata.name, "stack-db-job");
+    assert.equal(job.metadata.namespace, "production-stack");
+    assert.equal(job.spec.backoffLimit, 0);
+    assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
+    assert.equal(job.spec.activeDeadlineSeconds, 14400);
+    const pod = job.spec.template.spec;
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.runAsUser, 999);
+    assert.deepEqual(
+      pod.volumes.find((v: any) => v.name === "dump").emptyDir,
+      { sizeLimit: "764Mi" }, // 700 MiB + 64
+    );
+
+    const [fetch] = pod.initContainers;
+    assert.equal(fetch.name, "fetch");
+    assert.equal(fetch.image, "amazon/aws-cli:2.31.39");
+    assert.deepEqual(fetch.command, ["bash", "/scripts/restore/restore-dump.sh"]);
+    const fetchEnv = envOf(fetch.env);
+    assert.equal(fetchEnv.FETCH_ONLY, "true");
+    assert.equal(fetchEnv.SOURCE_URI, `s3://im-fragalysis/${ENTRY.key}`);
+    assert.equal(fetchEnv.EXPECTED_SHA256, SHA);
+    assert.equal(fetchEnv.EXPECTED_SIZE, "734003200");
+    assert.equal(fetchEnv.SOURCE_FILE, "/dump/dump.sql.gz");
+    assert.equal(fetchEnv.AWS_ENDPOINT_URL, "http://s3.example:9000");
+    assert.equal(fetchEnv.AWS_DEFAULT_REGION, "eu-central-1");
+    const awsSecret = rec.named("stack-db-aws-secret");
+    assert.equal(awsSecret.parent, rec.named("stack-db-aws").urn);
+    assert.equal((awsSecret.inputs as any).metadata.namespace, "production-stack");
+    assert.deepEqual(fetchEnv.AWS_SECRET_ACCESS_KEY, {
+      secretKeyRef: { name: "stack-db-aws-secret-1a2b3c", key: "AWS_SECRET_ACCESS_KEY" },
+    });
+    assert.equal(fetch.securityContext.readOnlyRootFilesystem, true);
+
+    const [main] = pod.containers;
+    assert.equal(main.name, "restore");
+    assert.equal(main.image, "postgres:15.8");
+    assert.deepEqual(main.command, fetch.command);
+    const env = envOf(main.env);
+    assert.equal(env.FETCH_ONLY, undefined);
+    assert.equal(env.AWS_SECRET_ACCESS_KEY, undefined);
+    assert.equal(env.SOURCE_FILE, "/dump/dump.sql.gz");
+    assert.equal(env.EXPECTED_SHA256, SHA);
+    assert.equal(env.ALLOW_NON_EMPTY, "false");
+    assert.equal(env.RESULT_FILE, "/dev/termination-log");
+    assert.equal(env.PGHOST, "database");
+    assert.equal(env.PGPORT, "5432");
+    assert.equal(env.PGUSER, "postgres");
+    assert.deepEqual(env.PGPASSWORD, { secretKeyRef: { name: "database", key: "root_password" } });
+    assert.equal(main.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(
+      main.volumeMounts.find((m: any) => m.name === "dump"),
+      { name: "dump", mountPath: "/dump", readOnly: true },
+    );
+
+    // The scripts, at the paths restore-dump.sh sources them from, with their hash in the pod.
+    const cm = rec.named("stack-db-scripts").inputs as any;
+    assert.deepEqual(Object.keys(cm.data).sort(), [
+      "copy-common.sh",
+      "fingerprint.sh",
+      "restore-dump.sh",
+    ]);
+    assert.equal(cm.metadata.namespace, "production-stack");
+    assert.deepEqual(
+      pod.volumes.find((v: any) => v.name === "scripts").configMap.items.map((i: any) => i.path),
+      ["copy-common.sh", "restore/restore-dump.sh", "restore/fingerprint.sh"],
+    );
+    assert.match(
+      job.spec.template.metadata.annotations["relocation.fragalysis/scripts-sha256"],
+      /^[0-9a-f]{64}( [0-9a-f]{64}){2}$/,
+    );
+
+    const reader = rec.named("stack-db-result").inputs as any;
+    assert.equal(reader.environment.NAMESPACE, "production-stack");
+    assert.equal(reader.environment.JOB_NAME, "stack-db-job");
+    assert.ok(rec.waitsFor(rec.named("stack-db-result"), jobRes));
+
+    // Nothing secret in plain inputs: the access key only in the credentials Secret.
+    for (const x of rec.resources.filter((y) => y.name.startsWith("stack-db"))) {
+      if (x.name === "stack-db-aws-secret") continue;
+      assert.doesNotMatch(JSON.stringify(x.inputs), new RegExp(AWS_SECRET), x.name);
+    }
+  });
+
+  it("allowNonEmpty: true = ALLOW_NON_EMPTY=true; deleteDataOnDestroy = the Job is deleted on destroy", async () => {
+    const r = restore(
+      "forced",
+      { "stack-db": ENTRY },
+      { database: { allowNonEmpty: true }, deleteDataOnDestroy: true },
+    );
+    await valueOf(r.result);
+    const job = rec.named("forced-job");
+    assert.equal(job.retainOnDelete, false);
+    const env = envOf((job.inputs as any).spec.template.spec.containers[0].env);
+    assert.equal(env.ALLOW_NON_EMPTY, "true");
+  });
+
+  const broken: Array<[string, unknown, RegExp]> = [
+    [
+      "size as a string = the backup, the field and the contract",
+      { "stack-db": { ...ENTRY, size: "734003200" } },
+      /^restore of backup stack-db: the source stack's output does not match the shared contract \(components\/shared\/outputs\.ts\): backups\.stack-db\.size: .*; is the backup stack at the same version of this program\?$/,
+    ],
+    [
+      "sha256 not hex = the field named",
+      { "stack-db": { ...ENTRY, sha256: "xyz" } },
+      /^restore of backup stack-db: .*backups\.stack-db\.sha256: a lower-case hex SHA-256/,
+    ],
+    [
+      "no such backup = the names it has",
+      { "keycloak-db": ENTRY, media: TREE },
+      /^restore of backup stack-db: the source stack's backups output has no entry "stack-db" \(it has: keycloak-db, media\); set restore\.databases\[\]\.backup to one of them$/,
+    ],
+    [
+      "a tree = not a dump",
+      { "stack-db": TREE },
+      /^restore of backup stack-db: backups\.stack-db is a tree \(files under a prefix\), not a dump/,
+    ],
+    [
+      "no backups output at all = run the backup stack first",
+      undefined,
+      /^restore of backup stack-db: the source stack has no backups output/,
+    ],
+  ];
+  broken.forEach(([name, backups, pattern], i) => {
+    it(`source entry: ${name}`, async () => {
+      const r = restore(`broken${i}`, backups);
+      assert.match(await rejection(r.entry), pattern);
+      assert.equal(await rejection(r.result).then((m) => pattern.test(m)), true);
+    });
+  });
+
+  it("a result for another object = fails naming both hashes", async () => {
+    const r = restore("other-sha", { "stack-db": ENTRY });
+    assert.match(
+      await rejection(r.result),
+      new RegExp(
+        `^restore of backup stack-db: the Job restored sha256 d{64}, the source recorded ${SHA}$`,
+      ),
+    );
+  });
+
+  it("a result cut short (termination message limit) = fails pointing at the pod's log", async () => {
+    const r = restore("cut", { "stack-db": ENTRY });
+    assert.match(
+      await rejection(r.result),
+      /^restore of backup stack-db: the Job's result is not JSON .*a termination message holds 4 KiB: see the last line of the pod's log/,
+    );
+  });
+
+  it("dumpVolumeLimit: a zero-byte and a 1-byte dump still get 64 MiB of room", () => {
+    assert.equal(mod.dumpVolumeLimit(0), "64Mi");
+    assert.equal(mod.dumpVolumeLimit(1), "65Mi");
+    assert.equal(mod.dumpVolumeLimit(2 ** 30), "1088Mi");
+  });
+});
