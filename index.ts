@@ -6,6 +6,7 @@ import { BackupCopy, preSyncBackups } from "./components/backup-copy";
 import { BackupRefresh } from "./components/backup-refresh";
 import { type Backup, loadConfig, secretSetting, splitRef, usesJobs } from "./components/config";
 import { downtimeOutput } from "./components/downtime";
+import { OldSideFingerprint } from "./components/old-fingerprint";
 import { NfsConnectivityCheck } from "./components/nfs-check";
 import { PodEnvDump } from "./components/env-dump";
 import { writablePrefixes } from "./components/layout";
@@ -173,6 +174,23 @@ const refreshes = new Map(
   }),
 );
 
+// The old server's fingerprint per refreshed dump, after its verdict (nothing writes), beside
+// the copy: what the restore of that dump must reproduce (see "The old side's fingerprint").
+const oldSide = config.backups.flatMap((b) => {
+  const refresh = refreshes.get(b.name);
+  if (!refresh || !b.refresh?.cronJob) return [];
+  const { namespace, name } = splitRef(b.refresh.cronJob);
+  const cronJob = preflight.cronJobs.get(b.refresh.cronJob)!;
+  const { timeoutSeconds } = b.refresh;
+  const args = { backupName: b.name, cronJob, namespace, cronJobName: name, timeoutSeconds };
+  const fp = new OldSideFingerprint(
+    `fingerprint-${b.name}`,
+    { ...args, kubeContext: config.kubeContext, after: refresh.verdict },
+    afterPreflight,
+  );
+  return [fp.fingerprint.apply((f) => [b.name, f] as const)];
+});
+
 // Copy the backups once every StatefulSet is at zero, its refresh (if any) judged a success and
 // the access key is in place, in parallel; each takes only data captured late enough.
 const copies = config.backups.map((b) => {
@@ -241,3 +259,5 @@ export const refreshJobs = pulumi
     ),
   )
   .apply((pairs) => Object.fromEntries(pairs));
+/** The old server's fingerprint per refreshed dump: {databases: {db: {tables, rows, sha256}}, at}. */
+export const fingerprints = pulumi.all(oldSide).apply((pairs) => Object.fromEntries(pairs));
