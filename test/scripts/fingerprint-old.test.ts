@@ -1,18 +1,19 @@
 // fingerprint-old.sh against a real PostgreSQL 15 that asks for a password (scram-sha-256), with
 // the sql-backup CronJob template's env names (PGHOST, PGPORT, PGADMINPASS; no PGUSER): its
 // summary must equal what restore-dump.sh reports after restoring a pg_dumpall of the same
-// server, the equality the restore side's verdict relies on. Bad settings: one line each.
+// server, the equality the restore side's verdict relies on. Bad settings: one line each. Run
+// from the Job's ConfigMap layout, so the component's items are what the script sources.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { FINGERPRINT_SCRIPT_FILES } from "../../components/old-fingerprint";
 import { SCRIPTS, sha256 } from "../helpers/fixtures";
 import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
 import { tempDir } from "../helpers/servers";
 
-const SCRIPT = path.join(SCRIPTS, "fingerprint-old.sh");
 const RESTORE = path.join(SCRIPTS, "restore", "restore-dump.sh");
 const SECRET = "old-admin-secret";
 
@@ -47,6 +48,25 @@ function templateEnv(extra: Record<string, string | undefined> = {}) {
     ...extra,
   };
 }
+
+/**
+ * The Job's ConfigMap volume as the kubelet lays it out with the component's items:
+ * <dir>/..<ts>/<path> files, ..data -> ..<ts>, one symlink per top-level entry into ..data.
+ */
+function configMapLayout(): string {
+  const dir = path.join(work, "relocation-scripts");
+  const real = path.join(dir, "..2026_12_07_00_00_00.000000001");
+  for (const file of FINGERPRINT_SCRIPT_FILES) {
+    mkdirSync(path.dirname(path.join(real, file)), { recursive: true });
+    writeFileSync(path.join(real, file), readFileSync(path.join(SCRIPTS, file)), { mode: 0o555 });
+  }
+  symlinkSync(path.basename(real), path.join(dir, "..data"));
+  for (const top of new Set(FINGERPRINT_SCRIPT_FILES.map((f) => f.split("/")[0]!))) {
+    symlinkSync(path.join("..data", top), path.join(dir, top));
+  }
+  return path.join(dir, "fingerprint-old.sh");
+}
+const SCRIPT = configMapLayout();
 
 const runOld = (env: Record<string, string | undefined>) =>
   run("bash", [SCRIPT], { env, inherit: false });
