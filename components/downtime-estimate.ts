@@ -73,7 +73,7 @@ function one(b: EstimateInput, r: PlanRates): BackupEstimate {
       return {
         name: b.name,
         seconds: null,
-        how: `refresh unknown (no finished Job) + copy ${sum}`,
+        how: `refresh unknown (the CronJob's last run not read) + copy ${sum}`,
       };
     }
     return {
