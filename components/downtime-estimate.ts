@@ -65,7 +65,8 @@ const mib = (bytes: number) => (bytes / MiB).toFixed(1);
 function one(b: EstimateInput, r: PlanRates): BackupEstimate {
   if (b.kind === "latest") {
     const copy = b.bytes / MiB / r.dumpMiBPerSecond;
-    const sum = `${mib(b.bytes)} MiB / ${r.dumpMiBPerSecond} MiB/s = ${Math.round(copy)} s`;
+    const rate = `${mib(b.bytes)} MiB / ${r.dumpMiBPerSecond} MiB/s`;
+    const sum = `${rate} = ${Math.round(copy)} s`;
     if (b.refreshSeconds === undefined) {
       return { name: b.name, seconds: Math.round(copy), how: `copy ${sum}` };
     }
@@ -73,13 +74,13 @@ function one(b: EstimateInput, r: PlanRates): BackupEstimate {
       return {
         name: b.name,
         seconds: null,
-        how: `refresh unknown (the CronJob's last run not read) + copy ${sum}`,
+        how: `refresh unknown (no finished Job of the CronJob) + copy ${sum}`,
       };
     }
     return {
       name: b.name,
       seconds: Math.round(b.refreshSeconds + copy),
-      how: `refresh ${b.refreshSeconds} s (the CronJob's last run) + copy ${sum}`,
+      how: `refresh ${b.refreshSeconds} s (the CronJob's last run) + copy ${rate} = ${Math.round(b.refreshSeconds + copy)} s`,
     };
   }
   const bytes = b.deltaBytes / MiB / r.treeMiBPerSecond;

@@ -255,6 +255,7 @@ export function readPlan(
         runScript("plan-cluster.sh", {
           PLAN_STATEFULSETS: c.quiesce.map((s) => `${s.namespace}/${s.statefulSet}`).join(" "),
           PLAN_CHECKS: checksEnv(permissionChecks(c)),
+          PLAN_CRONJOBS: [...new Set(c.backups.flatMap((b) => b.refresh?.cronJob ?? []))].join(" "),
           ...(c.kubeContext ? { KUBE_CONTEXT: c.kubeContext } : {}),
         }).then((out) => parseResult("plan-cluster.sh", clusterPlanSchema, out)),
         runScript("plan-s3.sh", {
@@ -287,8 +288,9 @@ export function readPlan(
           refresh: {
             cronJob: b.refresh.cronJob,
             image: imgs[b.refresh.cronJob] ?? null,
-            // Not read yet: the CronJob's Jobs (completionTime - startTime) are a next step.
-            lastRunSeconds: null,
+            lastRunSeconds:
+              cluster.value.cronJobs.find((j) => `${j.namespace}/${j.name}` === b.refresh!.cronJob)
+                ?.lastRunSeconds ?? null,
           },
         });
       }

@@ -35,6 +35,14 @@ export const permissionPlanSchema = z.strictObject({
 export const clusterPlanSchema = z.strictObject({
   statefulSets: z.array(statefulSetPlanSchema),
   permissions: z.array(permissionPlanSchema),
+  /** Per refresh CronJob: its last successful Job's run (null: none finished). */
+  cronJobs: z.array(
+    z.strictObject({
+      namespace: z.string(),
+      name: z.string(),
+      lastRunSeconds: z.number().int().nullable(),
+    }),
+  ),
 });
 export type ClusterPlan = z.infer<typeof clusterPlanSchema>;
 

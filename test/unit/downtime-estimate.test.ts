@@ -35,7 +35,7 @@ const cases: Array<{
     inputs: [{ kind: "latest", name: "db", bytes: 100 * MiB, refreshSeconds: 240 }],
     seconds: 250,
     atLeast: 250,
-    hows: ["refresh 240 s (the CronJob's last run) + copy 100.0 MiB / 10 MiB/s = 10 s"],
+    hows: ["refresh 240 s (the CronJob's last run) + copy 100.0 MiB / 10 MiB/s = 250 s"],
   },
   {
     name: "a tree: delta bytes, delta files and the scan of the whole tree",

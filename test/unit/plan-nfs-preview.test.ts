@@ -87,18 +87,18 @@ describe("the plan's NFS part in preview", () => {
     assert.deepEqual(db.refresh, {
       cronJob: "im-infra/postgres-backup-hourly",
       image: "informaticsmatters/sql-backup:15.7",
-      lastRunSeconds: null,
+      lastRunSeconds: 240,
     });
     const media = plan.backups["stack-media"]!;
     assert.equal(media.directory, MEDIA_DIR);
     assert.equal(media.tree?.deltaFiles, 10);
-    // A refresh whose last run is unknown: no total, a lower bound from the media sync.
-    assert.equal(plan.downtime.seconds, null);
+    // The refresh's last run (240 s) + 100 MiB at 16.3 MiB/s: the slowest of the three.
+    assert.equal(plan.downtime.seconds, 246);
     assert.deepEqual(
       plan.downtime.backups.map((b) => [b.name, b.seconds]),
       [
-        ["keycloak-db", null],
-        ["stack-db", null],
+        ["keycloak-db", 246],
+        ["stack-db", 246],
         ["stack-media", 0],
       ],
     );
@@ -110,13 +110,13 @@ describe("the plan's NFS part in preview", () => {
     );
     assert.match(
       text,
-      /fresh dump from CronJob im-infra\/postgres-backup-hourly \(image informaticsmatters\/sql-backup:15\.7, last run unknown\)/,
+      /fresh dump from CronJob im-infra\/postgres-backup-hourly \(image informaticsmatters\/sql-backup:15\.7, last run 240 s\)/,
     );
     assert.match(
       text,
       /stack-media: .*: 1000 files, 1\.0 GiB; in S3 with that size 990 \(990 recorded\); final sync sends at least 10 files, 10\.0 MiB/,
     );
-    assert.match(text, /estimated downtime .*: at least 0 s/);
+    assert.match(text, /estimated downtime .*: 4 min/);
     assert.match(
       text,
       /stack-media: 10\.0 MiB \/ 78\.9 MiB\/s \+ 10 files \/ 488\.3 files\/s \+ scan 1000 files/,
