@@ -40,7 +40,14 @@ export interface TreeEstimateInput {
   readonly treeFiles: number;
 }
 
-export type EstimateInput = DumpEstimateInput | TreeEstimateInput;
+/** A backup whose sizes the plan could not read: its time is unknown. */
+export interface UnreadEstimateInput {
+  readonly kind: "unread";
+  readonly name: string;
+  readonly why: string;
+}
+
+export type EstimateInput = DumpEstimateInput | TreeEstimateInput | UnreadEstimateInput;
 
 export interface BackupEstimate {
   readonly name: string;
@@ -63,6 +70,7 @@ const MiB = 1024 * 1024;
 const mib = (bytes: number) => (bytes / MiB).toFixed(1);
 
 function one(b: EstimateInput, r: PlanRates): BackupEstimate {
+  if (b.kind === "unread") return { name: b.name, seconds: null, how: `unknown: ${b.why}` };
   if (b.kind === "latest") {
     const copy = b.bytes / MiB / r.dumpMiBPerSecond;
     const rate = `${mib(b.bytes)} MiB / ${r.dumpMiBPerSecond} MiB/s`;

@@ -196,11 +196,12 @@ function nfsFailures(
 function estimateInputs(c: RelocationConfig, entries: Record<string, BackupPlan>): EstimateInput[] {
   return c.backups.flatMap((b: Backup): EstimateInput[] => {
     const e = entries[b.name]!;
-    if (b.kind === "latest") {
+    if (b.kind === "latest" && e.latest) {
+      // A refreshed dump: the fresh one is taken to be as big as the newest now.
       const refresh = e.refresh ? { refreshSeconds: e.refresh.lastRunSeconds } : {};
-      return [{ kind: "latest", name: b.name, bytes: e.latest?.size ?? 0, ...refresh }];
+      return [{ kind: "latest", name: b.name, bytes: e.latest.size, ...refresh }];
     }
-    if (!e.tree) return [];
+    if (!e.tree) return [{ kind: "unread", name: b.name, why: `sizes not read (${e.status})` }];
     const t = e.tree;
     return [
       {

@@ -67,6 +67,16 @@ const cases: Array<{
     seconds: null,
     atLeast: 30,
   },
+  {
+    name: "a backup whose sizes were not read: unknown, the others still a lower bound",
+    inputs: [
+      { kind: "unread", name: "db", why: "sizes not read (unmapped)" },
+      { kind: "latest", name: "keycloak", bytes: 100 * MiB },
+    ],
+    seconds: null,
+    atLeast: 10,
+    hows: ["unknown: sizes not read (unmapped)", "copy 100.0 MiB / 10 MiB/s = 10 s"],
+  },
   { name: "nothing to copy", inputs: [], seconds: 0, atLeast: 0 },
 ];
 
