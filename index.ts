@@ -209,11 +209,27 @@ const copies = config.backups.map((b) => {
 });
 
 /** At preview only: what `up` would do, read from the cluster now (see "The plan in preview"). */
-export const plan = readPlan(config, {
-  target: s3.target,
-  prefixes: s3.prefixes,
-  credentials: config.aws.manage ? undefined : s3.credentials,
-});
+export const plan = readPlan(
+  config,
+  {
+    target: s3.target,
+    prefixes: s3.prefixes,
+    credentials: config.aws.manage ? undefined : s3.credentials,
+  },
+  {
+    nfs: config.nfs,
+    privateKey: sshPrivateKey,
+    liveVolumeDirs: preflight.liveVolumeDirs,
+    cronJobImages: new Map(
+      [...preflight.cronJobs].map(([id, cron]) => [
+        id,
+        cron.spec.apply(
+          (spec) => spec?.jobTemplate?.spec?.template?.spec?.containers?.[0]?.image ?? null,
+        ),
+      ]),
+    ),
+  },
+);
 export const liveReplicas = preflight.liveReplicas;
 export const originalReplicas = pulumi
   .all(quiesced.map((q) => q.originalReplicas))
