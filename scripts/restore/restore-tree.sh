@@ -228,9 +228,16 @@ while IFS=$'\t' read -r size etag key; do
   s="${key//+/ }"
   printf -v key '%b' "${s//%/\\x}"
   rel="${key#"$DEST_PREFIX"}"
+  if [[ -z "$rel" ]]; then # the prefix itself: a console "folder" if empty
+    ignored=$((ignored + 1))
+    ((size == 0)) || unsafe+=("$key")
+    continue
+  fi
   object["$rel"]="$size/${etag//\"/}"
   [[ -z "${entry["$rel"]:-}" ]] || continue
   ignored=$((ignored + 1))
+  # A "folder" the S3 console made (empty, name ending in '/'): the CLI never downloads one.
+  [[ "$size" != 0 || "$rel" != */ ]] || continue
   # The aws CLI writes every object of the prefix under the staging directory: a key that
   # would land outside it (or on a path no file can have) is refused.
   safe_path "$rel" || unsafe+=("$key")
@@ -436,6 +443,7 @@ log "verify: $needed file(s) as the manifest says"
 step "place: $needed file(s) into $DEST_DIR"
 rm -rf -- "$STAGE/ready"
 mkdir -p -- "$STAGE/ready"
+cd -- "$DL"
 xargs -0 -r cp -l --parents -t "$STAGE/ready" -- <"$WORK_DIR/needed" 2>"$WORK_DIR/link.err" ||
   fail "cannot prepare the verified files in $STAGE/ready: $(head -n 1 "$WORK_DIR/link.err" | cut -c1-500)"
 replace=()

@@ -136,15 +136,20 @@ before(async () => {
   const extra = path.join(tempDir("extra"), "x");
   writeFileSync(extra, "not in the manifest\n");
   await putObject(env, BUCKET, "media/extra/not-listed.txt", extra);
+  // "Folders" as the S3 console makes them: empty objects whose key ends in '/'.
+  writeFileSync(extra, "");
+  await putObject(env, BUCKET, "media/", extra);
+  await putObject(env, BUCKET, "media/console-folder/", extra);
 });
 after(() => moto.stop());
 
 describe("restore-tree.sh", () => {
-  it("empty DEST = the source tree (bytes, names, mtimes), extra object and manifests ignored", async () => {
+  it("empty DEST = the source tree (bytes, names, mtimes); extra object, folders, manifests ignored", async () => {
     const dest = tempDir("dest");
     const r = ok(await restore(main, dest));
     equalTrees(dest);
     assert.equal(existsSync(path.join(dest, "extra")), false);
+    assert.equal(existsSync(path.join(dest, "console-folder")), false);
     assert.deepEqual(
       { ...r, verifiedAt: "" },
       {
@@ -154,7 +159,7 @@ describe("restore-tree.sh", () => {
         bytes: Number(main.settings.EXPECTED_BYTES),
         downloaded: main.files,
         kept: 0,
-        ignored: 3,
+        ignored: 5,
         verifiedAt: "",
       },
     );
