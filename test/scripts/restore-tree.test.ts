@@ -3,7 +3,7 @@
 // "condition = outcome": the restored tree equals the source (bytes, names, mtimes), and every
 // refusal leaves DEST_DIR as it was.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -280,37 +280,10 @@ describe("restore-tree.sh", () => {
   });
 
   it("interrupted download (SIGTERM) = re-run completes, resuming what staging holds", async () => {
-    const root = tempDir("many");
-    writeManyFiles(root, 80, 1024);
-    const b = await backup("many/", root);
-    const dest = tempDir("dest");
-    const proxy = await S3Proxy.start(moto.port, { delayMs: 20 });
-    const child = spawn("bash", [path.join(SCRIPTS, "restore", "restore-tree.sh")], {
-      env: {
-        ...process.env,
-        ...env,
-        ...b.settings,
-        DEST_DIR: dest,
-        CONCURRENCY: "1",
-        PROGRESS_SECONDS: "1",
-        AWS_ENDPOINT_URL: proxy.endpoint,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    let acted = false;
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      if (!acted && /progress: [1-9]\d* file\(s\) downloaded/.test(stderr)) {
-        acted = true;
-        child.kill("SIGTERM");
-      }
-    });
-    const code = await new Promise((resolve) => child.once("close", resolve));
-    await proxy.down();
-    assert.ok(acted, `finished before the interruption:\n${stderr}`);
-    assert.equal(code, 1, stderr);
-    assert.match(stderr.trim().split("\n").pop()!, /stopped by SIGTERM/);
+    const { b, root, dest } = await manyFiles("many/");
+    const r1 = await paced(b, dest, {}, (child) => child.kill("SIGTERM"));
+    assert.equal(r1.code, 1, r1.stderr);
+    assert.match(r1.stderr.trim().split("\n").pop()!, /stopped by SIGTERM/);
     assert.deepEqual(
       nonDirs(dest).filter((p) => !p.startsWith(".relocation-restore/")),
       [],
@@ -325,4 +298,86 @@ describe("restore-tree.sh", () => {
     assert.deepEqual(files(dest), files(root));
     assert.equal(existsSync(path.join(dest, ".relocation-restore")), false);
   });
+
+  it("S3 gone mid-download = stops within OUTAGE_SECONDS + a few s, nothing placed", async () => {
+    const { b, dest } = await manyFiles("outage/");
+    const r = await paced(b, dest, { OUTAGE_SECONDS: "3" }, (_child, proxy) => void proxy.down());
+    assert.match(
+      oneErrorLine(r, "restore-tree.sh"),
+      /S3 stopped serving .* downloads failing and none succeeded for 3s \(OUTAGE_SECONDS\)/,
+    );
+    assert.ok(r.seconds < 25, `took ${r.seconds}s after the outage`);
+    assert.deepEqual(
+      nonDirs(dest).filter((p) => !p.startsWith(".relocation-restore/")),
+      [],
+    );
+  });
+
+  it("manifest path leaving DEST_DIR = refused naming it, nothing written", async () => {
+    const [key0] = main.settings.MANIFEST_KEYS!.split(" ");
+    const text = (await getObject(env, BUCKET, key0!, path.join(tempDir("m"), "m"))).toString();
+    const entry = JSON.parse(text.split("\n")[0]!) as { path: string };
+    const forged = path.join(tempDir("m"), "forged");
+    writeFileSync(forged, text.replace(JSON.stringify(entry.path), '"../escaped"'));
+    const forgedKey = "media/.relocation-manifest/escape-0-of-1.jsonl";
+    await putObject(env, BUCKET, forgedKey, forged);
+    const dest = tempDir("dest");
+    const before = snapshotTree(dest);
+    const line = failed(
+      await restore(main, dest, {
+        MANIFEST_KEYS: forgedKey,
+        MANIFEST_SHA256S: sha(readFileSync(forged)),
+      }),
+    );
+    assert.match(line, /lists '\.\.\/escaped', which would not land inside DEST_DIR/);
+    assert.deepEqual(snapshotTree(dest), before);
+  });
 });
+
+/** 80 small files copied up under prefix, and an empty DEST. */
+async function manyFiles(prefix: string) {
+  const root = tempDir("many");
+  writeManyFiles(root, 80, 1024);
+  return { b: await backup(prefix, root), root, dest: tempDir("dest") };
+}
+
+/**
+ * A restore through a proxy that delays every chunk (so it lasts whatever the machine's speed);
+ * `act` runs once a progress line counts a download. Returns how it ended and how long after.
+ */
+async function paced(
+  b: Backup,
+  dest: string,
+  extra: Record<string, string>,
+  act: (child: ChildProcess, proxy: S3Proxy) => void,
+): Promise<RunResult & { seconds: number }> {
+  const proxy = await S3Proxy.start(moto.port, { delayMs: 20 });
+  const child = spawn("bash", [path.join(SCRIPTS, "restore", "restore-tree.sh")], {
+    env: {
+      ...process.env,
+      ...env,
+      ...b.settings,
+      DEST_DIR: dest,
+      CONCURRENCY: "1",
+      PROGRESS_SECONDS: "1",
+      AWS_ENDPOINT_URL: proxy.endpoint,
+      ...extra,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  let acted = 0;
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    if (!acted && /progress: [1-9]\d* file\(s\) downloaded/.test(stderr)) {
+      acted = Date.now();
+      act(child, proxy);
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  await proxy.down().catch(() => {});
+  assert.ok(acted, `finished before the interruption:\n${stderr}`);
+  return { code, stdout, stderr, seconds: (Date.now() - acted) / 1000 };
+}
