@@ -332,6 +332,22 @@ describe("restore-tree.sh", () => {
     assert.match(line, /lists '\.\.\/escaped', which would not land inside DEST_DIR/);
     assert.deepEqual(snapshotTree(dest), before);
   });
+
+  it("object key with a '..' segment under the prefix = refused naming it, nothing written", async () => {
+    const body = path.join(tempDir("dots"), "x");
+    writeFileSync(body, "sneaky\n");
+    const key = "media/x/../../sneaky";
+    await putObject(env, BUCKET, key, body);
+    const dest = tempDir("dest");
+    const before = snapshotTree(dest);
+    try {
+      const line = failed(await restore(main, dest));
+      assert.ok(line.includes(`'${key}'`) && line.includes("not plain relative paths"), line);
+      assert.deepEqual(snapshotTree(dest), before);
+    } finally {
+      await run("aws", ["s3api", "delete-object", "--bucket", BUCKET, "--key", key], { env });
+    }
+  });
 });
 
 /** 80 small files copied up under prefix, and an empty DEST. */
