@@ -94,9 +94,13 @@ require_tools aws find sort xargs cp rm mkdir stat date mktemp sha256sum split t
 
 # Our own temp dir (copy-common's make_work_dir guards SOURCE_DIR, which a restore has not).
 make_work_dir() {
-  WORK_DIR=$(mktemp -d -- "${TMPDIR:-/tmp}/restore-tree.sh.XXXXXX") ||
-    fail "cannot create a temporary directory in ${TMPDIR:-/tmp}; point TMPDIR at a writable one"
-  case "$WORK_DIR/" in "$DEST_DIR"/*) fail "TMPDIR $WORK_DIR is inside DEST_DIR; point it elsewhere" ;; esac
+  local base
+  base=$(cd -P -- "${TMPDIR:-/tmp}" 2>/dev/null && pwd) ||
+    fail "TMPDIR '${TMPDIR:-}' is not a directory we can enter; point TMPDIR at a writable one"
+  # Checked before mktemp: nothing may be written into DEST_DIR before the checks pass.
+  case "$base/" in "$DEST_DIR"/*) fail "TMPDIR $base is inside DEST_DIR; point it elsewhere" ;; esac
+  WORK_DIR=$(mktemp -d -- "$base/restore-tree.sh.XXXXXX") ||
+    fail "cannot create a temporary directory in $base; point TMPDIR at a writable one"
   trap 'rm -rf -- "$WORK_DIR"' EXIT
   export TMPDIR="$WORK_DIR"
 }

@@ -178,6 +178,15 @@ describe("restore-tree.sh", () => {
     assert.deepEqual(snapshotTree(dest), before);
   });
 
+  it("TMPDIR inside DEST_DIR = refused, nothing written", async () => {
+    const dest = tempDir("dest");
+    mkdirSync(path.join(dest, "tmp"));
+    const before = snapshotTree(dest);
+    const line = failed(await restore(main, dest, { TMPDIR: path.join(dest, "tmp") }));
+    assert.match(line, /TMPDIR .* is inside DEST_DIR/);
+    assert.deepEqual(snapshotTree(dest), before);
+  });
+
   it("totals other than the output's = fails before anything is written", async () => {
     const dest = tempDir("dest");
     const before = snapshotTree(dest);
