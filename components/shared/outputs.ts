@@ -85,3 +85,12 @@ export function parseBackupsOutput(value: unknown): BackupsOutput {
   }
   return parsed.data;
 }
+
+/** The `originalReplicas` output: replicas before the quiesce, by "namespace/statefulSet". */
+export const originalReplicasOutput = z.record(
+  z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    error: '"namespace/statefulSet"',
+  }),
+  count,
+);
+export type OriginalReplicas = z.infer<typeof originalReplicasOutput>;
