@@ -2,6 +2,7 @@
 // register, in which order, and the stack outputs.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { sourceOutput } from "../../components/restore/source";
 import { valueOf, type Recorder } from "../helpers/mocks";
 import { useProductionMocks } from "../helpers/refresh-mocks";
 import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
@@ -165,5 +166,10 @@ describe("production stack", () => {
       (r) => r.type.startsWith("relocation:restore:") || r.type === "pulumi:pulumi:StackReference",
     );
     assert.deepEqual(restoreSide, []);
+  });
+
+  it("originalReplicas = what the restore side reads (components/shared/outputs.ts)", async () => {
+    const value = await valueOf(stack.originalReplicas);
+    assert.deepEqual(sourceOutput("production", "originalReplicas", value), value);
   });
 });
