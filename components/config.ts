@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { parseRestoreConfig, RESTORE_SECRET_KEYS, type RestoreConfig } from "./restore/config";
 import { ConfigError, DEFAULT_JOB_IMAGE, formatKey, PROJECT } from "./shared/config-parts";
+import { DEFAULT_PLAN_RATES } from "./downtime-estimate";
 
 export { ConfigError, DEFAULT_JOB_IMAGE, formatKey, PROJECT };
 
@@ -261,6 +262,25 @@ const jobs = z
     gzipImage: DEFAULT_GZIP_IMAGE,
   });
 
+const rate = (fallback: number, unit: string) =>
+  z
+    .number({ error: hint(`a rate in ${unit} above 0, e.g. ${fallback}`) })
+    .positive({ error: `a rate in ${unit} above 0, e.g. ${fallback}` })
+    .default(fallback);
+
+/** The copy rates the plan's downtime estimate uses; defaults: bench/README.md's figures. */
+const planRates = z
+  .strictObject(
+    {
+      dumpMiBPerSecond: rate(DEFAULT_PLAN_RATES.dumpMiBPerSecond, "MiB/s"),
+      treeMiBPerSecond: rate(DEFAULT_PLAN_RATES.treeMiBPerSecond, "MiB/s"),
+      treeFilesPerSecond: rate(DEFAULT_PLAN_RATES.treeFilesPerSecond, "files/s"),
+      scanFilesPerSecond: rate(DEFAULT_PLAN_RATES.scanFilesPerSecond, "files/s"),
+    },
+    { error: hint("an object such as {dumpMiBPerSecond: 16.3, treeMiBPerSecond: 78.9}") },
+  )
+  .default({ ...DEFAULT_PLAN_RATES });
+
 const envDump = z.strictObject(
   {
     executor: z.enum(["job", "local"], { error: 'one of "job" or "local"' }).default("job"),
@@ -298,6 +318,7 @@ const schema = z
     copyTimeoutSeconds: seconds(4 * 3600, 24 * 3600),
     jobs,
     envDump,
+    planRates,
   })
   .superRefine((c, ctx) => {
     if (c.bucket.create && !c.aws.manage) {

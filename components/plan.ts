@@ -3,6 +3,7 @@
 // human-readable summary. Pure: the reads themselves live in plan-read.ts.
 import { z } from "zod";
 import { splitRef, usesJobs, type RelocationConfig } from "./config";
+import { backupPlanSchema, sshPlanSchema } from "./plan-nfs";
 
 /** One `kubectl auth can-i`: namespace null for a cluster-scoped check. */
 export interface PermissionCheck {
@@ -34,6 +35,14 @@ export const permissionPlanSchema = z.strictObject({
 export const clusterPlanSchema = z.strictObject({
   statefulSets: z.array(statefulSetPlanSchema),
   permissions: z.array(permissionPlanSchema),
+  /** Per refresh CronJob: its last successful Job's run (null: none finished). */
+  cronJobs: z.array(
+    z.strictObject({
+      namespace: z.string(),
+      name: z.string(),
+      lastRunSeconds: z.number().int().nullable(),
+    }),
+  ),
 });
 export type ClusterPlan = z.infer<typeof clusterPlanSchema>;
 
@@ -51,12 +60,33 @@ export const s3PlanSchema = z.strictObject({
 });
 export type S3Plan = z.infer<typeof s3PlanSchema>;
 
-/** The `plan` stack output. Parts not read yet (the NFS side) are added as they land. */
+/** The estimate's result (components/downtime-estimate.ts), inputs included. */
+export const downtimeEstimateSchema = z.strictObject({
+  seconds: z.number().nullable(),
+  atLeastSeconds: z.number(),
+  backups: z.array(
+    z.strictObject({ name: z.string(), seconds: z.number().nullable(), how: z.string() }),
+  ),
+  rates: z.strictObject({
+    dumpMiBPerSecond: z.number(),
+    treeMiBPerSecond: z.number(),
+    treeFilesPerSecond: z.number(),
+    scanFilesPerSecond: z.number(),
+  }),
+});
+
+/** The `plan` stack output. */
 export const planSchema = z.strictObject({
   /** When the reads were made (UTC ISO-8601). */
   readAt: z.string(),
   cluster: clusterPlanSchema,
   s3: s3PlanSchema,
+  /** The SSH login to the NFS server; null when no backup's directory is read over SSH. */
+  ssh: sshPlanSchema.nullable(),
+  /** By backup name. */
+  backups: z.record(z.string(), backupPlanSchema),
+  /** Quiesce to the last verified copy, estimated (see downtime-estimate.ts). */
+  downtime: downtimeEstimateSchema,
 });
 export type Plan = z.infer<typeof planSchema>;
 
@@ -140,5 +170,44 @@ export function planText(plan: Plan): string {
   lines.push(
     `  s3://${plan.s3.bucket}: ${plan.s3.prefixes.length} prefixes reachable and listable; ${write}`,
   );
+  if (plan.ssh) {
+    lines.push(`  ssh ${plan.ssh.target}: ${plan.ssh.ok ? "" : "FAILED: "}${plan.ssh.message}`);
+  }
+  for (const [name, b] of Object.entries(plan.backups)) lines.push(`  ${backupLine(name, b)}`);
+  const d = plan.downtime;
+  const total = d.seconds === null ? `at least ${duration(d.atLeastSeconds)}` : duration(d.seconds);
+  lines.push(`  estimated downtime (quiesce to last verified copy, backups in parallel): ${total}`);
+  for (const b of d.backups) lines.push(`    ${b.name}: ${b.how}`);
   return lines.join("\n");
+}
+
+const MiB = 1024 * 1024;
+const size = (bytes: number) =>
+  bytes >= 1024 * MiB
+    ? `${(bytes / 1024 / MiB).toFixed(1)} GiB`
+    : `${(bytes / MiB).toFixed(1)} MiB`;
+
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** One backup's line: what `up` would copy, or why it was not read. */
+function backupLine(name: string, b: z.infer<typeof backupPlanSchema>): string {
+  const where = b.directory ?? "(no NFS directory)";
+  const refresh = b.refresh
+    ? `; after the quiesce a fresh dump from CronJob ${b.refresh.cronJob} (image ${b.refresh.image ?? "unknown"}, last run ${b.refresh.lastRunSeconds === null ? "unknown" : `${b.refresh.lastRunSeconds} s`})`
+    : "";
+  if (b.latest) {
+    const l = b.latest;
+    const now = b.refresh ? "newest now" : "copies";
+    return `${name}: ${now} ${where}/${l.name} (${size(l.size)}, ${duration(l.ageSeconds)} old, complete dump); s3 key ${l.key}: ${l.inS3}${refresh}`;
+  }
+  if (b.tree) {
+    const t = b.tree;
+    const live = b.liveVolume ? ` (live volume ${b.liveVolume})` : "";
+    return `${name}: ${where}${live}: ${t.treeFiles} files, ${size(t.treeBytes)}; in S3 with that size ${t.inS3Files} (${t.recordedFiles} recorded); final sync sends at least ${t.deltaFiles} files, ${size(t.deltaBytes)}`;
+  }
+  return `${name}: ${b.status === "error" ? "FAILED" : "not read"}: ${b.message}${refresh}`;
 }

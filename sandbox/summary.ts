@@ -9,6 +9,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { parseFingerprintsOutput } from "../components/shared/outputs";
 
 export interface Check {
   readonly name: string;
@@ -179,6 +180,8 @@ type Outputs = {
   quiescedAt?: string;
   originalReplicas?: Record<string, number>;
   rpo?: Record<string, number>;
+  refreshJobs?: Record<string, unknown>;
+  fingerprints?: unknown;
 };
 
 async function main(): Promise<number> {
@@ -389,6 +392,27 @@ async function main(): Promise<number> {
       nonZero.map(([n, s]) => `${n}: ${String(s)}`).join(", ") ||
         `rpo ${JSON.stringify(outputs.rpo)}; every backup captured at or after the quiesce`,
     );
+  }
+
+  // The old side's fingerprint: one per refreshed dump, in the shared contract, with rows.
+  if (outputs) {
+    const refreshed = Object.keys(outputs.refreshJobs ?? {}).sort();
+    let detail: string;
+    let pass = false;
+    try {
+      const fps = parseFingerprintsOutput(outputs.fingerprints ?? null);
+      const rows = (n: string) =>
+        Object.values(fps[n]?.databases ?? {}).reduce((sum, d) => sum + d.rows, 0);
+      pass =
+        refreshed.length > 0 &&
+        JSON.stringify(Object.keys(fps).sort()) === JSON.stringify(refreshed) &&
+        refreshed.every((n) => rows(n) > 0);
+      detail = refreshed.map((n) => `${n}: ${rows(n)} rows`).join(", ");
+      detail = `${detail || "no refreshed dump"}; recorded for ${Object.keys(fps).sort().join(", ") || "none"}`;
+    } catch (err) {
+      detail = (err as Error).message.replace(/\s+/g, " ");
+    }
+    add("old-fingerprints-recorded", pass, detail);
   }
 
   const node = readJson<{

@@ -13,6 +13,8 @@
 #   FUTURE_SKEW_SECONDS  how far past this host's clock a name's time may be (default 300);
 #                     a file named later is skipped (a skewed clock or a hand-made name)
 #   SINGLE_PUT_MAX_BYTES  files up to this size go in one create-only PUT (default 5 GiB)
+#   PLAN_ONLY         true: choose and check as below, HEAD the key, print the plan line (see
+#                     Stdout) and stop: nothing is uploaded (default false)
 #   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 #   AWS_DEFAULT_REGION: as for the aws CLI. See copy-common.sh for tuning and RESULT_FILE.
 #
@@ -42,6 +44,10 @@
 # nothing is overwritten.
 # Stdout, last line: {"bucket","key","size","sha256","source","sourceTime","verifiedAt"};
 # verifiedAt: when the object was found to hold the file (UTC ISO-8601).
+# With PLAN_ONLY=true instead: {"name","key","size","mtime","ageSeconds","sourceTime","inS3"},
+# inS3 one of "absent", "same" (size and sha256 metadata or ETag match: up uploads nothing),
+# "different" (up would fail: nothing is overwritten), "torn" (up replaces it); the file is
+# hashed only when an object of its size is there.
 # Failure: exit 1 and one last stderr line "copy-latest: ERROR: ...".
 set -euo pipefail
 
@@ -58,6 +64,8 @@ SINGLE_PUT_MAX_BYTES="${SINGLE_PUT_MAX_BYTES:-5368709120}"
 require_uint MIN_AGE_SECONDS "$MIN_AGE_SECONDS"
 require_uint FUTURE_SKEW_SECONDS "$FUTURE_SKEW_SECONDS"
 require_uint SINGLE_PUT_MAX_BYTES "$SINGLE_PUT_MAX_BYTES" 1
+PLAN_ONLY="${PLAN_ONLY:-false}"
+[[ "$PLAN_ONLY" == true || "$PLAN_ONLY" == false ]] || fail "PLAN_ONLY must be true or false, got '$PLAN_ONLY'"
 ((SINGLE_PUT_MAX_BYTES <= 5368709120)) || fail "SINGLE_PUT_MAX_BYTES must be at most 5368709120 (S3's limit for one PUT), got $SINGLE_PUT_MAX_BYTES"
 readonly ISO_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 [[ -z "${NOT_BEFORE:-}" ]] || require_time NOT_BEFORE "$NOT_BEFORE"
@@ -257,27 +265,31 @@ etag_for() {
 
 # SHA-256 and the ETag our upload gives this content (single PUT: MD5; else the CLI's
 # multipart ETag) from ONE read (tee into a FIFO), so the two always describe the same bytes.
-mkfifo -- "$WORK_DIR/hash.fifo"
-if ((size <= SINGLE_PUT_MAX_BYTES || size < MULTIPART_THRESHOLD_BYTES)); then
-  md5sum <"$WORK_DIR/hash.fifo" | cut -c1-32 >"$WORK_DIR/md5" &
-else
-  chunk=$MULTIPART_CHUNKSIZE_BYTES
-  while (((size + chunk - 1) / chunk > 10000)); do chunk=$((chunk * 2)); done
-  split -b "$chunk" --filter=md5sum <"$WORK_DIR/hash.fifo" | cut -c1-32 | tr -d '\n' >"$WORK_DIR/parts" &
-fi
-md5_job=$!
-tee -- "$WORK_DIR/hash.fifo" <"$src" | sha256sum | cut -c1-64 >"$WORK_DIR/sha256"
-wait "$md5_job"
-if [[ -s "$WORK_DIR/parts" ]]; then
-  parts=$(<"$WORK_DIR/parts")
-  our_etag="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
-else
-  our_etag=$(<"$WORK_DIR/md5")
-fi
-sha256=$(<"$WORK_DIR/sha256")
-log "chose $chosen ($chosen_time, $size bytes, sha256 $sha256)"
-# Base64 of the binary digest, as S3 reports x-amz-checksum-sha256.
-sha256_b64=$(hex_bytes "$sha256" | base64 -w0)
+# A function: the plan (PLAN_ONLY) hashes only when an object of this size is at the key.
+hash_file() {
+  mkfifo -- "$WORK_DIR/hash.fifo"
+  if ((size <= SINGLE_PUT_MAX_BYTES || size < MULTIPART_THRESHOLD_BYTES)); then
+    md5sum <"$WORK_DIR/hash.fifo" | cut -c1-32 >"$WORK_DIR/md5" &
+  else
+    chunk=$MULTIPART_CHUNKSIZE_BYTES
+    while (((size + chunk - 1) / chunk > 10000)); do chunk=$((chunk * 2)); done
+    split -b "$chunk" --filter=md5sum <"$WORK_DIR/hash.fifo" | cut -c1-32 | tr -d '\n' >"$WORK_DIR/parts" &
+  fi
+  md5_job=$!
+  tee -- "$WORK_DIR/hash.fifo" <"$src" | sha256sum | cut -c1-64 >"$WORK_DIR/sha256"
+  wait "$md5_job"
+  if [[ -s "$WORK_DIR/parts" ]]; then
+    parts=$(<"$WORK_DIR/parts")
+    our_etag="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
+  else
+    our_etag=$(<"$WORK_DIR/md5")
+  fi
+  sha256=$(<"$WORK_DIR/sha256")
+  log "chose $chosen ($chosen_time, $size bytes, sha256 $sha256)"
+  # Base64 of the binary digest, as S3 reports x-amz-checksum-sha256.
+  sha256_b64=$(hex_bytes "$sha256" | base64 -w0)
+}
+[[ "$PLAN_ONLY" == true ]] || hash_file
 
 # HEAD the key: sets H_SIZE H_SHA H_ETAG H_META_ETAG H_CHECKSUM H_SSE; returns 1 if there is
 # no object.
@@ -327,6 +339,23 @@ conflict() {
 # An object whose bytes are not what its metadata says it was written from (S3's ETag is of the
 # stored bytes): our own upload of a file that changed meanwhile.
 torn() { [[ "$H_META_ETAG" != None && "$H_META_ETAG" != "$H_ETAG" ]]; }
+
+if [[ "$PLAN_ONLY" == true ]]; then
+  in_s3=absent
+  if head_object; then
+    if torn; then
+      in_s3=torn
+    elif [[ "$H_SIZE" != "$size" ]]; then
+      in_s3=different
+    else
+      hash_file
+      if same_content; then in_s3=same; else in_s3=different; fi
+    fi
+  fi
+  log "plan: would copy $chosen ($size bytes, modified ${age}s ago) to $dest: $in_s3 there now; nothing uploaded"
+  emit_result "{\"name\":$(json_str "$chosen"),\"key\":$(json_str "$key"),\"size\":$size,\"mtime\":\"$m\",\"ageSeconds\":$age,\"sourceTime\":\"$chosen_time\",\"inS3\":\"$in_s3\"}"
+  exit 0
+fi
 
 create_only=(--if-none-match '*')
 if head_object; then

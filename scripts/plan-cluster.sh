@@ -7,10 +7,14 @@
 # Env:
 #   PLAN_STATEFULSETS  "namespace/name" words, one per quiesced StatefulSet (may be empty)
 #   PLAN_CHECKS        one check a line: "verb resource namespace why..." ("-": cluster-scoped)
+#   PLAN_CRONJOBS      "namespace/name" words, one per refresh CronJob (may be empty): the
+#                      duration of its last successful Job (completionTime - startTime), the
+#                      refresh's share of the downtime estimate
 #   KUBE_CONTEXT       kubeconfig context (optional)
 # Stderr: one line per StatefulSet and per check ("ok: ..." or what is wrong).
 # Stdout, one line: {"statefulSets":[{namespace,name,replicas,restores,pods}],
-#   "permissions":[{verb,resource,namespace,allowed}]}.
+#   "permissions":[{verb,resource,namespace,allowed}],
+#   "cronJobs":[{namespace,name,lastRunSeconds}]} (lastRunSeconds null: no finished Job).
 # Exit 1 if a read failed or a permission is missing, the last stderr line then being
 # "plan-cluster.sh: ERROR: ..." naming every failure (up would fail on them, after the quiesce).
 set -euo pipefail
@@ -77,6 +81,34 @@ for target in ${PLAN_STATEFULSETS:-}; do
     "$ns" "$name" "$replicas" "$restores" "$pods_json")")
 done
 
+# The refresh CronJobs' last runs: their Jobs (ownerReferences) that completed, the latest.
+cron_json=()
+for target in ${PLAN_CRONJOBS:-}; do
+  if [[ ! "$target" =~ ^[a-z0-9.-]+/[a-z0-9.-]+$ ]]; then
+    failures+=("bad CronJob reference $target")
+    continue
+  fi
+  ns="${target%%/*}" name="${target#*/}"
+  # shellcheck disable=SC2016 # a Go template, not shell expansion
+  if ! jobs=$("${kc[@]}" --namespace "$ns" get jobs -o 'go-template={{range .items}}{{range .metadata.ownerReferences}}{{if eq .kind "CronJob"}}{{.name}}{{end}}{{end}} {{.status.startTime}} {{.status.completionTime}}{{"\n"}}{{end}}' 2>&1); then
+    log "CronJob $target: cannot list its Jobs ($jobs)"
+    failures+=("list Jobs of $target")
+    continue
+  fi
+  last="" seconds=null
+  while read -r owner start end; do
+    [[ "$owner" == "$name" && "$start" == *Z && "$end" == *Z && "$end" > "$last" ]] || continue
+    last="$end"
+    seconds=$(($(date -u -d "$end" +%s) - $(date -u -d "$start" +%s)))
+  done <<<"$jobs"
+  if [[ "$seconds" == null ]]; then
+    log "CronJob $target: no finished Job to time its run by; the refresh's duration is unknown"
+  else
+    log "ok: CronJob $target: its last Job (finished $last) ran ${seconds}s"
+  fi
+  cron_json+=("$(printf '{"namespace":"%s","name":"%s","lastRunSeconds":%s}' "$ns" "$name" "$seconds")")
+done
+
 perm_json=()
 while read -r verb resource ns why; do
   [[ -n "${verb:-}" ]] || continue
@@ -115,5 +147,5 @@ if ((${#failures[@]} > 0)); then
   )")" >&2
   exit 1
 fi
-printf '{"statefulSets":[%s],"permissions":[%s]}\n' \
-  "$(IFS=,; echo "${sts_json[*]}")" "$(IFS=,; echo "${perm_json[*]}")"
+printf '{"statefulSets":[%s],"permissions":[%s],"cronJobs":[%s]}\n' \
+  "$(IFS=,; echo "${sts_json[*]}")" "$(IFS=,; echo "${perm_json[*]}")" "$(IFS=,; echo "${cron_json[*]}")"

@@ -9,6 +9,8 @@
 # a file; then each script as a line "#file NAME BYTES SHA256" followed by exactly BYTES bytes.
 # DIR is created 0700 and must belong to the SSH user, as must its parent, so nobody else can
 # swap the scripts that receive the credentials.
+# DIR "-" (the plan in preview, scripts/plan-nfs.sh): a new private temporary directory, removed
+# when the script ends, so a read-only run leaves no file on the server.
 # TIMEOUT_SECONDS (a setting, default 14400) bounds the script; after it the script is stopped.
 # Exit: the script's status; 124 with one "remote-run: ERROR:" line when it timed out; 2 on bad
 # input (the value of a setting is never echoed).
@@ -25,6 +27,12 @@ log() { printf '[remote-run] %s\n' "$*" >&2; }
 
 dir="${1:-}"
 script="${2:-}"
+temporary=false
+if [[ "$dir" == - ]]; then
+  dir=$(mktemp -d) || fail "cannot create a temporary directory (mktemp -d)"
+  temporary=true
+  trap 'rm -rf -- "$dir"' EXIT
+fi
 [[ "$dir" == /* ]] || fail "script directory '$dir' must be an absolute path"
 case "$script" in
 copy-latest.sh | sync-dir.sh) ;;
@@ -34,7 +42,8 @@ esac
 umask 077
 mkdir -p -- "$dir" || fail "cannot create the script directory $dir (set nfs.scriptDir to a directory $(id -un) owns)"
 chmod 700 -- "$dir"
-if ! test -O "$dir" || ! test -O "$(dirname -- "$dir")"; then
+# (mktemp's own directory is private to us; its parent, /tmp, is not ours.)
+if ! test -O "$dir" || { [[ "$temporary" == false ]] && ! test -O "$(dirname -- "$dir")"; }; then
   fail "script directory $dir (or its parent) is not owned by $(id -un); set nfs.scriptDir to a directory it owns"
 fi
 
@@ -67,7 +76,7 @@ while IFS= read -r line || [[ -n "$line" ]]; do
   SOURCE_DIR | DEST_URI | PATTERN | SELECT | MIN_AGE_SECONDS | NOT_BEFORE | TIMEOUT_SECONDS | \
     CONCURRENCY | PROGRESS_SECONDS | SINGLE_PUT_MAX_BYTES | MULTIPART_THRESHOLD_BYTES | \
     MULTIPART_CHUNKSIZE_BYTES | SSE | ALLOW_EMPTY_TREE | OUTAGE_SECONDS | REQUEST_TIMEOUT_SECONDS | \
-    HASH_CONCURRENCY | KEY_WAIT_SECONDS | SYNC_TOOL | AWS_ACCESS_KEY_ID | AWS_SECRET_ACCESS_KEY | AWS_SESSION_TOKEN | \
+    HASH_CONCURRENCY | KEY_WAIT_SECONDS | SYNC_TOOL | PLAN_ONLY | AWS_ACCESS_KEY_ID | AWS_SECRET_ACCESS_KEY | AWS_SESSION_TOKEN | \
     AWS_DEFAULT_REGION | AWS_REGION | AWS_ENDPOINT_URL)
     export "$name=${line#*=}"
     ;;

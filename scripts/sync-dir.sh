@@ -17,6 +17,8 @@
 #   SHARD_FILE_WEIGHT_BYTES  per-file cost added to a file's size when balancing (default 16384)
 #   NOT_BEFORE        UTC ISO-8601: fail before uploading if the newest file is older (a replica
 #                     too stale for the backup's maxRpoSeconds)
+#   PLAN_ONLY         true: steps 1-3 without hashing (scan, one listing, the manifests), print
+#                     the plan line (see Stdout) and stop: no hash, no upload, no manifest write
 #   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 #   AWS_DEFAULT_REGION: as for the aws CLI. CONCURRENCY (parallel uploads, default 32 here),
 #   REQUEST_TIMEOUT_SECONDS, multipart tuning and RESULT_FILE: see copy-common.sh.
@@ -57,6 +59,11 @@
 # files/bytes/uploaded/skipped are this shard's (the whole tree with one shard), skipped counts
 # files already at the destination, hashed the files read to hash them, verifiedAt is when the
 # verification finished (UTC ISO-8601), tree* count the whole tree.
+# With PLAN_ONLY=true instead: {"bucket","prefix","treeFiles","treeBytes","files","bytes",
+# "inS3Files","inS3Bytes","recordedFiles","deltaFiles","deltaBytes","newest"}: inS3 are files
+# with an object of their size, recorded those a manifest vouches for (not hashed by up), delta
+# the files with no object of their size (the least up sends; the inS3 files not recorded are
+# hashed by up and sent too if their content differs).
 # Failure: exit 1 and one last stderr line "sync-dir: ERROR: ..."; SIGTERM stops the children.
 set -euo pipefail
 shopt -s lastpipe
@@ -77,6 +84,10 @@ require_uint HASH_CONCURRENCY "$HASH_CONCURRENCY" 1
 case "${ALLOW_EMPTY_TREE:-false}" in
 true | false) ;;
 *) fail "ALLOW_EMPTY_TREE must be true or false, got '$ALLOW_EMPTY_TREE'" ;;
+esac
+case "${PLAN_ONLY:-false}" in
+true | false) ;;
+*) fail "PLAN_ONLY must be true or false, got '$PLAN_ONLY'" ;;
 esac
 SHARD_COUNT="${SHARD_COUNT:-1}"
 SHARD_INDEX="${SHARD_INDEX:-${JOB_COMPLETION_INDEX:-0}}"
@@ -273,6 +284,18 @@ while IFS=/ read -r -d '' _ size mtime ctime rel; do
   hashed=$((hashed + 1)) hashed_bytes=$((hashed_bytes + size))
   printf '%s/%s\0' "$size" "$rel" >>"$WORK_DIR/hash-todo"
 done <"$WORK_DIR/mine"
+
+# The plan (PLAN_ONLY): the delta as far as sizes and manifests tell, nothing read or written.
+if [[ "${PLAN_ONLY:-false}" == true ]]; then
+  in_s3=0 in_s3_bytes=0
+  while IFS=/ read -r -d '' _ size _ _ rel; do
+    [[ "${remote["$rel"]:-missing}" == "$size" ]] || continue
+    in_s3=$((in_s3 + 1)) in_s3_bytes=$((in_s3_bytes + size))
+  done <"$WORK_DIR/mine"
+  log "plan: $files file(s), $bytes bytes; in $dest with that size: $in_s3 ($((files - hashed)) recorded by a manifest); to send: at least $((files - in_s3)) file(s), $((bytes - in_s3_bytes)) bytes; nothing hashed or uploaded"
+  emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"prefix\":$(json_str "$DEST_PREFIX"),\"treeFiles\":$tree_files,\"treeBytes\":$tree_bytes,\"files\":$files,\"bytes\":$bytes,\"inS3Files\":$in_s3,\"inS3Bytes\":$in_s3_bytes,\"recordedFiles\":$((files - hashed)),\"deltaFiles\":$((files - in_s3)),\"deltaBytes\":$((bytes - in_s3_bytes)),\"newest\":\"$newest\"}"
+  exit 0
+fi
 
 # Hash: each file is read ONCE and that read feeds both digests (MD5, per part above
 # MULTIPART_THRESHOLD_BYTES, and SHA-256), so the sha256 recorded describes the bytes whose

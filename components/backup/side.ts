@@ -6,6 +6,7 @@ import { BackupCopy, preSyncBackups } from "../backup-copy";
 import { BackupRefresh } from "../backup-refresh";
 import { type Backup, type RelocationConfig, secretSetting, splitRef, usesJobs } from "../config";
 import { downtimeOutput } from "../downtime";
+import { OldSideFingerprint } from "../old-fingerprint";
 import { NfsConnectivityCheck } from "../nfs-check";
 import { PodEnvDump } from "../env-dump";
 import { writablePrefixes } from "../layout";
@@ -173,6 +174,23 @@ export function backupSide(config: RelocationConfig) {
     }),
   );
 
+  // The old server's fingerprint per refreshed dump, after its verdict (nothing writes), beside
+  // the copy: what the restore of that dump must reproduce (see "The old side's fingerprint").
+  const oldSide = config.backups.flatMap((b) => {
+    const refresh = refreshes.get(b.name);
+    if (!refresh || !b.refresh?.cronJob) return [];
+    const { namespace, name } = splitRef(b.refresh.cronJob);
+    const cronJob = preflight.cronJobs.get(b.refresh.cronJob)!;
+    const { timeoutSeconds } = b.refresh;
+    const args = { backupName: b.name, cronJob, namespace, cronJobName: name, timeoutSeconds };
+    const fp = new OldSideFingerprint(
+      `fingerprint-${b.name}`,
+      { ...args, kubeContext: config.kubeContext, after: refresh.verdict },
+      afterPreflight,
+    );
+    return [fp.fingerprint.apply((f) => [b.name, f] as const)];
+  });
+
   // Copy the backups once every StatefulSet is at zero, its refresh (if any) judged a success and
   // the access key is in place, in parallel; each takes only data captured late enough.
   const copies = config.backups.map((b) => {
@@ -191,11 +209,27 @@ export function backupSide(config: RelocationConfig) {
   });
 
   /** At preview only: what `up` would do, read from the cluster now (see "The plan in preview"). */
-  const plan = readPlan(config, {
-    target: s3.target,
-    prefixes: s3.prefixes,
-    credentials: config.aws.manage ? undefined : s3.credentials,
-  });
+  const plan = readPlan(
+    config,
+    {
+      target: s3.target,
+      prefixes: s3.prefixes,
+      credentials: config.aws.manage ? undefined : s3.credentials,
+    },
+    {
+      nfs: config.nfs,
+      privateKey: sshPrivateKey,
+      liveVolumeDirs: preflight.liveVolumeDirs,
+      cronJobImages: new Map(
+        [...preflight.cronJobs].map(([id, cron]) => [
+          id,
+          cron.spec.apply(
+            (spec) => spec?.jobTemplate?.spec?.template?.spec?.containers?.[0]?.image ?? null,
+          ),
+        ]),
+      ),
+    },
+  );
   const liveReplicas = preflight.liveReplicas;
   const originalReplicas = pulumi
     .all(quiesced.map((q) => q.originalReplicas))
@@ -241,6 +275,8 @@ export function backupSide(config: RelocationConfig) {
       ),
     )
     .apply((pairs) => Object.fromEntries(pairs));
+  /** The old server's fingerprint per refreshed dump: {databases: {db: {tables, rows, sha256}}, at}. */
+  const fingerprints = pulumi.all(oldSide).apply((pairs) => Object.fromEntries(pairs));
 
   return {
     plan,
@@ -258,5 +294,6 @@ export function backupSide(config: RelocationConfig) {
     backups,
     rpo,
     refreshJobs,
+    fingerprints,
   };
 }

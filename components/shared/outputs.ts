@@ -55,7 +55,28 @@ export const treeEntry = z
 /** The whole `backups` output: by backup name, a dump or a tree. */
 export const backupsOutput = z.record(z.string().min(1), z.union([dumpEntry, treeEntry]));
 
+/**
+ * One database's fingerprint summary (scripts/restore/fingerprint.sh FINGERPRINT_SUMMARY_JSON):
+ * its table count, row count and the sha256 of its per-table {rows, sha256} text.
+ */
+export const databaseFingerprint = z.strictObject({ tables: count, rows: count, sha256 });
+
+/**
+ * The old server's fingerprint for a refreshed dump, taken right after the dump while nothing
+ * writes (scripts/fingerprint-old.sh): what the restore of that dump must reproduce.
+ */
+export const oldFingerprint = z.strictObject({
+  databases: z.record(z.string(), databaseFingerprint),
+  /** When the fingerprint's read began. */
+  at: isoUtc,
+});
+
+/** The whole `fingerprints` output: by backup name (refreshed dumps only). */
+export const fingerprintsOutput = z.record(z.string().min(1), oldFingerprint);
+
 export type DumpEntry = z.infer<typeof dumpEntry>;
+export type OldFingerprint = z.infer<typeof oldFingerprint>;
+export type FingerprintsOutput = z.infer<typeof fingerprintsOutput>;
 export type TreeEntry = z.infer<typeof treeEntry>;
 export type BackupsOutput = z.infer<typeof backupsOutput>;
 
@@ -94,3 +115,18 @@ export const originalReplicasOutput = z.record(
   count,
 );
 export type OriginalReplicas = z.infer<typeof originalReplicasOutput>;
+
+/** Parses the `fingerprints` output (object or JSON text); one error listing every problem. */
+export function parseFingerprintsOutput(value: unknown): FingerprintsOutput {
+  const input = typeof value === "string" ? (JSON.parse(value) as unknown) : value;
+  const parsed = fingerprintsOutput.safeParse(input);
+  if (!parsed.success) {
+    throw new Error(
+      "the fingerprints output does not match the contract:\n" +
+        parsed.error.issues
+          .map((i) => `  fingerprints.${i.path.join(".")}: ${i.message}`)
+          .join("\n"),
+    );
+  }
+  return parsed.data;
+}

@@ -112,6 +112,7 @@ export function planStdout(
   inputs: Record<string, unknown>,
 ): string {
   const env = (inputs.environment ?? {}) as Record<string, string>;
+  if (String(inputs.command).includes("plan-nfs.sh")) return planNfsStdout(String(inputs.stdin));
   if (String(inputs.command).includes("plan-s3.sh")) {
     return JSON.stringify({
       bucket: env.BUCKET,
@@ -134,7 +135,50 @@ export function planStdout(
       const [verb, resource, ns] = line.split(" ");
       return { verb, resource, namespace: ns === "-" ? null : ns, allowed: true };
     }),
+    // Every refresh CronJob's last Job ran 4 minutes.
+    cronJobs: (env.PLAN_CRONJOBS ?? "")
+      .split(" ")
+      .filter(Boolean)
+      .map((id) => ({ namespace: id.split("/")[0], name: id.split("/")[1], lastRunSeconds: 240 })),
   });
+}
+
+/**
+ * plan-nfs.sh when all is well: logged in, and per "#backup NAME SCRIPT BYTES" frame of its stdin
+ * a dump of 100 MiB absent from S3, or a tree of 1000 files (1 GiB) with 10 (10 MiB) to send.
+ */
+export function planNfsStdout(stdin: string): string {
+  const lines = ["ssh\tok\tnfs-check: ok: root@nfs bash 5.2.15, aws-cli/2.31.39"];
+  for (const m of stdin.matchAll(/^#backup (\S+) (\S+) \d+$/gm)) {
+    const [, name, script] = m;
+    const json =
+      script === "copy-latest.sh"
+        ? {
+            name: "backup-2026-12-07T01:51:01Z-dumpall.sql.gz",
+            key: `${name}/backup-2026-12-07T01:51:01Z-dumpall.sql.gz`,
+            size: 100 * 1024 * 1024,
+            mtime: "2026-12-07T01:52:10Z",
+            ageSeconds: 1800,
+            sourceTime: "2026-12-07T01:51:01Z",
+            inS3: "absent",
+          }
+        : {
+            bucket: "im-fragalysis",
+            prefix: `${name}/`,
+            treeFiles: 1000,
+            treeBytes: 1024 * 1024 * 1024,
+            files: 1000,
+            bytes: 1024 * 1024 * 1024,
+            inS3Files: 990,
+            inS3Bytes: 1014 * 1024 * 1024,
+            recordedFiles: 990,
+            deltaFiles: 10,
+            deltaBytes: 10 * 1024 * 1024,
+            newest: "2026-12-07T01:00:00Z",
+          };
+    lines.push(`backup\t${name}\tok\t${JSON.stringify(json)}`);
+  }
+  return lines.join("\n") + "\n";
 }
 
 /** Installs the mocks; call before importing or constructing anything under test. */

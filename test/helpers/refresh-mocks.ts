@@ -8,6 +8,8 @@ export const SHA = "a".repeat(64);
 export const QUIESCED_AT = "2026-11-25T10:00:00Z";
 /** JOB_COMPLETE's startTime: the refreshed dumps are named at or after it. */
 export const REFRESH_STARTED = "2026-11-25T10:00:05Z";
+/** The fingerprint Jobs' termination message (fingerprint-old.sh's result). */
+export const OLD_FINGERPRINT = `{"at":"2026-11-25T10:01:20Z","databases":{"frag":{"tables":2,"rows":153,"sha256":"${"c".repeat(64)}"},"postgres":{"tables":0,"rows":0,"sha256":"${"d".repeat(64)}"}}}`;
 export const MEDIA_DIR = "/nfs/kubernetes-prod/production-stack-media-pvc-0c3e";
 
 /** A CronJob's spec.jobTemplate as the API server returns it (defaults filled in). */
@@ -70,6 +72,9 @@ export function productionStdout(name: string, inputs: Record<string, unknown>):
   if (/^refresh-.*-wait$/.test(name)) return `{"cronJob":"x","waitedSeconds":0}`;
   if (/^refresh-.*-judge$/.test(name)) {
     return judgeOutput(JOB_COMPLETE, [pod("Succeeded", 0, "SUCCESS")]);
+  }
+  if (/^fingerprint-.*-judge$/.test(name)) {
+    return judgeOutput(JOB_COMPLETE, [pod("Succeeded", 0, OLD_FINGERPRINT)]);
   }
   const [, phase, backup] = /^(backup|presync)-(.+)-(ssh-copy|job-result)$/.exec(name) ?? [];
   const verifiedAt =

@@ -15,6 +15,7 @@ const FAKE_BIN = path.join(__dirname, "..", "fixtures", "fake-kube");
 
 interface State {
   statefulSets: Record<string, { replicas: number; annotations?: Record<string, string> }>;
+  jobs?: { namespace: string; owner?: string; startTime?: string; completionTime?: string }[];
   denied?: string[];
   unreachable?: boolean;
 }
@@ -141,5 +142,52 @@ describe("plan-cluster.sh", () => {
     assert.equal(result.code, 0, result.stderr);
     // The stand-in logs its arguments; --context is dropped from what it parses, not from the log.
     for (const call of calls(file)) assert.match(call, /--context prod/, call);
+  });
+
+  it("refresh CronJobs = the run of each one's latest finished Job, null without one; read-only", async () => {
+    const file = fakeCluster({
+      statefulSets: {},
+      jobs: [
+        // Two finished runs of the hourly CronJob: the later one counts (3 min 20 s).
+        {
+          namespace: "im-infra",
+          owner: "backup-hourly",
+          startTime: "2026-12-07T00:51:00Z",
+          completionTime: "2026-12-07T00:59:00Z",
+        },
+        {
+          namespace: "im-infra",
+          owner: "backup-hourly",
+          startTime: "2026-12-07T01:51:00Z",
+          completionTime: "2026-12-07T01:54:20Z",
+        },
+        // Still running (no completionTime), another CronJob's, a Job no CronJob owns.
+        { namespace: "im-infra", owner: "backup-hourly", startTime: "2026-12-07T02:51:00Z" },
+        {
+          namespace: "im-infra",
+          owner: "backup-daily",
+          startTime: "2026-12-07T00:00:00Z",
+          completionTime: "2026-12-07T03:00:00Z",
+        },
+        {
+          namespace: "im-infra",
+          startTime: "2026-12-07T00:00:00Z",
+          completionTime: "2026-12-07T04:00:00Z",
+        },
+      ],
+    });
+    const result = await plan(file, {
+      PLAN_STATEFULSETS: "",
+      PLAN_CHECKS: "",
+      PLAN_CRONJOBS: "im-infra/backup-hourly production-stack/backup-hourly",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const parsed = parseResult("plan-cluster.sh", clusterPlanSchema, result.stdout);
+    assert.deepEqual(parsed.cronJobs, [
+      { namespace: "im-infra", name: "backup-hourly", lastRunSeconds: 200 },
+      { namespace: "production-stack", name: "backup-hourly", lastRunSeconds: null },
+    ]);
+    assert.match(result.stderr, /CronJob production-stack\/backup-hourly: no finished Job/);
+    for (const call of calls(file)) assert.match(call, /^--namespace \S+ get jobs /, call);
   });
 });

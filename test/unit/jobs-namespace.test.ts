@@ -19,12 +19,12 @@ before(async () => {
 });
 
 describe("jobs.createNamespace: false", () => {
-  it("no Namespace resource; every Job (but the refreshes) and Secret in the existing namespace", () => {
+  it("no Namespace resource; every Job (but the refreshes and fingerprints) and Secret in the existing namespace", () => {
     assert.deepEqual(recorder.byType("kubernetes:core/v1:Namespace"), []);
-    // A refresh Job runs beside its CronJob, with that namespace's Secrets and PVCs.
+    // A refresh or fingerprint Job runs beside its CronJob, with that namespace's Secrets and PVCs.
     const jobs = recorder
       .byType("kubernetes:batch/v1:Job")
-      .filter((r) => !r.name.startsWith("refresh-"));
+      .filter((r) => !/^(refresh|fingerprint)-/.test(r.name));
     assert.ok(jobs.length > 0, "the env dumps run as Jobs");
     for (const r of [...jobs, ...recorder.byType("kubernetes:core/v1:Secret")]) {
       const meta = r.inputs.metadata as { namespace?: string };

@@ -3,7 +3,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { exportedFields, parseLatestResult, parseTreeResult } from "../../components/copy-result";
-import { isDump, manifests, parseBackupsOutput } from "../../components/shared/outputs";
+import {
+  isDump,
+  manifests,
+  parseBackupsOutput,
+  parseFingerprintsOutput,
+} from "../../components/shared/outputs";
 
 const SHA = (c: string) => c.repeat(64);
 const RPO = { capturedAt: "2026-12-07T00:00:00Z", rpoSeconds: 0 };
@@ -66,6 +71,38 @@ describe("backups output contract", () => {
   for (const [name, entry, pattern] of bad) {
     it(`${name} = refused naming the entry`, () => {
       assert.throws(() => parseBackupsOutput({ database: entry }), pattern);
+    });
+  }
+});
+
+describe("fingerprints output contract", () => {
+  const fp = {
+    at: "2026-12-07T00:01:00Z",
+    databases: { frag: { tables: 2, rows: 153, sha256: SHA("c") } },
+  };
+
+  it("the old side's result = parsed as is (JSON text too)", () => {
+    assert.deepEqual(parseFingerprintsOutput(JSON.stringify({ "stack-db": fp })), {
+      "stack-db": fp,
+    });
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    [
+      "rows negative",
+      { ...fp, databases: { frag: { tables: 2, rows: -1, sha256: SHA("c") } } },
+      /fingerprints\.db\.databases\.frag\.rows/,
+    ],
+    [
+      "per-table detail instead of the summary",
+      { ...fp, databases: { frag: { "public.t": { rows: 1, sha256: SHA("c") } } } },
+      /fingerprints\.db\.databases\.frag/,
+    ],
+    ["no at", { databases: fp.databases }, /fingerprints\.db\.at/],
+  ];
+  for (const [name, entry, pattern] of bad) {
+    it(`${name} = refused naming the entry`, () => {
+      assert.throws(() => parseFingerprintsOutput({ db: entry }), pattern);
     });
   }
 });

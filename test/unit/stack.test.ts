@@ -150,6 +150,7 @@ describe("production stack", () => {
       "downtime",
       "envDumpKept",
       "envDumpKeys",
+      "fingerprints",
       "liveReplicas",
       "manifestKeys",
       "originalReplicas",
