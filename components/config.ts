@@ -3,9 +3,11 @@
 // and what a valid value looks like, so an operator can fix them all in one pass.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { parseRestoreConfig, RESTORE_SECRET_KEYS, type RestoreConfig } from "./restore/config";
+import { ConfigError, DEFAULT_JOB_IMAGE, formatKey, PROJECT } from "./shared/config-parts";
 import { DEFAULT_PLAN_RATES } from "./downtime-estimate";
 
-export const PROJECT = "fragalysis-relocation";
+export { ConfigError, DEFAULT_JOB_IMAGE, formatKey, PROJECT };
 
 // Secret settings are read with requireSecret and never pass through the schema's messages.
 export const SECRET_KEYS = ["awsAccessKeyId", "awsSecretAccessKey", "sshPrivateKey"] as const;
@@ -64,8 +66,6 @@ export const DEFAULT_SCRIPT_DIR = "/var/lib/fragalysis-relocation";
 
 const executor = z.enum(["ssh", "job"], { error: 'one of "ssh" or "job"' });
 
-/** The aws-cli image Jobs use; pinned so a re-run uses the same client. */
-export const DEFAULT_JOB_IMAGE = "amazon/aws-cli:2.31.39";
 /**
  * Env-dump Jobs copy the kubectl binary out of this image (needs sh and cp). Bitnami moved its
  * versioned tags to bitnamilegacy/ in 2025 (bitnami/kubectl keeps `latest` only);
@@ -470,26 +470,6 @@ export type Backup = RelocationConfig["backups"][number];
 export type StatefulSetRef = RelocationConfig["quiesce"][number];
 export type PodRef = RelocationConfig["envDump"]["pods"][number];
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(
-      `${problems.length} configuration problem(s); fix them with \`pulumi config set\` or in Pulumi.<stack>.yaml:\n` +
-        problems.join("\n"),
-    );
-    this.name = "ConfigError";
-  }
-}
-
-/** `["quiesce", 1, "namespace"]` -> `fragalysis-relocation:quiesce[1].namespace` */
-export function formatKey(path: readonly PropertyKey[]): string {
-  let out = `${PROJECT}:`;
-  path.forEach((part, i) => {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += i === 0 ? String(part) : `.${String(part)}`;
-  });
-  return out;
-}
-
 const STRING_KEYS = new Set(["kubeContext"]);
 
 function decode(value: string): unknown {
@@ -572,12 +552,85 @@ export function missingSecrets(c: RelocationConfig, raw: Record<string, string>)
   return out;
 }
 
+/** Which half of the move a stack runs: the old cluster's (quiesce, copy) or the new one's. */
+export const SIDES = ["backup", "restore"] as const;
+export type Side = (typeof SIDES)[number];
+
+/** The stack's side and that side's settings. */
+export type StackConfig =
+  | { readonly side: "backup"; readonly backup: RelocationConfig }
+  | { readonly side: "restore"; readonly restore: RestoreConfig };
+
+/** Keys of the backup side (settings and secrets), to name them in a restore stack. */
+const BACKUP_KEYS: ReadonlySet<string> = new Set([...Object.keys(schema.shape), ...SECRET_KEYS]);
+
+/** The problems of a ConfigError thrown by `parse`, or rethrows anything else. */
+function problemsOf(parse: () => void): string[] {
+  try {
+    parse();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+/**
+ * Validates the raw settings of either side: `side` (default "backup") picks the schema. A
+ * stack file holds one side only, so the other side's settings are errors, each naming its key.
+ */
+export function parseStackConfig(raw: Record<string, string>): StackConfig {
+  const { side = "backup", ...rest } = raw;
+  if (!(SIDES as readonly string[]).includes(side)) {
+    throw new ConfigError([
+      `${formatKey(["side"])}: invalid; "backup" (the old cluster: quiesce and copy) or "restore" (the new cluster: restore the copies)`,
+    ]);
+  }
+  const problems: string[] = [];
+  if (side === "backup") {
+    const { restore, ...own } = rest;
+    if (restore !== undefined) {
+      problems.push(
+        `${formatKey(["restore"])}: a restore-side setting; set side: restore, or remove it from this backup stack`,
+      );
+    }
+    let backup: RelocationConfig | undefined;
+    problems.push(...problemsOf(() => (backup = parseConfig(own))));
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { side: "backup", backup: backup! };
+  }
+  const { restore: value, ...others } = rest;
+  for (const key of Object.keys(others)) {
+    if ((RESTORE_SECRET_KEYS as readonly string[]).includes(key)) continue;
+    problems.push(
+      BACKUP_KEYS.has(key)
+        ? `${formatKey([key])}: a backup-side setting, not used with side: restore; remove it from this stack (one side per stack)`
+        : `${formatKey([key])}: unknown setting (a typo?); remove it or see the README's restore settings`,
+    );
+  }
+  let restore: RestoreConfig | undefined;
+  problems.push(
+    ...problemsOf(
+      () => (restore = parseRestoreConfig(value === undefined ? undefined : decode(value), others)),
+    ),
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { side: "restore", restore: restore! };
+}
+
 /** Reads and validates the stack's config; stops the program before any resource on error. */
-export function loadConfig(): RelocationConfig {
-  return parseConfig(projectSettings(pulumi.runtime.allConfig()));
+export function loadStackConfig(): StackConfig {
+  return parseStackConfig(projectSettings(pulumi.runtime.allConfig()));
 }
 
 /** A secret setting as a Pulumi secret Output (never a plain string). */
 export function secretSetting(key: SecretKey): pulumi.Output<string> {
   return new pulumi.Config(PROJECT).requireSecret(key);
+}
+
+/** The backup side's settings; a restore stack has none (tools and tests of the backup side). */
+export function loadConfig(): RelocationConfig {
+  const c = loadStackConfig();
+  if (c.side === "backup") return c.backup;
+  throw new ConfigError([`${formatKey(["side"])}: is "restore"; this needs a backup stack`]);
 }

@@ -13,7 +13,12 @@ function main(argv: string[]): number {
   }
   const stack = args[0] ?? "production";
   try {
-    const raw = readStackSettings(stackFilePath(stack));
+    const { side = "backup", ...raw } = readStackSettings(stackFilePath(stack));
+    if (side !== "backup") {
+      throw new Error(
+        `side is "${side}": only a backup stack has a copy policy (a restore stack reads with the key you bring)`,
+      );
+    }
     // Secrets do not shape the policy; stand-ins let parseConfig check everything else.
     for (const key of SECRET_KEYS) raw[key] ??= "[not needed to print the policy]";
     process.stdout.write(`${policyJson(copyPolicyDocument(parseConfig(raw)))}\n`);

@@ -1,8 +1,8 @@
-// The restore side's settings: its own zod schema (to be plugged into components/config.ts as the
-// second stack's side), parsed once, every problem reported at once, one line each naming the
+// The restore side's settings (key `restore`, read by components/config.ts with `side: restore`):
+// its own zod schema, parsed once, every problem reported at once, one line each naming the
 // full key (`fragalysis-relocation:restore.databases[0].namespace`) and what a valid value is.
 import { z } from "zod";
-import { ConfigError, DEFAULT_JOB_IMAGE, formatKey } from "../config";
+import { ConfigError, DEFAULT_JOB_IMAGE, formatKey } from "../shared/config-parts";
 
 /**
  * The image the `restore` container runs restore-dump.sh in: bash, gzip, GNU coreutils

@@ -107,6 +107,15 @@ export function parseBackupsOutput(value: unknown): BackupsOutput {
   return parsed.data;
 }
 
+/** The `originalReplicas` output: replicas before the quiesce, by "namespace/statefulSet". */
+export const originalReplicasOutput = z.record(
+  z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    error: '"namespace/statefulSet"',
+  }),
+  count,
+);
+export type OriginalReplicas = z.infer<typeof originalReplicasOutput>;
+
 /** Parses the `fingerprints` output (object or JSON text); one error listing every problem. */
 export function parseFingerprintsOutput(value: unknown): FingerprintsOutput {
   const input = typeof value === "string" ? (JSON.parse(value) as unknown) : value;

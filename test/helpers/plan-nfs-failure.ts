@@ -2,7 +2,7 @@
 // key) whose plan-nfs.sh invoke prints `nfsStdout`; resolves the plan output's rejection.
 import { planStdout, settle, useMocks, type Recorder } from "./mocks";
 import { CRON_JOBS, VOLUMES } from "./refresh-mocks";
-import { useStackConfig } from "./stack";
+import { importBackupStack, useStackConfig } from "./stack";
 
 export const HOST_KEY =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -27,7 +27,7 @@ export async function previewWithNfs(
     awsAccessKeyId: "AKIAFAILURE",
     awsSecretAccessKey: "failure-secret",
   });
-  const stack = await import("../../index");
+  const stack = await importBackupStack();
   // Held from the start, as the engine holds a stack output (see plan-failure.test.ts).
   const plan = stack.plan as unknown as Record<"isKnown" | "isSecret", Promise<unknown>> & {
     promise(): Promise<unknown>;

@@ -1,5 +1,6 @@
 // Loads a stack file's settings into Pulumi's runtime config, as `pulumi up` would hand them over.
 import * as pulumi from "@pulumi/pulumi";
+import type { backupSide } from "../../components/backup/side";
 import { PROJECT } from "../../components/config";
 import { readStackSettings, stackFilePath } from "../../components/stack-file";
 
@@ -12,4 +13,18 @@ export function useStackConfig(stack: string, overrides: Record<string, string> 
     .filter((k) => /Key|Secret|Id$/.test(k))
     .map((k) => `${PROJECT}:${k}`);
   pulumi.runtime.setAllConfig(all, secrets);
+}
+
+/** The stack outputs of the backup side (index.ts exports the chosen side's). */
+export type BackupOutputs = ReturnType<typeof backupSide>;
+
+/** Runs index.ts (config set before) and returns its outputs, which must be the backup side's. */
+export async function importBackupStack(): Promise<BackupOutputs> {
+  // index.ts is `export =` (CommonJS): an ESM import sees it as `default`, as Pulumi's loader does.
+  const mod = (await import("../../index")) as Record<string, unknown>;
+  const outputs = (mod.default ?? mod) as Record<string, unknown>;
+  if (!("backups" in outputs && "originalReplicas" in outputs)) {
+    throw new Error(`index.ts exported no backup-side outputs: ${Object.keys(outputs).join(", ")}`);
+  }
+  return outputs as unknown as BackupOutputs;
 }

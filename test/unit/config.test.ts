@@ -1,7 +1,7 @@
 // Config validation: the production file parses; each broken setting fails with its full key.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, formatKey, parseConfig } from "../../components/config";
+import { ConfigError, formatKey, parseConfig, parseStackConfig } from "../../components/config";
 import { readStackSettings, stackFilePath } from "../../components/stack-file";
 
 const production = () => readStackSettings(stackFilePath("production"));
@@ -411,5 +411,131 @@ describe("invalid config = one line naming the full key", () => {
       "fragalysis-relocation:quiesceTimeoutSeconds",
     ]);
     assert.match(err.message, /^3 configuration problem\(s\)/);
+  });
+});
+
+describe("side = which half of the move a stack runs", () => {
+  const destination = () => readStackSettings(stackFilePath("destination"));
+  const restoreSecrets = { awsAccessKeyId: "AKIA", awsSecretAccessKey: "TOPSECRETVALUE" };
+  function stackProblems(raw: Record<string, string>): string[] {
+    try {
+      parseStackConfig(raw);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+      return err.problems;
+    }
+    return [];
+  }
+  const keys = (problems: string[]) => problems.map((p) => p.split(": ")[0]);
+
+  it("side unset = backup, the production file as parseConfig reads it", () => {
+    const c = parseStackConfig(withSecrets(production()));
+    assert.equal(c.side, "backup");
+    assert.deepEqual(c.side === "backup" && c.backup, parseConfig(withSecrets(production())));
+  });
+
+  it("side backup set explicitly = the same", () => {
+    const c = parseStackConfig({ ...withSecrets(production()), side: "backup" });
+    assert.equal(c.side, "backup");
+  });
+
+  it("side neither backup nor restore = one line naming side and both values", () => {
+    const problems = stackProblems({ ...withSecrets(production()), side: "Restore" });
+    assert.deepEqual(keys(problems), ["fragalysis-relocation:side"]);
+    assert.match(problems[0]!, /"backup" .* or "restore"/);
+  });
+
+  it("side backup with a restore key = error at restore, naming side: restore", () => {
+    const raw = { ...withSecrets(production()), restore: destination().restore! };
+    const problems = stackProblems(raw);
+    assert.deepEqual(keys(problems), ["fragalysis-relocation:restore"]);
+    assert.match(problems[0]!, /restore-side setting; set side: restore/);
+  });
+
+  it("destination file with the read key set = valid restore side, upstream's names", () => {
+    const c = parseStackConfig({ ...destination(), ...restoreSecrets });
+    assert.equal(c.side, "restore");
+    if (c.side !== "restore") return;
+    assert.equal(c.restore.source, "organization/fragalysis-relocation/production");
+    assert.deepEqual(
+      c.restore.databases.map((d) => [
+        d.backup,
+        `${d.namespace}/${d.statefulSet}`,
+        d.host,
+        d.user,
+        `${d.passwordSecret.name}.${d.passwordSecret.key}`,
+      ]),
+      [
+        [
+          "keycloak-db",
+          "im-infra/database",
+          "database",
+          "admin",
+          "im-postgres.database_admin_user_password",
+        ],
+        ["stack-db", "production-stack/database", "database", "postgres", "database.root_password"],
+      ],
+    );
+    assert.deepEqual(c.restore.scaleUp, []);
+  });
+
+  it("destination file's backups = entries the production stack writes", () => {
+    const c = parseStackConfig({ ...destination(), ...restoreSecrets });
+    const written = parseConfig(withSecrets(production())).backups.map((b) => b.name);
+    if (c.side !== "restore") assert.fail("not a restore stack");
+    for (const d of c.restore.databases) assert.ok(written.includes(d.backup), d.backup);
+  });
+
+  it("side restore with backup-side keys = one line per key naming it, nothing else parsed away", () => {
+    const raw = { ...withSecrets(production()), ...destination(), ...restoreSecrets };
+    const problems = stackProblems(raw);
+    assert.deepEqual(keys(problems).sort(), [
+      "fragalysis-relocation:aws",
+      "fragalysis-relocation:backups",
+      "fragalysis-relocation:bucket",
+      "fragalysis-relocation:envDump",
+      "fragalysis-relocation:nfs",
+      "fragalysis-relocation:quiesce",
+      "fragalysis-relocation:sshPrivateKey",
+    ]);
+    for (const p of problems) assert.match(p, /a backup-side setting, not used with side: restore/);
+  });
+
+  it("side restore with an unknown key = unknown setting (a typo?)", () => {
+    const problems = stackProblems({ ...destination(), ...restoreSecrets, restor: "{}" });
+    assert.deepEqual(problems, [
+      "fragalysis-relocation:restor: unknown setting (a typo?); remove it or see the README's restore settings",
+    ]);
+  });
+
+  it("side restore without the restore key = required, no backup-side key required", () => {
+    const problems = stackProblems({ side: "restore", ...restoreSecrets });
+    assert.deepEqual(keys(problems), ["fragalysis-relocation:restore"]);
+    assert.match(problems[0]!, /required/);
+  });
+
+  it("side restore without the read key = both secrets named, values never printed", () => {
+    const problems = stackProblems(destination());
+    assert.deepEqual(keys(problems), [
+      "fragalysis-relocation:awsAccessKeyId",
+      "fragalysis-relocation:awsSecretAccessKey",
+    ]);
+    const withBad = stackProblems({ ...destination(), ...restoreSecrets, quiesce: "bad" });
+    assert.ok(!withBad.join("\n").includes("TOPSECRETVALUE"));
+  });
+
+  it("side restore with a broken restore setting = its full key, with the backup-side keys' lines", () => {
+    const restore = JSON.parse(destination().restore!);
+    restore.databases[1].namespace = "Production_Stack";
+    const raw = {
+      ...destination(),
+      ...restoreSecrets,
+      restore: JSON.stringify(restore),
+      nfs: "{}",
+    };
+    assert.deepEqual(keys(stackProblems(raw)), [
+      "fragalysis-relocation:nfs",
+      "fragalysis-relocation:restore.databases[1].namespace",
+    ]);
   });
 });

@@ -9,15 +9,15 @@ import { parseFingerprintsOutput } from "../../components/shared/outputs";
 import { JOB_BACKOFF, JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
 import { valueOf, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, OLD_FINGERPRINT, useProductionMocks } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   recorder = await useProductionMocks();
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   await Promise.all([valueOf(stack.rpo), valueOf(stack.fingerprints)]);
 });
 

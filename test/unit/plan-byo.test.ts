@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { isSecret, settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   recorder = await useMocks({
@@ -23,7 +23,7 @@ before(async () => {
     awsAccessKeyId: "AKIAHANDEDOVER",
     awsSecretAccessKey: "handed-over-secret",
   });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   for (let i = 0; i < 20; i++) await settle();
 });
 

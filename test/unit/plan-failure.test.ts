@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { planStdout, settle, useMocks, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 let failure: Promise<Error | undefined>;
 
 // What the real local.run rejects with when the script exits 1 (provider: "%w: running %q:\n%s").
@@ -33,7 +33,7 @@ before(async () => {
     },
   });
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   // Held from the start, as the engine holds a stack output: the rejection is this test's subject
   // (the Output's isKnown and isSecret reject with it too).
   const plan = stack.plan as unknown as Record<"isKnown" | "isSecret", Promise<unknown>> & {

@@ -7,13 +7,13 @@ import { before, describe, it } from "node:test";
 import { planSchema, planText } from "../../components/plan";
 import { isSecret, settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, MEDIA_DIR, VOLUMES } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nplan-nfs-ssh-secret\n";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 const SECRETS = /plan-nfs-ssh-secret|AKIAPLANNFS|plan-nfs-s3-secret/;
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   recorder = await useMocks({
@@ -30,7 +30,7 @@ before(async () => {
     awsAccessKeyId: "AKIAPLANNFS",
     awsSecretAccessKey: "plan-nfs-s3-secret",
   });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   for (let i = 0; i < 20; i++) await settle();
 });
 

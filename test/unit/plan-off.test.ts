@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, VOLUMES, productionStdout } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   recorder = await useMocks({
@@ -17,7 +17,7 @@ before(async () => {
     commandStdout: productionStdout,
   });
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   await valueOf(stack.backups);
 });
 

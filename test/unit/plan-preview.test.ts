@@ -8,11 +8,11 @@ import { checksEnv, permissionChecks, planSchema, planText } from "../../compone
 import { failureLine } from "../../components/plan-read";
 import { settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY----- plan-test-secret";
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   recorder = await useMocks({
@@ -23,7 +23,7 @@ before(async () => {
     state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
   });
   useStackConfig("production", { sshPrivateKey: KEY });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   for (let i = 0; i < 20; i++) await settle();
 });
 

@@ -95,6 +95,19 @@ describe("production policy", () => {
     assert.equal(out.stderr.trim().split("\n").length, 1);
     assert.match(out.stderr, /Pulumi\.nosuch\.yaml/);
   });
+
+  it("policy printer for the restore stack (side: restore) = one stderr line naming the side, exit 1", async () => {
+    const out = await run("node", ["--import", "tsx", "scripts/print-policy.ts", "destination"], {
+      cwd: `${__dirname}/../..`,
+    });
+    assert.equal(out.code, 1);
+    assert.equal(out.stdout, "");
+    assert.equal(out.stderr.trim().split("\n").length, 1);
+    assert.match(
+      out.stderr,
+      /^policy for stack "destination": side is "restore": only a backup stack/,
+    );
+  });
 });
 
 describe("what the policy grants", () => {

@@ -5,10 +5,10 @@ import { before, describe, it } from "node:test";
 import { readStackSettings, stackFilePath } from "../../components/stack-file";
 import { useMocks, valueOf, type Recorder, type Registered } from "../helpers/mocks";
 import { productionStdout } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   // The hourly dump from 09:07:01, 53 min before the quiesce at 10:00:00.
@@ -25,7 +25,7 @@ before(async () => {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
     backups: JSON.stringify(off),
   });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   await valueOf(stack.backups);
 });
 

@@ -12,15 +12,15 @@ import {
   REFRESH_STARTED,
   useProductionMocks,
 } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   recorder = await useProductionMocks();
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   await valueOf(stack.rpo);
 });
 

@@ -2,17 +2,18 @@
 // register, in which order, and the stack outputs.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { sourceOutput } from "../../components/restore/source";
 import { valueOf, type Recorder } from "../helpers/mocks";
 import { useProductionMocks } from "../helpers/refresh-mocks";
-import { useStackConfig } from "../helpers/stack";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
-let stack: typeof import("../../index");
+let stack: BackupOutputs;
 
 before(async () => {
   recorder = await useProductionMocks();
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await import("../../index");
+  stack = await importBackupStack();
   await valueOf(stack.originalReplicas);
   // Refreshed dumps' copies register once their verdict is in.
   await valueOf(stack.backups);
@@ -138,5 +139,38 @@ describe("production stack", () => {
       "im-infra/keycloak": 1,
     });
     assert.equal(await valueOf(stack.quiescedAt), "2026-11-25T10:00:00Z");
+  });
+
+  it("side unset (backup) = the stack outputs of before the split into sides, by name", () => {
+    assert.deepEqual(Object.keys(stack).sort(), [
+      "backups",
+      "bucket",
+      "copyPolicy",
+      "copyUser",
+      "downtime",
+      "envDumpKept",
+      "envDumpKeys",
+      "fingerprints",
+      "liveReplicas",
+      "manifestKeys",
+      "originalReplicas",
+      "plan",
+      "prefixes",
+      "quiescedAt",
+      "refreshJobs",
+      "rpo",
+    ]);
+  });
+
+  it("side backup = none of the restore side's resources (no StackReference, no relocation:restore:*)", () => {
+    const restoreSide = recorder.resources.filter(
+      (r) => r.type.startsWith("relocation:restore:") || r.type === "pulumi:pulumi:StackReference",
+    );
+    assert.deepEqual(restoreSide, []);
+  });
+
+  it("originalReplicas = what the restore side reads (components/shared/outputs.ts)", async () => {
+    const value = await valueOf(stack.originalReplicas);
+    assert.deepEqual(sourceOutput("production", "originalReplicas", value), value);
   });
 });

@@ -1,0 +1,101 @@
+// The restore side (the new cluster): reads the backup stack's outputs, checks the cluster, and
+// restores each database dump, verified. Builds the components in order and returns the stack
+// outputs. Scale-up (restore.scaleUp, already parsed and read by the preflight) and the media
+// restore are later steps of issue 19; they hang off `preflight`, `restores` and
+// `originalReplicas` here.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { secretSetting } from "../config";
+import { OperatorError } from "../operator-error";
+import { formatKey } from "../shared/config-parts";
+import { type RestoreConfig } from "./config";
+import { DumpRestore } from "./dump-restore";
+import { RestorePreflight } from "./preflight";
+import { sourceOutput, type SourceOutput } from "./source";
+
+/** Every resource of the restore side; the stack outputs by name. */
+export function restoreSide(config: RestoreConfig) {
+  // One cluster (the new one) for the reads, the Jobs and the result read-back's kubectl.
+  const cluster = new k8s.Provider("cluster", { context: config.kubeContext });
+
+  // The backup stack's outputs, read at preview too: a wrong source fails before anything changes.
+  const source = new pulumi.StackReference("source", { name: config.source });
+  const read = <K extends SourceOutput>(name: K) =>
+    source.getOutput(name).apply((value) => {
+      try {
+        return sourceOutput(config.source, name, value);
+      } catch (err) {
+        throw new OperatorError((err as Error).message, source);
+      }
+    });
+  const backups = read("backups");
+  const originalReplicas = read("originalReplicas");
+
+  // Every namespace, database StatefulSet (running), password Secret (its key) and StatefulSet
+  // to scale up, read before anything changes.
+  const key = (i: number, ...rest: string[]) => formatKey(["restore", "databases", i, ...rest]);
+  const preflight = new RestorePreflight(
+    "preflight",
+    {
+      namespaces: [...config.databases, ...config.scaleUp].map((d) => d.namespace),
+      databases: config.databases.map((d, i) => ({
+        key: key(i, "statefulSet"),
+        namespace: d.namespace,
+        statefulSet: d.statefulSet,
+      })),
+      secrets: config.databases.map((d, i) => ({
+        key: key(i, "passwordSecret", "key"),
+        namespace: d.namespace,
+        name: d.passwordSecret.name,
+        dataKey: d.passwordSecret.key,
+      })),
+      scaleUp: config.scaleUp,
+    },
+    { providers: [cluster] },
+  );
+  // The Jobs start only once every database runs and every Secret holds its key.
+  const ready = preflight.ready.apply(() => preflight);
+
+  // Bring-your-own: the operator's key that may read the bucket.
+  const credentials = {
+    accessKeyId: secretSetting("awsAccessKeyId"),
+    secretAccessKey: secretSetting("awsSecretAccessKey"),
+  };
+  // One Job per database, in parallel (each its own server).
+  const restores = config.databases.map(
+    (d) =>
+      new DumpRestore(
+        `restore-${d.backup}`,
+        {
+          database: d,
+          backups,
+          region: config.aws.region,
+          endpoint: config.aws.endpoint,
+          credentials,
+          image: config.jobs.image,
+          psqlImage: config.psqlImage,
+          timeoutSeconds: config.restoreTimeoutSeconds,
+          kubeContext: config.kubeContext,
+          deleteDataOnDestroy: config.deleteDataOnDestroy,
+          runAfter: [ready],
+        },
+        { dependsOn: [preflight], providers: [cluster] },
+      ),
+  );
+
+  /** Per restored backup: the database it went into and the Job's checked summary. */
+  const restored = pulumi
+    .all(restores.map((r) => r.result))
+    .apply((results) =>
+      Object.fromEntries(
+        config.databases.map((d, i) => [
+          d.backup,
+          { database: `${d.namespace}/${d.statefulSet}`, ...results[i]! },
+        ]),
+      ),
+    );
+  /** The backup stack read, and its replica counts (for the scale-up, a later step). */
+  const sourceOut = pulumi.output({ stack: config.source, originalReplicas });
+
+  return { restored, source: sourceOut };
+}

@@ -1,0 +1,172 @@
+// The whole program (index.ts) with side: restore and the destination stack file, under mocks:
+// the backup stack read through a StackReference, the restore preflight, one DumpRestore per
+// database after it, nothing of the backup side, and the outputs `restored` and `source`.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { useStackConfig } from "../helpers/stack";
+
+let recorder: Recorder;
+let stack: Record<string, unknown>;
+const SOURCE = "organization/fragalysis-relocation/production";
+const dump = (prefix: string, sha: string) => ({
+  bucket: "im-fragalysis",
+  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
+  size: 1024,
+  sha256: sha,
+  sourceTime: "2026-12-07T00:00:00Z",
+  capturedAt: "2026-12-07T00:00:00Z",
+  rpoSeconds: 0,
+});
+/** The backup stack's outputs, as `pulumi stack output --json` of production shows them. */
+export const SOURCE_OUTPUTS = {
+  backups: {
+    "keycloak-db": dump("production-keycloak-db/", "a".repeat(64)),
+    "stack-db": dump("production-stack-db/", "b".repeat(64)),
+    "stack-media": {
+      bucket: "im-fragalysis",
+      prefix: "production-stack-media/",
+      files: 3,
+      bytes: 10,
+      capturedAt: null,
+      rpoSeconds: null,
+    },
+  },
+  originalReplicas: { "production-stack/stack": 1, "im-infra/keycloak": 1 },
+};
+const SECRETS: Record<string, Record<string, string>> = {
+  "production-stack-database": { root_password: "cGFzcw==" },
+  "im-infra-im-postgres": { database_admin_user_password: "cGFzcw==" },
+};
+/** What a restore Job's termination message holds for the dump it restored. */
+const resultLine = (backup: "keycloak-db" | "stack-db") => {
+  const entry = SOURCE_OUTPUTS.backups[backup];
+  return JSON.stringify({
+    source: `s3://${entry.bucket}/${entry.key}`,
+    sha256: entry.sha256,
+    size: entry.size,
+    kind: "cluster",
+    dumpedFrom: "15.8",
+    skippedRoleLines: 3,
+    summary: { postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) } },
+  });
+};
+
+before(async () => {
+  recorder = await useMocks({
+    statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
+    commandStdout: (name) =>
+      name.startsWith("restore-keycloak-db") ? resultLine("keycloak-db") : resultLine("stack-db"),
+    state: (type, name, inputs) => {
+      if (type === "pulumi:pulumi:StackReference") {
+        assert.equal(inputs.name, SOURCE);
+        return { outputs: SOURCE_OUTPUTS };
+      }
+      if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
+        return { data: SECRETS[name.replace("preflight-secret-", "")] };
+      }
+      if (type === "kubernetes:batch/v1:Job") {
+        return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
+      }
+      return {};
+    },
+  });
+  useStackConfig("destination", { awsAccessKeyId: "AKIA", awsSecretAccessKey: "not-a-secret" });
+  const mod = (await import("../../index")) as Record<string, unknown>;
+  stack = (mod.default ?? mod) as Record<string, unknown>;
+  await valueOf(stack.restored as never);
+});
+
+after(async () => {
+  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
+    leakedPromises(): unknown;
+  };
+  debuggable.leakedPromises();
+});
+
+describe("side restore (destination stack file)", () => {
+  it("outputs = restored and source only", () => {
+    assert.deepEqual(Object.keys(stack).sort(), ["restored", "source"]);
+  });
+
+  it("the backup stack = one StackReference named by restore.source", () => {
+    const refs = recorder.byType("pulumi:pulumi:StackReference");
+    assert.deepEqual(
+      refs.map((r) => [r.name, r.readId]),
+      [["source", SOURCE]],
+    );
+  });
+
+  it("preflight = reads both database StatefulSets, namespaces and password Secrets", () => {
+    const preflight = recorder.named("preflight");
+    assert.equal(preflight.type, "relocation:restore:Preflight");
+    const reads = recorder.resources
+      .filter((r) => r.parent === preflight.urn)
+      .map((r) => `${r.type.split(":")[2]} ${r.readId}`)
+      .sort();
+    assert.deepEqual(reads, [
+      "Namespace im-infra",
+      "Namespace production-stack",
+      "Secret im-infra/im-postgres",
+      "Secret production-stack/database",
+      "StatefulSet im-infra/database",
+      "StatefulSet production-stack/database",
+    ]);
+  });
+
+  it("one DumpRestore per database; each Job waits for every preflight read", () => {
+    const restores = recorder.byType("relocation:restore:DumpRestore");
+    assert.deepEqual(restores.map((r) => r.name).sort(), [
+      "restore-keycloak-db",
+      "restore-stack-db",
+    ]);
+    const reads = recorder.resources.filter(
+      (r) => r.readId !== undefined && r.type.startsWith("kubernetes:"),
+    );
+    const jobs = recorder.byType("kubernetes:batch/v1:Job");
+    assert.equal(jobs.length, 2);
+    for (const job of jobs) {
+      for (const read of reads) {
+        assert.ok(recorder.waitsFor(job, read), `${job.name} does not wait for ${read.readId}`);
+      }
+    }
+    const namespaces = jobs.map((j) => (j.inputs.metadata as { namespace: string }).namespace);
+    assert.deepEqual(namespaces.sort(), ["im-infra", "production-stack"]);
+  });
+
+  it("Kubernetes resources = all through the one provider for restore.kubeContext", () => {
+    const k8s = recorder.resources.filter((r) => r.type.startsWith("kubernetes:"));
+    assert.ok(k8s.length > 0);
+    for (const r of k8s) assert.match(r.provider, /::cluster::/, r.name);
+  });
+
+  it("none of the backup side's resources (no quiesce, copy, refresh, env dump, S3 access)", () => {
+    // relocation:credentials:* is shared: each DumpRestore keeps its read key in one.
+    const backupSide = recorder.resources.filter(
+      (r) => /^relocation:/.test(r.type) && !/^relocation:(restore|credentials):/.test(r.type),
+    );
+    assert.deepEqual(
+      backupSide.map((r) => `${r.type} ${r.name}`),
+      [],
+    );
+    assert.deepEqual(
+      recorder.resources.filter((r) => r.type.startsWith("aws:")),
+      [],
+    );
+  });
+
+  it("restored = per backup the database and the Job's checked summary; source = stack and replicas", async () => {
+    const restored = (await valueOf(stack.restored as never)) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    assert.deepEqual(Object.keys(restored).sort(), ["keycloak-db", "stack-db"]);
+    assert.equal(restored["stack-db"]!.database, "production-stack/database");
+    assert.equal(restored["keycloak-db"]!.database, "im-infra/database");
+    assert.equal(restored["stack-db"]!.sha256, "b".repeat(64));
+    assert.deepEqual(await valueOf(stack.source as never), {
+      stack: SOURCE,
+      originalReplicas: SOURCE_OUTPUTS.originalReplicas,
+    });
+  });
+});
