@@ -2,16 +2,48 @@
 // connection handling and payload signing until the rate stops rising, then the same best
 // setting split over two processes (a limit of one client process would show there). The best
 // point of each object size is the ceiling; every point goes into the result.
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { toolCacheBin } from "../test/helpers/servers";
 import type { Ceiling, CeilingPoint } from "./report";
 import { MIB } from "./sizes";
 import { best, ceilingOf, combine, sweep, type CeilingRun } from "./sweep";
 
-const run = promisify(execFile);
+/**
+ * Waits until every process has warmed up (printed "ready"), starts them at once (a line on
+ * stdin), and returns what each printed last. Several processes' windows must overlap, or their
+ * sum would be a sequence, not one point.
+ */
+function gated(children: ChildProcessWithoutNullStreams[]): Promise<CeilingRun[]> {
+  let ready = 0;
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise<CeilingRun>((resolve, reject) => {
+          let stdout = "";
+          let stderr = "";
+          let counted = false;
+          child.stdout.on("data", (d) => {
+            stdout += d;
+            if (!counted && stdout.startsWith("ready\n")) {
+              counted = true;
+              if (++ready === children.length) for (const c of children) c.stdin.end("go\n");
+            }
+          });
+          child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
+          child.once("error", reject);
+          child.once("close", (code) => {
+            if (code !== 0) {
+              for (const c of children) c.kill(); // the others would wait at the gate forever
+              return reject(Object.assign(new Error(`exit ${code}`), { stderr }));
+            }
+            resolve(JSON.parse(stdout.trim().split("\n").pop()!) as CeilingRun);
+          });
+        }),
+    ),
+  );
+}
 
 /** What the sweep needs of the server (run.ts's Server). */
 export interface CeilingServer {
@@ -61,33 +93,25 @@ export async function measureCeiling(
   const measure = async (x: Setting, processes = 1): Promise<CeilingPoint> => {
     // Enough signed requests for any rate this machine reaches, and two rounds of the workers.
     const perSecond = x.objectBytes >= MIB ? 100 : 10000;
-    // Several processes start their measured windows together, after every one's warm-up.
-    const startAt = processes > 1 ? Date.now() + 1500 : 0;
     const names = Array.from({ length: processes }, () => `ceiling-${++buckets}`);
     const inFlight = Math.max(1, Math.round(x.inFlight / processes));
+    const args = (bucket: string) => [
+      `-endpoint=${s.endpoint}`,
+      `-bucket=${bucket}`,
+      "-create-bucket",
+      `-objects=${Math.max(2 * inFlight, Math.ceil(perSecond * seconds))}`,
+      `-seconds=${seconds}`,
+      `-size=${x.objectBytes}`,
+      `-concurrency=${inFlight}`,
+      `-connections=${x.connections}`,
+      `-payload=${x.payload}`,
+      `-server-pid=${s.pid}`,
+      "-gate",
+    ];
     let runs: CeilingRun[];
     try {
-      runs = await Promise.all(
-        names.map(async (bucket) => {
-          const r = await run(
-            bin,
-            [
-              `-endpoint=${s.endpoint}`,
-              `-bucket=${bucket}`,
-              "-create-bucket",
-              `-objects=${Math.max(2 * inFlight, Math.ceil(perSecond * seconds))}`,
-              `-seconds=${seconds}`,
-              `-size=${x.objectBytes}`,
-              `-concurrency=${inFlight}`,
-              `-connections=${x.connections}`,
-              `-payload=${x.payload}`,
-              `-server-pid=${s.pid}`,
-              `-start-at=${startAt}`,
-            ],
-            { env: { ...process.env, ...s.env }, maxBuffer: 1 << 20 },
-          );
-          return JSON.parse(r.stdout.trim().split("\n").pop()!) as CeilingRun;
-        }),
+      runs = await gated(
+        names.map((b) => spawn(bin, args(b), { env: { ...process.env, ...s.env } })),
       );
     } catch (err) {
       const e = err as Error & { stderr?: string };

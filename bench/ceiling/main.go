@@ -7,10 +7,11 @@
 // once, every request is signed before the clock starts, and each worker opens its connection
 // with an empty PUT before it. The window's client CPU (getrusage) and, with -server-pid, the
 // server's CPU (/proc/PID/stat) are reported, so a point that starved the server shows it.
-// Prints one JSON line (see the result struct).
+// Prints one JSON line (see the result struct); with -gate, a "ready" line before it.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -131,7 +132,7 @@ func main() {
 	conns := flag.String("connections", "pool", "pool (one shared keep-alive pool) or per-worker (one connection each)")
 	payload := flag.String("payload", "signed", "signed (the body's SHA-256 in the signature) or unsigned (UNSIGNED-PAYLOAD)")
 	serverPid := flag.Int("server-pid", 0, "report this process's CPU over the measured window")
-	startAt := flag.Int64("start-at", 0, "unix ms: start the measured window no earlier (lines up several processes)")
+	gate := flag.Bool("gate", false, "after the warm-up print a ready line; start when a line arrives on stdin (lines up several processes)")
 	region := flag.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "SigV4 region")
 	flag.Parse()
 	keyID, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
@@ -259,8 +260,11 @@ func main() {
 	if e := firstErr.Load(); e != nil {
 		fail(1, "%v", e)
 	}
-	if wait := time.Until(time.UnixMilli(*startAt)); wait > 0 {
-		time.Sleep(wait)
+	if *gate {
+		fmt.Println("ready")
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			fail(1, "-gate: no start line on stdin: %v", err)
+		}
 	}
 	server0 := -1.0
 	if *serverPid > 0 {
