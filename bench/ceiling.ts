@@ -53,7 +53,7 @@ export interface CeilingServer {
   dropBucket(bucket: string): Promise<void>;
 }
 
-export const SMALL_IN_FLIGHT = [16, 32, 64, 128, 256];
+export const SMALL_IN_FLIGHT = [8, 16, 32, 64, 128, 256];
 export const LARGE_IN_FLIGHT = [1, 2, 4, 8, 16];
 export const LARGE_OBJECT_BYTES = 64 * MIB;
 
