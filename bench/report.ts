@@ -61,13 +61,33 @@ export interface Downtime {
   database: { name: string; sizeMiB: number; dumpMiB: number }[];
 }
 
+/** One point of the ceiling's sweep (bench/ceiling.ts): one setting, measured for a few seconds. */
+export interface CeilingPoint {
+  objectBytes: number;
+  inFlight: number; // requests in flight, over all processes
+  connections: "pool" | "per-worker"; // one shared keep-alive pool, or a connection per worker
+  payload: "signed" | "unsigned"; // the body's SHA-256 in the signature, or UNSIGNED-PAYLOAD
+  processes: number; // client processes at once (2: rules out a limit of one Go process)
+  objects: number;
+  seconds: number;
+  putsPerSecond: number;
+  mibPerSecond: number;
+  clientCpuSeconds: number; // of the measured window only
+  serverCpuSeconds: number; // -1 when unknown
+  connectionsOpened: number; // more than inFlight means connections churned
+}
+
 export interface Ceiling {
   client: string;
-  putsPerSecond: number; // small objects
+  putsPerSecond: number; // the best small-object point
   smallObjectBytes: number;
-  concurrency: number;
-  mibPerSecond: number; // large objects
+  concurrency: number; // its requests in flight
+  mibPerSecond: number; // the best large-object point
   largeObjectMiB: number;
+  largeConcurrency: number;
+  best: { small: CeilingPoint; large: CeilingPoint };
+  sweep: CeilingPoint[]; // every point, in the order measured
+  loadAverage: { before: string; after: string };
 }
 
 export interface Target {
@@ -151,17 +171,45 @@ export function targets(
 
 const f1 = (n: number) => n.toFixed(1);
 
+const setting = (p: CeilingPoint) =>
+  `${p.inFlight} in flight, ${p.connections} connections, ${p.payload} payload${p.processes > 1 ? `, ${p.processes} processes` : ""}`;
+
+export function ceilingLine(c: Ceiling): string {
+  return (
+    `Ceiling (${c.client}; best of ${c.sweep.length} points, load ${c.loadAverage.before} -> ${c.loadAverage.after}): ` +
+    `${f1(c.putsPerSecond)} PUT/s of ${f1(c.smallObjectBytes / 1024)} KiB (${setting(c.best.small)}); ` +
+    `${f1(c.mibPerSecond)} MiB/s with ${c.largeObjectMiB} MiB objects (${setting(c.best.large)})`
+  );
+}
+
+/** Every point of the ceiling's sweep; the two best in bold. */
+export function sweepTable(c: Ceiling): string[] {
+  const out = [
+    "| ceiling point | KiB | in flight | connections | payload | processes | s | PUT/s | MiB/s | client CPU s | server CPU s | connections opened |",
+    "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const [i, p] of c.sweep.entries()) {
+    const key = JSON.stringify(p);
+    const isBest = [c.best.small, c.best.large].some((x) => JSON.stringify(x) === key);
+    const b = isBest ? "**" : "";
+    out.push(
+      `| ${b}${i + 1}${b} | ${f1(p.objectBytes / 1024)} | ${p.inFlight} | ${p.connections} | ${p.payload} | ${p.processes} | ${f1(p.seconds)} | ${b}${f1(p.putsPerSecond)}${b} | ${b}${f1(p.mibPerSecond)}${b} | ${f1(p.clientCpuSeconds)} | ${p.serverCpuSeconds < 0 ? "-" : f1(p.serverCpuSeconds)} | ${p.connectionsOpened} |`,
+    );
+  }
+  return out;
+}
+
 export function table(r: BenchResult): string {
   const out: string[] = [];
   out.push(`Server: ${r.server.name} ${r.server.version}`);
-  out.push(
-    `Ceiling (${r.ceiling.client}): ${f1(r.ceiling.putsPerSecond)} PUT/s of ${r.ceiling.smallObjectBytes / 1024} KiB at ${r.ceiling.concurrency} in flight; ${f1(r.ceiling.mibPerSecond)} MiB/s with ${r.ceiling.largeObjectMiB} MiB objects`,
-  );
+  out.push(ceilingLine(r.ceiling));
   for (const [name, f] of Object.entries(r.fixtures)) {
     out.push(
       `Fixture ${name}: ${f.files} files, ${f1(f.bytes / MIB)} MiB, mean ${f1(f.meanBytes / 1024)} KiB`,
     );
   }
+  out.push("");
+  out.push(...sweepTable(r.ceiling));
   out.push("");
   out.push(
     "| fixture | contender | files | MiB | s | files/s | MiB/s | vs runbook | client CPU s | peak RSS MiB | server CPU % |",

@@ -23,6 +23,7 @@ import * as path from "node:path";
 import { once } from "node:events";
 import { startCluster, PG_BIN, type Cluster } from "../test/helpers/postgres";
 import { startMoto, startVersitygw, tempDir, toolCacheBin } from "../test/helpers/servers";
+import { measureCeiling } from "./ceiling";
 import { findServerPid, measure } from "./measure";
 import {
   contender,
@@ -30,7 +31,6 @@ import {
   targets,
   table,
   type BenchResult,
-  type Ceiling,
   type Contender,
   type Downtime,
   type Phase,
@@ -49,6 +49,7 @@ export interface Options {
   prodFraction: number;
   dbMiB: number;
   changedPercent: number;
+  ceilingSeconds: number;
   syncEnv: Record<string, string>;
   only: string[]; // contender keys; empty = all
   json: boolean;
@@ -64,6 +65,7 @@ export function parseArgs(argv: string[]): Options {
     prodFraction: 0.01,
     dbMiB: 200,
     changedPercent: 1,
+    ceilingSeconds: 3,
     syncEnv: {},
     only: [],
     json: false,
@@ -90,7 +92,10 @@ export function parseArgs(argv: string[]): Options {
     else if (a === "--prod-fraction") o.prodFraction = num();
     else if (a === "--db-mib") o.dbMiB = num();
     else if (a === "--changed-percent") o.changedPercent = num();
-    else if (a === "--sync-env") {
+    else if (a === "--ceiling-seconds") {
+      o.ceilingSeconds = num();
+      if (o.ceilingSeconds < 0.5) throw new Error("--ceiling-seconds needs a number >= 0.5");
+    } else if (a === "--sync-env") {
       for (const kv of value().split(",")) {
         const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(kv);
         if (!m) throw new Error(`--sync-env wants NAME=value[,NAME=value], got '${kv}'`);
@@ -106,7 +111,7 @@ export function parseArgs(argv: string[]): Options {
     else if (a === "--help" || a === "-h") {
       process.stdout.write(
         "npm run bench -- [--server versitygw|moto] [--small-files 20000] [--prod-fraction 0.01]\n" +
-          "  [--db-mib 200] [--changed-percent 1] [--sync-env NAME=value,...] [--only runbook,aws,rclone-debian,rclone-built]\n" +
+          "  [--db-mib 200] [--changed-percent 1] [--ceiling-seconds 3] [--sync-env NAME=value,...] [--only runbook,aws,rclone-debian,rclone-built]\n" +
           "  [--json] [--keep]\n",
       );
       process.exit(0);
@@ -278,60 +283,6 @@ async function startServer(kind: Options["server"]): Promise<Server> {
       });
     },
     stop: () => moto.stop(),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The ceiling: bench/ceiling (Go, standard library), built into the tool cache
-
-function ceilingBinary(): string {
-  const bin = path.join(toolCacheBin(), "bench-ceiling");
-  // go build is a no-op when nothing changed (its build cache), so always ask it.
-  execFileSync("nice", ["go", "build", "-trimpath", "-o", bin, "."], {
-    cwd: path.join(__dirname, "ceiling"),
-    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=mod" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return bin;
-}
-
-interface CeilingRun {
-  putsPerSecond: number;
-  mibPerSecond: number;
-}
-
-async function ceiling(s: Server, smallBytes: number, smallObjects: number): Promise<Ceiling> {
-  const bin = ceilingBinary();
-  const run = async (objects: number, size: number, concurrency: number) => {
-    const bucket = await s.newBucket();
-    const r = await must(
-      bin,
-      [
-        `-endpoint=${s.endpoint}`,
-        `-bucket=${bucket}`,
-        `-objects=${objects}`,
-        `-size=${size}`,
-        `-concurrency=${concurrency}`,
-      ],
-      s.env,
-    );
-    await s.dropBucket(bucket);
-    return lastJson<CeilingRun>(r.stdout);
-  };
-  let best = { concurrency: 0, putsPerSecond: 0 };
-  for (const c of [32, 64]) {
-    const r = await run(smallObjects, smallBytes, c);
-    if (r.putsPerSecond > best.putsPerSecond)
-      best = { concurrency: c, putsPerSecond: r.putsPerSecond };
-  }
-  const large = await run(16, 64 * MIB, 4);
-  return {
-    client: "bench/ceiling (Go, SigV4, keep-alive)",
-    putsPerSecond: best.putsPerSecond,
-    smallObjectBytes: smallBytes,
-    concurrency: best.concurrency,
-    mibPerSecond: large.mibPerSecond,
-    largeObjectMiB: 64,
   };
 }
 
@@ -641,11 +592,7 @@ async function main(): Promise<void> {
   try {
     const meanSmall = small.bytes / Math.max(1, small.files.length);
     log(`ceiling of ${server.name} ${server.version}`);
-    const ceil = await ceiling(
-      server,
-      Math.round(meanSmall),
-      Math.min(5000, Math.max(1000, options.smallFiles)),
-    );
+    const ceil = await measureCeiling(server, Math.round(meanSmall), options.ceilingSeconds, log);
     const s = await contenders(ctx, small, log);
     const p = await contenders(ctx, prod, log);
     const all = [...s.rows, ...p.rows];

@@ -9,6 +9,7 @@ import {
   table,
   type BenchResult,
   type Ceiling,
+  type CeilingPoint,
   type Downtime,
 } from "../../bench/report";
 import {
@@ -71,6 +72,21 @@ test("a contender's rates come from the fixture's files and bytes over its secon
   assert.equal(c.serverCpuPercent, 50);
 });
 
+const point = (objectBytes: number, putsPerSecond: number): CeilingPoint => ({
+  objectBytes,
+  inFlight: 32,
+  connections: "pool",
+  payload: "signed",
+  processes: 1,
+  objects: putsPerSecond * 3,
+  seconds: 3,
+  putsPerSecond,
+  mibPerSecond: (putsPerSecond * objectBytes) / MIB,
+  clientCpuSeconds: 0.5,
+  serverCpuSeconds: 4,
+  connectionsOpened: 32,
+});
+const best = { small: point(33000, 1000), large: point(64 * MIB, 200 / 64) };
 const ceiling: Ceiling = {
   client: "go",
   putsPerSecond: 1000,
@@ -78,6 +94,10 @@ const ceiling: Ceiling = {
   concurrency: 32,
   mibPerSecond: 200,
   largeObjectMiB: 64,
+  largeConcurrency: 32,
+  best,
+  sweep: [point(33000, 900), best.small, best.large],
+  loadAverage: { before: "1.00 1.00 1.00", after: "2.00 1.00 1.00" },
 };
 const down = (runbook: number, twoPhase: number): Downtime => ({
   fixture: "production",
@@ -162,6 +182,18 @@ test("the result has the JSON shape issue 14 asks for, and the table shows every
   const text = table(r);
   assert.match(text, /\| small \| sync \| 10 \| 1\.0 \| 1\.0 \| 10\.0 \| 1\.0 \| 2\.00x \|/);
   assert.match(text, /\| two-phase \| \*\*window\*\* \| \*\*3\.0\*\* \|/);
+  assert.equal(j.ceiling.sweep.length, 3, "the whole sweep is in the JSON");
+  assert.match(
+    text,
+    /Ceiling \(go; best of 3 points, load 1\.00 1\.00 1\.00 -> 2\.00 1\.00 1\.00\): 1000\.0 PUT\/s/,
+  );
+  // the sweep's rows, the best of each size in bold
+  assert.match(text, /\| 1 \| 32\.2 \| 32 \| pool \| signed \| 1 \| 3\.0 \| 900\.0 \|/);
+  assert.match(
+    text,
+    /\| \*\*2\*\* \| 32\.2 \| 32 \| pool \| signed \| 1 \| 3\.0 \| \*\*1000\.0\*\* \|/,
+  );
+  assert.match(text, /\| \*\*3\*\* \| 65536\.0 \| .* \| \*\*200\.0\*\* \|/);
 });
 
 test("bench options: defaults, validation with the option's name", () => {
@@ -177,4 +209,7 @@ test("bench options: defaults, validation with the option's name", () => {
   assert.throws(() => parseArgs(["--sync-env", "bad"]), /--sync-env/);
   assert.throws(() => parseArgs(["--prod-fraction", "2"]), /--prod-fraction/);
   assert.throws(() => parseArgs(["--only", "aws"]), /--only/);
+  assert.equal(o.ceilingSeconds, 3);
+  assert.equal(parseArgs(["--ceiling-seconds", "1.5"]).ceilingSeconds, 1.5);
+  assert.throws(() => parseArgs(["--ceiling-seconds", "0.1"]), /--ceiling-seconds/);
 });
