@@ -14,6 +14,7 @@ import {
   checksEnv,
   clusterPlanSchema,
   permissionChecks,
+  planJsonLine,
   planText,
   s3PlanSchema,
   type Plan,
@@ -304,6 +305,7 @@ export function readPlan(
         downtime: estimateDowntime(estimateInputs(c, entries), c.planRates),
       };
       pulumi.log.info(planText(result));
+      pulumi.log.info(planJsonLine(result));
       return result;
     });
 }

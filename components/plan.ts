@@ -151,6 +151,25 @@ export function checksEnv(checks: readonly PermissionCheck[]): string {
   return checks.map((k) => `${k.verb} ${k.resource} ${k.namespace ?? "-"} ${k.why}`).join("\n");
 }
 
+/**
+ * The plan as one diagnostic line, for scripts: a stack output is known at preview but
+ * `pulumi preview --json` shows no stack outputs, only diagnostics. Read it back with
+ * planFromDiagnostics (e.g. `pulumi preview --json | jq '.diagnostics'`).
+ */
+export const PLAN_JSON_PREFIX = "plan (JSON): ";
+
+export function planJsonLine(plan: Plan): string {
+  return `${PLAN_JSON_PREFIX}${JSON.stringify(plan)}`;
+}
+
+/** The plan from the messages of `pulumi preview --json`'s diagnostics; undefined if none. */
+export function planFromDiagnostics(messages: readonly string[]): Plan | undefined {
+  const line = messages.map((m) => m.trim()).find((m) => m.startsWith(PLAN_JSON_PREFIX));
+  return line === undefined
+    ? undefined
+    : planSchema.parse(JSON.parse(line.slice(PLAN_JSON_PREFIX.length)));
+}
+
 /** The summary printed once at preview: a few lines an operator reads before deciding. */
 export function planText(plan: Plan): string {
   const lines = [`The plan (read ${plan.readAt}, nothing changed):`];

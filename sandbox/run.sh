@@ -34,7 +34,7 @@ for arg in "$@"; do
 done
 
 here="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
-for lib in common netns certs images cluster lifecycle moto sshd seed stack phases checks; do
+for lib in common netns certs images cluster lifecycle moto sshd seed stack phases checks plan-checks; do
   # shellcheck source=/dev/null
   . "$here/lib/$lib.sh"
 done

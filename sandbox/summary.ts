@@ -9,6 +9,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { planFromDiagnostics, type Plan } from "../components/plan";
 import { parseFingerprintsOutput } from "../components/shared/outputs";
 
 export interface Check {
@@ -183,6 +184,76 @@ type Outputs = {
   refreshJobs?: Record<string, unknown>;
   fingerprints?: unknown;
 };
+
+/**
+ * Every item an operator decides on is in the plan, and it said what `up` then did: the counts
+ * destroy restored, each dump's file (or, with refresh, the CronJob that made it), each tree's
+ * files; every permission allowed, every prefix listable, the SSH login ok, a downtime estimate.
+ */
+function previewShowsPlan(outputs: Outputs): [boolean, string] {
+  const preview = readJson<{ diagnostics?: { message?: string }[] }>("preview-plan.json");
+  let plan: Plan | undefined;
+  try {
+    plan = planFromDiagnostics((preview?.diagnostics ?? []).map((d) => d.message ?? ""));
+  } catch (err) {
+    return [false, `the plan line does not parse: ${(err as Error).message.replace(/\s+/g, " ")}`];
+  }
+  if (!plan) return [false, "no plan line in .sandbox/run/preview-plan.json's diagnostics"];
+  const problems: string[] = [];
+  const original = outputs.originalReplicas ?? {};
+  for (const [id, count] of Object.entries(original)) {
+    const s = plan.cluster.statefulSets.find((x) => `${x.namespace}/${x.name}` === id);
+    if (!s) problems.push(`${id}: not in the plan`);
+    else if (s.restores !== count || s.replicas !== count || s.pods.length !== count) {
+      problems.push(
+        `${id}: plan ${s.replicas} now/${s.restores} restored/${s.pods.length} pods, destroy restored ${count}`,
+      );
+    }
+  }
+  const denied = plan.cluster.permissions.filter((p) => !p.allowed);
+  if (plan.cluster.permissions.length === 0) problems.push("no permission checked");
+  if (denied.length > 0) problems.push(`${denied.length} permission(s) denied`);
+  if (plan.s3.prefixes.length === 0 || plan.s3.prefixes.some((p) => !p.listable)) {
+    problems.push("a prefix not listable (or none)");
+  }
+  if (!plan.ssh?.ok) problems.push(`ssh: ${plan.ssh?.message ?? "not read"}`);
+  if (typeof plan.downtime.atLeastSeconds !== "number") problems.push("no downtime estimate");
+  const said: string[] = [];
+  for (const [name, out] of Object.entries(outputs.backups ?? {})) {
+    const b = plan.backups[name];
+    if (!b) {
+      problems.push(`${name}: not in the plan`);
+      continue;
+    }
+    if (b.refresh) {
+      // The dump `up` copies is the one the refresh made: the plan names its CronJob and image.
+      const job = (outputs.refreshJobs?.[name] as { job?: string } | undefined)?.job ?? "";
+      if (!b.refresh.image) problems.push(`${name}: no image for ${b.refresh.cronJob}`);
+      if (job.split("/")[0] !== b.refresh.cronJob.split("/")[0]) {
+        problems.push(`${name}: refresh Job ${job} is not beside ${b.refresh.cronJob}`);
+      }
+      said.push(`${name}: fresh dump from ${b.refresh.cronJob}`);
+    } else if (typeof out.key === "string") {
+      const copied = path.posix.basename(out.key);
+      if (b.latest?.name !== copied)
+        problems.push(`${name}: plan ${b.latest?.name}, up copied ${copied}`);
+      said.push(`${name}: ${copied}`);
+    }
+    if (b.kind === "tree") {
+      if (b.status !== "ok" || !b.tree) problems.push(`${name}: tree not read (${b.message})`);
+      else if (b.tree.files !== out.files || b.tree.bytes !== out.bytes) {
+        problems.push(
+          `${name}: plan ${b.tree.files} files/${b.tree.bytes} B, up copied ${String(out.files)}/${String(out.bytes)}`,
+        );
+      } else said.push(`${name}: ${b.tree.files} files, delta ${b.tree.deltaFiles}`);
+    }
+  }
+  const detail =
+    problems.length > 0
+      ? problems.join("; ")
+      : `${said.join("; ")}; ${plan.cluster.permissions.length} permissions allowed; ssh ok; downtime >= ${plan.downtime.atLeastSeconds} s`;
+  return [problems.length === 0, detail];
+}
 
 async function main(): Promise<number> {
   const checks: Check[] = readFileSync(file("checks.jsonl"), "utf8")
@@ -414,6 +485,9 @@ async function main(): Promise<number> {
     }
     add("old-fingerprints-recorded", pass, detail);
   }
+
+  // The plan the extra preview printed (one JSON diagnostic line) against what `up` then did.
+  if (outputs) add("preview-shows-plan", ...previewShowsPlan(outputs));
 
   const node = readJson<{
     status: { nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string } };

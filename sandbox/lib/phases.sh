@@ -32,6 +32,7 @@ run_local_stack() {
   write_config local
   step preview-succeeds preview-1.log pl local preview --diff ||
     die "the first preview failed; nothing else can be checked"
+  run_preview_plan
   step up-succeeds up-1.log pl local up --yes --skip-preview --event-log "$SANDBOX_RUN/events-up.jsonl" ||
     die "pulumi up failed; the servers are stopped (re-run with --keep to poke at them)"
   (cd "$SANDBOX_REPO" && pulumi stack output --stack local --json) >"$SANDBOX_RUN/outputs-up.json"

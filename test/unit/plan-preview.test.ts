@@ -4,7 +4,14 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { loadConfig } from "../../components/config";
-import { checksEnv, permissionChecks, planSchema, planText } from "../../components/plan";
+import {
+  checksEnv,
+  permissionChecks,
+  planFromDiagnostics,
+  planJsonLine,
+  planSchema,
+  planText,
+} from "../../components/plan";
 import { failureLine } from "../../components/plan-read";
 import { settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
@@ -71,6 +78,15 @@ describe("the plan in preview", () => {
       planText(plan),
       /quiesce production-stack\/stack: 3 replicas now, destroy restores 3; pods: stack-0 stack-1 stack-2/,
     );
+  });
+
+  it("= the same plan as one diagnostic line that `pulumi preview --json` carries", async () => {
+    const plan = planSchema.parse(await valueOf(stack.plan!));
+    const line = planJsonLine(plan);
+    assert.doesNotMatch(line, /\n/);
+    const messages = ["info: something else\n", planText(plan), `${line}\n`];
+    assert.deepEqual(planFromDiagnostics(messages), plan);
+    assert.equal(planFromDiagnostics(["no plan here"]), undefined);
   });
 
   it("= no resource named or typed for the plan (a read only)", () => {
