@@ -42,7 +42,9 @@ trap 'rm -rf -- "$work"' EXIT
 read -r tag bytes || fail "stdin is empty; expected '#key BYTES' and the private key"
 [[ "$tag" == "#key" && "$bytes" =~ ^[0-9]+$ ]] || fail "stdin must start with '#key BYTES'"
 IFS= read -r -d '' -N "$bytes" key || [[ ${#key} -eq "$bytes" ]] || fail "stdin ended inside the private key"
-(umask 077 && printf '%s' "$key" >"$work/id")
+# OpenSSH refuses a key file without its final newline ("error in libcrypto"), and
+# `pulumi config set --secret sshPrivateKey < file` drops it; the provider's Go client does not care.
+(umask 077 && printf '%s\n' "${key%$'\n'}" >"$work/id")
 unset key
 printf 'nfs %s\n' "$NFS_HOST_KEY" >"$work/known_hosts"
 ssh_cmd=(ssh -F /dev/null -i "$work/id" -p "${NFS_PORT:-22}" -o BatchMode=yes -o IdentitiesOnly=yes

@@ -116,6 +116,13 @@ describe("plan-nfs.sh against a real sshd", () => {
     assert.deepEqual(await listObjects(moto.env, BUCKET, ""), [], "the plan wrote to S3");
   });
 
+  it("a key without its final newline (as `pulumi config set --secret` stores it) = still logs in", async () => {
+    const r = await planNfs([], { privateKey: sshd.privateKey.replace(/\n+$/, "") });
+    assert.equal(r.code, 0, r.stderr);
+    const parsed = parsePlanNfs(r.stdout, "root@127.0.0.1");
+    assert.equal(parsed.ssh.ok, true, parsed.ssh.message);
+  });
+
   it("says what is wrong when the host key does not match, and reads nothing", async () => {
     const other =
       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
