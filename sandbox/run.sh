@@ -79,7 +79,10 @@ summarized=false
 cleanup() {
   local rc=$?
   # A run that stopped early still gets its summary (what it did check, and the failure).
-  if [[ "$summarized" == false && -n "${MOTO_ENDPOINT:-}" ]]; then summarize || rc=1; fi
+  if [[ "$summarized" == false && -n "${MOTO_ENDPOINT:-}" ]]; then
+    check run-completed false "the run stopped early (exit $rc): the phases after the last check above never ran"
+    summarize || rc=1
+  fi
   if [[ "$keep" == true ]]; then print_keep_help; fi
   exit "$rc"
 }
@@ -103,6 +106,7 @@ if [[ "$keep" == false ]]; then
   run_refresh_failure_stack
 fi
 
+check run-completed true "every phase ran"
 rc=0
 summarize || rc=$?
 exit "$rc"

@@ -9,8 +9,9 @@ set -euo pipefail
 # scripts directory (names as bytes, NUL-separated): a file the preview wrote, removed or touched
 # changes it.
 nfs_digest() {
-  find "$NFS_ROOT" "$SANDBOX_DIR/nfs-scripts" -mindepth 1 -printf '%p\0%y\0%s\0%T@\0%C@\0' 2>/dev/null |
-    LC_ALL=C sort -z | sha256sum | cut -c1-64
+  local dirs=("$NFS_ROOT")
+  [[ ! -d "$SANDBOX_DIR/nfs-scripts" ]] || dirs+=("$SANDBOX_DIR/nfs-scripts")
+  find "${dirs[@]}" -mindepth 1 -printf '%p\0%y\0%s\0%T@\0%C@\0' | LC_ALL=C sort -z | sha256sum | cut -c1-64
 }
 
 # cluster_state NAME: StatefulSets, Jobs and CronJobs (uid, annotations, spec) as the API has them.
