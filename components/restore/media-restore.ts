@@ -62,7 +62,7 @@ export function treeFor(backup: string, backups: unknown, key: string): TreeEntr
   if (!parsed.success) throw contractError(backup, parsed.error.issues);
   if (manifests(parsed.data).length === 0) {
     throw new Error(
-      `${restoreOf(backup)}: backups.${backup} has no manifests (manifestKey, manifestSha256), so no file could be checked; copy it again with the backup stack's manifests: true, or remove ${key}`,
+      `${restoreOf(backup)}: backups.${backup} has no manifests (manifestKey, manifestSha256), so no file could be checked (a copy by an older version of this program?); copy the tree again with the backup stack (README: Forcing a fresh copy), or remove ${key}`,
     );
   }
   return parsed.data;

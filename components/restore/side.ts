@@ -1,7 +1,7 @@
 // The restore side (the new cluster): reads the backup stack's outputs, checks the cluster, and
-// restores each database dump, verified. Builds the components in order and returns the stack
-// outputs. Scale-up (restore.scaleUp, already parsed and read by the preflight) and the media
-// restore are later steps of issue 19; they hang off `preflight`, `restores` and
+// restores each database dump and each media tree, verified. Builds the components in order and
+// returns the stack outputs. Scale-up (restore.scaleUp, already parsed and read by the
+// preflight) is a later step of issue 19; it hangs off `preflight`, `restores` and
 // `originalReplicas` here.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,6 +10,7 @@ import { OperatorError } from "../operator-error";
 import { formatKey } from "../shared/config-parts";
 import { type RestoreConfig } from "./config";
 import { DumpRestore } from "./dump-restore";
+import { MediaRestore } from "./media-restore";
 import { RestorePreflight } from "./preflight";
 import { sourceOutput, type SourceOutput } from "./source";
 
@@ -31,13 +32,13 @@ export function restoreSide(config: RestoreConfig) {
   const backups = read("backups");
   const originalReplicas = read("originalReplicas");
 
-  // Every namespace, database StatefulSet (running), password Secret (its key) and StatefulSet
-  // to scale up, read before anything changes.
+  // Every namespace, database StatefulSet (running), password Secret (its key), StatefulSet
+  // to scale up and media PVC, read before anything changes.
   const key = (i: number, ...rest: string[]) => formatKey(["restore", "databases", i, ...rest]);
   const preflight = new RestorePreflight(
     "preflight",
     {
-      namespaces: [...config.databases, ...config.scaleUp].map((d) => d.namespace),
+      namespaces: [...config.databases, ...config.scaleUp, ...config.media].map((d) => d.namespace),
       databases: config.databases.map((d, i) => ({
         key: key(i, "statefulSet"),
         namespace: d.namespace,
@@ -50,6 +51,7 @@ export function restoreSide(config: RestoreConfig) {
         dataKey: d.passwordSecret.key,
       })),
       scaleUp: config.scaleUp,
+      pvcs: config.media.map((m) => `${m.namespace}/${m.pvc}`),
     },
     { providers: [cluster] },
   );
@@ -83,6 +85,36 @@ export function restoreSide(config: RestoreConfig) {
       ),
   );
 
+  // One Job per media tree, in parallel with the dumps (a volume, not a server).
+  const media = config.media.map(
+    (m, i) =>
+      new MediaRestore(
+        `restore-${m.backup}`,
+        {
+          media: m,
+          key: formatKey(["restore", "media", i, "backup"]),
+          backups,
+          region: config.aws.region,
+          endpoint: config.aws.endpoint,
+          credentials,
+          image: config.jobs.image,
+          timeoutSeconds: config.restoreTimeoutSeconds,
+          kubeContext: config.kubeContext,
+          deleteDataOnDestroy: config.deleteDataOnDestroy,
+          runAfter: [ready],
+        },
+        { dependsOn: [preflight], providers: [cluster] },
+      ),
+  );
+  /** Per restored tree: the volume "namespace/pvc" and the Job's checked summary. */
+  const restoredMedia = pulumi
+    .all(media.map((r) => r.result))
+    .apply((results) =>
+      Object.fromEntries(
+        config.media.map((m, i) => [m.backup, { pvc: `${m.namespace}/${m.pvc}`, ...results[i]! }]),
+      ),
+    );
+
   /** Per restored backup: the database it went into and the Job's checked summary. */
   const restored = pulumi
     .all(restores.map((r) => r.result))
@@ -97,5 +129,5 @@ export function restoreSide(config: RestoreConfig) {
   /** The backup stack read, and its replica counts (for the scale-up, a later step). */
   const sourceOut = pulumi.output({ stack: config.source, originalReplicas });
 
-  return { restored, source: sourceOut };
+  return { restored, restoredMedia, source: sourceOut };
 }

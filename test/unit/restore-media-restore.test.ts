@@ -265,7 +265,7 @@ describe("MediaRestore", () => {
     [
       "a tree without manifests = nothing to check against",
       { "stack-media": bare },
-      /^restore of backup stack-media: backups\.stack-media has no manifests \(manifestKey, manifestSha256\), so no file could be checked; copy it again with the backup stack's manifests: true, or remove fragalysis-relocation:restore\.media\[0\]\.backup$/,
+      /^restore of backup stack-media: backups\.stack-media has no manifests \(manifestKey, manifestSha256\), so no file could be checked \(a copy by an older version of this program\?\); copy the tree again with the backup stack \(README: Forcing a fresh copy\), or remove fragalysis-relocation:restore\.media\[0\]\.backup$/,
     ],
     [
       "no such backup = the names it has and the setting",

@@ -1,6 +1,7 @@
 // The whole program (index.ts) with side: restore and the destination stack file, under mocks:
 // the backup stack read through a StackReference, the restore preflight, one DumpRestore per
-// database after it, nothing of the backup side, and the outputs `restored` and `source`.
+// database and one MediaRestore per tree after it, nothing of the backup side, and the outputs
+// `restored`, `restoredMedia` and `source`.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
@@ -28,6 +29,8 @@ export const SOURCE_OUTPUTS = {
       prefix: "production-stack-media/",
       files: 3,
       bytes: 10,
+      manifestKey: "production-stack-media/.relocation-manifest/shard-0.jsonl",
+      manifestSha256: "d".repeat(64),
       capturedAt: null,
       rpoSeconds: null,
     },
@@ -52,11 +55,28 @@ const resultLine = (backup: "keycloak-db" | "stack-db") => {
   });
 };
 
+/** What the media Job's termination message holds. */
+const MEDIA_RESULT = {
+  prefix: "s3://im-fragalysis/production-stack-media/",
+  dest: "/code/media",
+  files: 3,
+  bytes: 10,
+  downloaded: 3,
+  kept: 0,
+  ignored: 1,
+  verifiedAt: "2026-12-07T03:00:00Z",
+};
+
 before(async () => {
   recorder = await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
+    volumes: { "production-stack/media": { pv: "pv-media", spec: {} } },
     commandStdout: (name) =>
-      name.startsWith("restore-keycloak-db") ? resultLine("keycloak-db") : resultLine("stack-db"),
+      name.startsWith("restore-keycloak-db")
+        ? resultLine("keycloak-db")
+        : name.startsWith("restore-stack-media")
+          ? JSON.stringify(MEDIA_RESULT)
+          : resultLine("stack-db"),
     state: (type, name, inputs) => {
       if (type === "pulumi:pulumi:StackReference") {
         assert.equal(inputs.name, SOURCE);
@@ -85,8 +105,8 @@ after(async () => {
 });
 
 describe("side restore (destination stack file)", () => {
-  it("outputs = restored and source only", () => {
-    assert.deepEqual(Object.keys(stack).sort(), ["restored", "source"]);
+  it("outputs = restored, restoredMedia and source only", () => {
+    assert.deepEqual(Object.keys(stack).sort(), ["restored", "restoredMedia", "source"]);
   });
 
   it("the backup stack = one StackReference named by restore.source", () => {
@@ -97,7 +117,7 @@ describe("side restore (destination stack file)", () => {
     );
   });
 
-  it("preflight = reads both database StatefulSets, namespaces and password Secrets", () => {
+  it("preflight = reads both database StatefulSets, namespaces, password Secrets and the media PVC", () => {
     const preflight = recorder.named("preflight");
     assert.equal(preflight.type, "relocation:restore:Preflight");
     const reads = recorder.resources
@@ -107,6 +127,7 @@ describe("side restore (destination stack file)", () => {
     assert.deepEqual(reads, [
       "Namespace im-infra",
       "Namespace production-stack",
+      "PersistentVolumeClaim production-stack/media",
       "Secret im-infra/im-postgres",
       "Secret production-stack/database",
       "StatefulSet im-infra/database",
@@ -123,15 +144,43 @@ describe("side restore (destination stack file)", () => {
     const reads = recorder.resources.filter(
       (r) => r.readId !== undefined && r.type.startsWith("kubernetes:"),
     );
-    const jobs = recorder.byType("kubernetes:batch/v1:Job");
-    assert.equal(jobs.length, 2);
-    for (const job of jobs) {
+    const dumpJobs = restores.map((r) => recorder.named(`${r.name}-job`));
+    const all = recorder.byType("kubernetes:batch/v1:Job");
+    assert.deepEqual(
+      all.filter((j) => !dumpJobs.includes(j)).map((j) => j.name),
+      ["restore-stack-media-job"],
+    );
+    for (const job of dumpJobs) {
       for (const read of reads) {
         assert.ok(recorder.waitsFor(job, read), `${job.name} does not wait for ${read.readId}`);
       }
     }
-    const namespaces = jobs.map((j) => (j.inputs.metadata as { namespace: string }).namespace);
+    const namespaces = dumpJobs.map((j) => (j.inputs.metadata as { namespace: string }).namespace);
     assert.deepEqual(namespaces.sort(), ["im-infra", "production-stack"]);
+  });
+
+  it("one MediaRestore for the tree; its Job mounts the PVC and waits for every preflight read", async () => {
+    const media = recorder.byType("relocation:restore:MediaRestore");
+    assert.deepEqual(
+      media.map((r) => r.name),
+      ["restore-stack-media"],
+    );
+    const job = recorder.named("restore-stack-media-job");
+    const reads = recorder.resources.filter(
+      (r) => r.readId !== undefined && r.type.startsWith("kubernetes:"),
+    );
+    for (const read of reads) {
+      assert.ok(recorder.waitsFor(job, read), `the media Job does not wait for ${read.readId}`);
+    }
+    const spec = (job.inputs as any).spec.template.spec;
+    assert.equal((job.inputs as any).metadata.namespace, "production-stack");
+    assert.equal(
+      spec.volumes.find((v: any) => v.name === "media").persistentVolumeClaim.claimName,
+      "media",
+    );
+    assert.deepEqual(await valueOf(stack.restoredMedia as never), {
+      "stack-media": { pvc: "production-stack/media", ...MEDIA_RESULT },
+    });
   });
 
   it("Kubernetes resources = all through the one provider for restore.kubeContext", () => {
