@@ -249,13 +249,17 @@ export class MediaRestore extends pulumi.ComponentResource {
                   image: args.image ?? DEFAULT_JOB_IMAGE,
                   command: ["bash", `${MEDIA_SCRIPTS_DIR}/restore/restore-tree.sh`],
                   env,
-                  // Even as root: no capability (the volume's files are written by their
-                  // owner), and the image's filesystem stays read-only (the script writes to
-                  // /tmp and the volume only).
+                  // The image's filesystem stays read-only (the script writes to /tmp and the
+                  // volume only). Root keeps only what the stack's root uses on these files:
+                  // a file already in the volume that another uid owns is hard-linked into
+                  // staging and gets the manifest's mtime when kept, which needs FOWNER (and
+                  // DAC_OVERRIDE to hash it); without them root fails there like any other uid.
                   securityContext: {
                     allowPrivilegeEscalation: false,
                     readOnlyRootFilesystem: true,
-                    capabilities: { drop: ["ALL"] },
+                    capabilities: root
+                      ? { drop: ["ALL"], add: ["DAC_OVERRIDE", "FOWNER"] }
+                      : { drop: ["ALL"] },
                   },
                   terminationMessagePolicy: "FallbackToLogsOnError",
                   volumeMounts: [

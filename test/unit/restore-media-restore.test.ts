@@ -180,10 +180,11 @@ describe("MediaRestore", () => {
     assert.equal(main.name, "restore");
     assert.equal(main.image, "amazon/aws-cli:2.31.39");
     assert.deepEqual(main.command, ["bash", "/scripts/restore/restore-tree.sh"]);
+    // Root keeps only what adopting files of another owner needs (link, mtime, read).
     assert.deepEqual(main.securityContext, {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
+      capabilities: { drop: ["ALL"], add: ["DAC_OVERRIDE", "FOWNER"] },
     });
     // Read-write at the path the stack mounts it; nothing else of the volume.
     assert.deepEqual(
@@ -252,6 +253,7 @@ describe("MediaRestore", () => {
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(pod.securityContext.runAsUser, 1000);
     assert.equal(pod.securityContext.runAsGroup, 1001);
+    assert.deepEqual(pod.containers[0].securityContext.capabilities, { drop: ["ALL"] });
     assert.equal(envOf(pod.containers[0].env).ALLOW_OVERWRITE, "true");
   });
 
