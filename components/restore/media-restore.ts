@@ -43,6 +43,11 @@ export const MEDIA_SCRIPTS_DIR = "/scripts";
  * way each time, with the same last line. activeDeadlineSeconds bounds all attempts together.
  */
 export const MEDIA_RETRIES = 2;
+/**
+ * The capabilities a root Job keeps (of the container defaults): a kept file of another owner is
+ * read (hashed), hard-linked into staging and gets the manifest's mtime.
+ */
+export const ROOT_CAPABILITIES = ["DAC_OVERRIDE", "FOWNER"];
 const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 /** The scripts restore-tree.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
 export const MEDIA_SCRIPT_FILES = ["copy-common.sh", "restore/restore-tree.sh"];
@@ -258,7 +263,7 @@ export class MediaRestore extends pulumi.ComponentResource {
                     allowPrivilegeEscalation: false,
                     readOnlyRootFilesystem: true,
                     capabilities: root
-                      ? { drop: ["ALL"], add: ["DAC_OVERRIDE", "FOWNER"] }
+                      ? { drop: ["ALL"], add: ROOT_CAPABILITIES }
                       : { drop: ["ALL"] },
                   },
                   terminationMessagePolicy: "FallbackToLogsOnError",
