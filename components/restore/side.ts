@@ -12,6 +12,7 @@ import { type RestoreConfig } from "./config";
 import { DumpRestore } from "./dump-restore";
 import { RestorePreflight } from "./preflight";
 import { sourceOutput, type SourceOutput } from "./source";
+import { restoreVerdict, unverifiedWarnings, verdictFailure } from "./verdict";
 
 /** Every resource of the restore side; the stack outputs by name. */
 export function restoreSide(config: RestoreConfig) {
@@ -94,8 +95,21 @@ export function restoreSide(config: RestoreConfig) {
         ]),
       ),
     );
+  // Each restored server against the old side's fingerprint of its dump (components/restore/
+  // verdict.ts). A difference fails `up` with one line; a dump without a fingerprint is only
+  // warned about (unverified: the operator decides). The scale-up waits on `verdictOk`.
+  const fingerprints = read("fingerprints");
+  const verdict = pulumi.all([restored, backups, fingerprints]).apply(([r, b, f]) => {
+    const v = restoreVerdict({ restored: r, backups: b, fingerprints: f });
+    for (const line of unverifiedWarnings(v)) void pulumi.log.warn(line);
+    const failure = verdictFailure(v);
+    if (failure !== undefined) throw new OperatorError(failure, undefined);
+    return v;
+  });
+  /** true once every restored database equals its fingerprint (or is unverified); never false. */
+  const verdictOk = verdict.apply((v) => v.ok);
   /** The backup stack read, and its replica counts (for the scale-up, a later step). */
   const sourceOut = pulumi.output({ stack: config.source, originalReplicas });
 
-  return { restored, source: sourceOut };
+  return { restored, verdict, verdictOk, source: sourceOut };
 }

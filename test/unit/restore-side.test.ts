@@ -1,6 +1,8 @@
 // The whole program (index.ts) with side: restore and the destination stack file, under mocks:
 // the backup stack read through a StackReference, the restore preflight, one DumpRestore per
-// database after it, nothing of the backup side, and the outputs `restored` and `source`.
+// database after it, nothing of the backup side, and the outputs `restored`, `verdict`
+// (keycloak-db fingerprinted on the old side and equal, stack-db without a fingerprint),
+// `verdictOk` and `source`.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
@@ -33,6 +35,13 @@ export const SOURCE_OUTPUTS = {
     },
   },
   originalReplicas: { "production-stack/stack": 1, "im-infra/keycloak": 1 },
+  // Only keycloak-db was refreshed (so fingerprinted), 3 minutes after its dump began.
+  fingerprints: {
+    "keycloak-db": {
+      at: "2026-12-07T00:03:00Z",
+      databases: { postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) } },
+    },
+  },
 };
 const SECRETS: Record<string, Record<string, string>> = {
   "production-stack-database": { root_password: "cGFzcw==" },
@@ -85,8 +94,8 @@ after(async () => {
 });
 
 describe("side restore (destination stack file)", () => {
-  it("outputs = restored and source only", () => {
-    assert.deepEqual(Object.keys(stack).sort(), ["restored", "source"]);
+  it("outputs = restored, source, verdict and verdictOk only", () => {
+    assert.deepEqual(Object.keys(stack).sort(), ["restored", "source", "verdict", "verdictOk"]);
   });
 
   it("the backup stack = one StackReference named by restore.source", () => {
@@ -168,5 +177,28 @@ describe("side restore (destination stack file)", () => {
       stack: SOURCE,
       originalReplicas: SOURCE_OUTPUTS.originalReplicas,
     });
+  });
+
+  it("verdict = keycloak-db equal to its fingerprint, stack-db unverified; verdictOk true", async () => {
+    assert.deepEqual(await valueOf(stack.verdict as never), {
+      ok: true,
+      unverified: ["stack-db"],
+      dumps: {
+        "keycloak-db": {
+          status: "equal",
+          database: "im-infra/database",
+          fingerprintAt: "2026-12-07T00:03:00Z",
+          databases: { postgres: { status: "equal", tables: 0, rows: 0 } },
+        },
+        "stack-db": {
+          status: "unverified",
+          database: "production-stack/database",
+          reason:
+            "no fingerprint recorded: the backup stack fingerprints refreshed dumps only (refresh.cronJob)",
+        },
+      },
+      media: {},
+    });
+    assert.equal(await valueOf(stack.verdictOk as never), true);
   });
 });
