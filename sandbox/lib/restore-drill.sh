@@ -184,6 +184,18 @@ check_restored_dumps() {
   fi
 }
 
+# The program's own verdict: every restored dump `equal` to the old side's fingerprint at dump
+# time (not "unverified": the backup stack fingerprinted both refreshed dumps).
+check_restore_verdict() {
+  local v="$SANDBOX_RUN/outputs-restore.json" statuses
+  statuses="$(jq -r '[.verdict.dumps // {} | to_entries[] | "\(.key)=\(.value.status)"] | sort | join(" ")' "$v")"
+  if [[ "$(jq -r '.verdict.ok' "$v")" == true && "$statuses" == "keycloak-db=equal stack-db=equal" ]]; then
+    check restore-verdict-equal true "verdict ok: $statuses (each database's tables, rows and sha256 equal to the fingerprint taken at dump time)"
+  else
+    check restore-verdict-equal false "verdict ok: $(jq -c '.verdict.ok' "$v"); $statuses"
+  fi
+}
+
 # Destroy of the restore stack leaves the data (deleteDataOnDestroy false).
 check_restore_destroy_keeps_data() {
   local ns held kept=() emptied=0
@@ -215,6 +227,7 @@ run_restore_drill() {
   say "restore stack outputs:"
   cat "$SANDBOX_RUN/outputs-restore.json" >&2
   check_restored_dumps
+  check_restore_verdict
   step restore-second-up-no-changes restore-up-2.log pl local-restore up --yes --skip-preview --expect-no-changes || true
   step restore-destroy-succeeds restore-destroy.log pl local-restore destroy --yes --skip-preview || true
   check_restore_destroy_keeps_data
