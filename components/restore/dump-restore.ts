@@ -6,8 +6,10 @@
 //     pod naming the object, before any PostgreSQL is touched;
 //   - `restore` (psqlImage): SOURCE_FILE=that file, checked again, then restored into the empty
 //     server (refused otherwise unless allowNonEmpty) with PG* from the Secret (secretKeyRef:
-//     never in args, env values or logs); its summary goes to the termination message, which
-//     scripts/copy-job-result.sh reads back as for a copy Job (components/copy-job.ts).
+//     never in args, env values or logs); its summary goes to the termination message.
+// A judge (scripts/refresh-judge.sh, a local Command) waits for the Job and reads its pods'
+// status: the result, or the failed container's own ERROR line (./job-outcome.ts). The provider
+// does not await the Job (skipAwait): its failure would say only "BackoffLimitExceeded".
 // Lifecycle: backoffLimit 0 (a restore is not retried blindly: a second run would find the
 // server half restored), no TTL, a fixed name, deleteBeforeReplace. The Job holds no data:
 // deleting it never touches the database. It is kept on destroy (retainOnDelete) unless
@@ -29,6 +31,7 @@ import { OperatorError } from "../operator-error";
 import { script } from "../scripts";
 import { dumpEntry, type DumpEntry } from "../shared/outputs";
 import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
+import { jobResult } from "./job-outcome";
 
 /** The postgres image's own `postgres` user: psql finds a passwd entry; both containers share it. */
 export const RESTORE_JOB_USER = 999;
@@ -243,9 +246,8 @@ export class DumpRestore extends pulumi.ComponentResource {
           name: jobName(`${name}-job`),
           namespace,
           labels: LABELS,
-          // A failed restore is replaced by the next `up` (the operator's decision, not a retry
-          // loop); the new run refuses a half-restored server unless allowNonEmpty.
-          annotations: { "pulumi.com/replaceUnready": "true" },
+          // The judge below waits and says why a restore failed (see the top of this file).
+          annotations: { "pulumi.com/skipAwait": "true" },
         },
         spec: {
           backoffLimit: 0,
@@ -298,6 +300,8 @@ export class DumpRestore extends pulumi.ComponentResource {
                       },
                     ]),
                   securityContext: locked,
+                  // Its log's tail ends with restore-dump.sh's ERROR line: the judge reports it.
+                  terminationMessagePolicy: "FallbackToLogsOnError",
                   volumeMounts: [...mounts, { name: "dump", mountPath: RESTORE_DUMP_DIR }],
                   resources: {
                     requests: { cpu: "250m", memory: "256Mi" },
@@ -349,29 +353,51 @@ export class DumpRestore extends pulumi.ComponentResource {
       },
     );
 
-    const reader = script("copy-job-result.sh");
+    const judge = script("refresh-judge.sh");
     const readBack = new command.local.Command(
       `${name}-result`,
       {
         interpreter: ["/bin/bash", "-c"],
-        create: reader.text,
+        create: judge.text,
         environment: {
           NAMESPACE: namespace,
           JOB_NAME: this.job.metadata.name,
+          // The Job's own deadline ends it first; the judge then reads why.
+          TIMEOUT_SECONDS: String(timeoutSeconds + 120),
+          POLL_SECONDS: "5",
+          JUDGE_NAME: "restore-judge",
+          TIMEOUT_SETTING: "restore.restoreTimeoutSeconds",
+          WAITING_FOR: `the restore of ${db.backup}`,
           ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
         },
-        triggers: [this.job.metadata.uid, reader.sha256],
+        triggers: [this.job.metadata.uid, judge.sha256],
       },
-      { parent: this, dependsOn: [this.job], customTimeouts: { create: "120s" } },
+      {
+        parent: this,
+        dependsOn: [this.job],
+        customTimeouts: { create: `${timeoutSeconds + 300}s` },
+      },
     );
 
-    this.result = pulumi.all([readBack.stdout, this.entry]).apply(([out, entry]) => {
-      try {
-        return parseRestoreResult(out, db.backup, entry);
-      } catch (err) {
-        throw new OperatorError((err as Error).message, this);
-      }
-    });
+    this.result = pulumi
+      .all([readBack.stdout, this.entry, this.job.metadata.name])
+      .apply(([out, entry, job]) => {
+        const where = `restore of backup ${db.backup}`;
+        let message: string;
+        try {
+          message = jobResult(out, `${namespace}/${job}`, "restore");
+        } catch (err) {
+          throw new OperatorError(
+            `${where}: ${(err as Error).message}; once the cause is fixed, run it again: kubectl -n ${namespace} delete job ${job}, then pulumi up --refresh`,
+            this,
+          );
+        }
+        try {
+          return parseRestoreResult(message, db.backup, entry);
+        } catch (err) {
+          throw new OperatorError((err as Error).message, this);
+        }
+      });
     this.registerOutputs({ entry: this.entry, result: this.result });
   }
 }
