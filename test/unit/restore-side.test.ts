@@ -1,6 +1,7 @@
 // The whole program (index.ts) with side: restore and the destination stack file, under mocks:
 // the backup stack read through a StackReference, the restore preflight, one DumpRestore per
-// database after it, nothing of the backup side, and the outputs `restored` and `source`.
+// database after it, nothing of the backup side, and the outputs `restored`, `scaledUp` (nothing
+// to scale in that file) and `source`.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
@@ -85,8 +86,18 @@ after(async () => {
 });
 
 describe("side restore (destination stack file)", () => {
-  it("outputs = restored and source only", () => {
-    assert.deepEqual(Object.keys(stack).sort(), ["restored", "source"]);
+  it("outputs = restored, scaledUp and source only", () => {
+    assert.deepEqual(Object.keys(stack).sort(), ["restored", "scaledUp", "source"]);
+  });
+
+  it("no restore.scaleUp (the destination file) = a ScaleUp with no Command, scaledUp {}", async () => {
+    const up = recorder.named("scale-up");
+    assert.equal(up.type, "relocation:restore:ScaleUp");
+    assert.deepEqual(
+      recorder.resources.filter((r) => r.parent === up.urn),
+      [],
+    );
+    assert.deepEqual(await valueOf(stack.scaledUp as never), {});
   });
 
   it("the backup stack = one StackReference named by restore.source", () => {
