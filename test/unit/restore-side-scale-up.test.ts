@@ -62,6 +62,7 @@ before(async () => {
     commandStdout: stdout,
     state: (type, name, inputs) => {
       if (type === "pulumi:pulumi:StackReference") {
+        assert.equal(inputs.name, SOURCE);
         return { outputs: { backups: BACKUPS, originalReplicas: ORIGINAL } };
       }
       if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
