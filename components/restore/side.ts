@@ -1,8 +1,7 @@
 // The restore side (the new cluster): reads the backup stack's outputs, checks the cluster, and
 // restores each database dump, verified. Builds the components in order and returns the stack
-// outputs. Scale-up (restore.scaleUp, already parsed and read by the preflight) and the media
-// restore are later steps of issue 19; they hang off `preflight`, `restores` and
-// `originalReplicas` here.
+// outputs. Last, restore.scaleUp's StatefulSets go to the counts the source recorded (ScaleUp);
+// the media restore is a later step of issue 19 and hangs off `preflight` and `restores` here.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { secretSetting } from "../config";
@@ -11,6 +10,7 @@ import { formatKey } from "../shared/config-parts";
 import { type RestoreConfig } from "./config";
 import { DumpRestore } from "./dump-restore";
 import { RestorePreflight } from "./preflight";
+import { ScaleUp } from "./scale-up";
 import { sourceOutput, type SourceOutput } from "./source";
 import { restoreVerdict, unverifiedWarnings, verdictFailure } from "./verdict";
 
@@ -108,8 +108,22 @@ export function restoreSide(config: RestoreConfig) {
   });
   /** true once every restored database equals its fingerprint (or is unverified); never false. */
   const verdictOk = verdict.apply((v) => v.ok);
-  /** The backup stack read, and its replica counts (for the scale-up, a later step). */
+  /** The backup stack read, and its replica counts. */
   const sourceOut = pulumi.output({ stack: config.source, originalReplicas });
 
-  return { restored, verdict, verdictOk, source: sourceOut };
+  // Last: the stack's StatefulSets at the counts the old side recorded, once all else is done
+  // and the verdict holds (a wrong restore never starts the stack).
+  const scaleUp = new ScaleUp("scale-up", {
+    statefulSets: config.scaleUp.map((s, i) => ({
+      key: formatKey(["restore", "scaleUp", i]),
+      ...s,
+    })),
+    originalReplicas,
+    source: config.source,
+    timeoutSeconds: config.scaleUpTimeoutSeconds,
+    kubeContext: config.kubeContext,
+    runAfter: [ready, ...restores, verdictOk.apply(() => preflight)],
+  });
+
+  return { restored, verdict, verdictOk, source: sourceOut, scaledUp: scaleUp.scaledUp };
 }

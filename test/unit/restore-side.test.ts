@@ -2,10 +2,11 @@
 // the backup stack read through a StackReference, the restore preflight, one DumpRestore per
 // database after it, nothing of the backup side, and the outputs `restored`, `verdict`
 // (keycloak-db fingerprinted on the old side and equal, stack-db without a fingerprint),
-// `verdictOk` and `source`.
+// `verdictOk`, `scaledUp` (nothing to scale in that file) and `source`.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { judgedSuccess } from "../helpers/judged";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
@@ -65,7 +66,9 @@ before(async () => {
   recorder = await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
     commandStdout: (name) =>
-      name.startsWith("restore-keycloak-db") ? resultLine("keycloak-db") : resultLine("stack-db"),
+      judgedSuccess(
+        name.startsWith("restore-keycloak-db") ? resultLine("keycloak-db") : resultLine("stack-db"),
+      ),
     state: (type, name, inputs) => {
       if (type === "pulumi:pulumi:StackReference") {
         assert.equal(inputs.name, SOURCE);
@@ -94,8 +97,24 @@ after(async () => {
 });
 
 describe("side restore (destination stack file)", () => {
-  it("outputs = restored, source, verdict and verdictOk only", () => {
-    assert.deepEqual(Object.keys(stack).sort(), ["restored", "source", "verdict", "verdictOk"]);
+  it("outputs = restored, scaledUp, source, verdict and verdictOk only", () => {
+    assert.deepEqual(Object.keys(stack).sort(), [
+      "restored",
+      "scaledUp",
+      "source",
+      "verdict",
+      "verdictOk",
+    ]);
+  });
+
+  it("no restore.scaleUp (the destination file) = a ScaleUp with no Command, scaledUp {}", async () => {
+    const up = recorder.named("scale-up");
+    assert.equal(up.type, "relocation:restore:ScaleUp");
+    assert.deepEqual(
+      recorder.resources.filter((r) => r.parent === up.urn),
+      [],
+    );
+    assert.deepEqual(await valueOf(stack.scaledUp as never), {});
   });
 
   it("the backup stack = one StackReference named by restore.source", () => {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { useMocks, valueOf } from "../helpers/mocks";
+import { judgedSuccess } from "../helpers/judged";
 import { useStackConfig } from "../helpers/stack";
 
 const SOURCE = "organization/fragalysis-relocation/production";
@@ -57,7 +58,9 @@ before(async () => {
   await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
     commandStdout: (name) =>
-      resultLine(name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"),
+      judgedSuccess(
+        resultLine(name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"),
+      ),
     state: (type, name, inputs) => {
       if (type === "pulumi:pulumi:StackReference") {
         assert.equal(inputs.name, SOURCE);
