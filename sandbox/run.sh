@@ -34,7 +34,7 @@ for arg in "$@"; do
 done
 
 here="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
-for lib in common netns certs images cluster lifecycle moto sshd seed stack phases checks plan-checks; do
+for lib in common netns certs images cluster lifecycle moto sshd seed stack phases checks plan-checks restore-drill; do
   # shellcheck source=/dev/null
   . "$here/lib/$lib.sh"
 done
@@ -101,6 +101,7 @@ pulumi_env
 run_local_stack
 if [[ "$keep" == false ]]; then
   run_second_pass
+  run_restore_drill
   run_destroy
   run_broken_stack
   run_refresh_failure_stack

@@ -192,7 +192,7 @@ export const restoreSchema = z
           ),
         })
         .default([]),
-      /** StatefulSets scaled up afterwards, to the source's originalReplicas. */
+      /** StatefulSets scaled up last, each to the source's originalReplicas of the same name. */
       scaleUp: z
         .array(statefulSetRef, {
           error: hint("a list such as [{namespace: production-stack, statefulSet: stack}]"),
@@ -205,6 +205,16 @@ export const restoreSchema = z
         .min(1, { error: "whole seconds between 1 and 86400, e.g. 14400" })
         .max(86400, { error: "whole seconds between 1 and 86400, e.g. 14400" })
         .default(14400),
+      /**
+       * How long each scale-up may wait for its pods to be Ready: the stack's first start pulls
+       * its image and migrates Django, Keycloak loads its realm.
+       */
+      scaleUpTimeoutSeconds: z
+        .number({ error: hint("whole seconds between 1 and 86400, e.g. 900") })
+        .int({ error: "whole seconds between 1 and 86400, e.g. 900" })
+        .min(1, { error: "whole seconds between 1 and 86400, e.g. 900" })
+        .max(86400, { error: "whole seconds between 1 and 86400, e.g. 900" })
+        .default(900),
       /** false: destroy leaves every resource that could hold or lead to data in the cluster. */
       deleteDataOnDestroy: flag(false),
     },

@@ -6,8 +6,10 @@
 //     pod naming the object, before any PostgreSQL is touched;
 //   - `restore` (psqlImage): SOURCE_FILE=that file, checked again, then restored into the empty
 //     server (refused otherwise unless allowNonEmpty) with PG* from the Secret (secretKeyRef:
-//     never in args, env values or logs); its summary goes to the termination message, which
-//     scripts/copy-job-result.sh reads back as for a copy Job (components/copy-job.ts).
+//     never in args, env values or logs); its summary goes to the termination message.
+// A judge (scripts/refresh-judge.sh, a local Command) waits for the Job and reads its pods'
+// status: the result, or the failed container's own ERROR line (./job-outcome.ts). The provider
+// does not await the Job (skipAwait): its failure would say only "BackoffLimitExceeded".
 // Lifecycle: backoffLimit 0 (a restore is not retried blindly: a second run would find the
 // server half restored), no TTL, a fixed name, deleteBeforeReplace. The Job holds no data:
 // deleting it never touches the database. It is kept on destroy (retainOnDelete) unless
@@ -30,8 +32,8 @@ import { dumpEntry, type DumpEntry } from "../shared/outputs";
 import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
 import {
   contractError,
+  judgeJobResult,
   parseJobResult,
-  readJobResult,
   restoreOf,
   sourceEntry,
 } from "./restore-job";
@@ -215,9 +217,8 @@ export class DumpRestore extends pulumi.ComponentResource {
           name: jobName(`${name}-job`),
           namespace,
           labels: LABELS,
-          // A failed restore is replaced by the next `up` (the operator's decision, not a retry
-          // loop); the new run refuses a half-restored server unless allowNonEmpty.
-          annotations: { "pulumi.com/replaceUnready": "true" },
+          // The judge below waits and says why a restore failed (see the top of this file).
+          annotations: { "pulumi.com/skipAwait": "true" },
         },
         spec: {
           backoffLimit: 0,
@@ -270,6 +271,8 @@ export class DumpRestore extends pulumi.ComponentResource {
                       },
                     ]),
                   securityContext: locked,
+                  // Its log's tail ends with restore-dump.sh's ERROR line: the judge reports it.
+                  terminationMessagePolicy: "FallbackToLogsOnError",
                   volumeMounts: [...mounts, { name: "dump", mountPath: RESTORE_DUMP_DIR }],
                   resources: {
                     requests: { cpu: "250m", memory: "256Mi" },
@@ -321,14 +324,21 @@ export class DumpRestore extends pulumi.ComponentResource {
       },
     );
 
-    const readBack = readJobResult(
+    const message = judgeJobResult(
       `${name}-result`,
       this.job,
-      { namespace, kubeContext: args.kubeContext },
+      {
+        backup: db.backup,
+        namespace,
+        container: "restore",
+        timeoutSeconds,
+        timeoutSetting: "restore.restoreTimeoutSeconds",
+        kubeContext: args.kubeContext,
+      },
       this,
     );
 
-    this.result = pulumi.all([readBack, this.entry]).apply(([out, entry]) => {
+    this.result = pulumi.all([message, this.entry]).apply(([out, entry]) => {
       try {
         return parseRestoreResult(out, db.backup, entry);
       } catch (err) {

@@ -27,7 +27,7 @@ import { type RestoreMedia } from "./config";
 import {
   contractError,
   parseJobResult,
-  readJobResult,
+  judgeJobResult,
   restoreOf,
   sourceEntry,
 } from "./restore-job";
@@ -213,8 +213,8 @@ export class MediaRestore extends pulumi.ComponentResource {
           name: jobName(`${name}-job`),
           namespace,
           labels: LABELS,
-          // A failed Job is replaced by the next `up`, which resumes from the staging area.
-          annotations: { "pulumi.com/replaceUnready": "true" },
+          // The judge waits and says why a restore failed (restore-job.ts judgeJobResult).
+          annotations: { "pulumi.com/skipAwait": "true" },
         },
         spec: {
           backoffLimit: MEDIA_RETRIES,
@@ -293,10 +293,17 @@ export class MediaRestore extends pulumi.ComponentResource {
       },
     );
 
-    const readBack = readJobResult(
+    const readBack = judgeJobResult(
       `${name}-result`,
       this.job,
-      { namespace, kubeContext: args.kubeContext },
+      {
+        backup: media.backup,
+        namespace,
+        container: "restore",
+        timeoutSeconds,
+        timeoutSetting: "restore.restoreTimeoutSeconds",
+        kubeContext: args.kubeContext,
+      },
       this,
     );
     this.result = pulumi.all([readBack, this.entry]).apply(([out, entry]) => {

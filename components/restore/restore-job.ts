@@ -1,12 +1,14 @@
 // What every restore Job shares around its pod (DumpRestore, MediaRestore): finding the source
-// stack's entry for a backup, reading the Job's result back from its termination message
-// (scripts/copy-job-result.sh, as for a copy Job) and parsing that JSON line with zod. Each
+// stack's entry for a backup, judging the finished Job (its result from the termination message,
+// or why it failed) and parsing that JSON line with zod. Each
 // failure is one line starting "restore of backup <name>:".
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type z } from "zod";
+import { OperatorError } from "../operator-error";
 import { script } from "../scripts";
+import { jobResult } from "./job-outcome";
 
 /** The prefix of every error about one backup's restore. */
 export const restoreOf = (backup: string) => `restore of backup ${backup}`;
@@ -41,7 +43,7 @@ export function contractError(backup: string, issues: z.core.$ZodIssue[]): Error
 }
 
 /**
- * The last line of what copy-job-result.sh printed (a container's termination message), parsed
+ * The last line of a container's termination message (judgeJobResult), parsed
  * as JSON and checked with `schema`; `container` names where its log is when it is cut short.
  */
 export function parseJobResult<T extends z.ZodType>(
@@ -69,28 +71,57 @@ export function parseJobResult<T extends z.ZodType>(
 }
 
 /**
- * A Command that prints the finished Job's result (its succeeded pod's termination message);
- * it runs again whenever the Job is replaced (its uid) or the reader changes.
+ * The finished Job's result: a judge (scripts/refresh-judge.sh, a local Command) waits for the
+ * Job, bounded by `timeoutSeconds` + 120 s, and prints its and its pods' status; the result is
+ * the termination message `container` left in the newest succeeded pod (./job-outcome.ts). A
+ * failed Job rejects with one line: the container that failed, its script's ERROR line, and how
+ * to run it again. The judge runs again whenever the Job is replaced (its uid) or it changes.
+ * The Job itself must carry `pulumi.com/skipAwait` (the provider's own failure would say only
+ * "BackoffLimitExceeded") and FallbackToLogsOnError on its containers.
  */
-export function readJobResult(
+export function judgeJobResult(
   name: string,
   job: k8s.batch.v1.Job,
-  args: { readonly namespace: string; readonly kubeContext?: string },
+  args: {
+    readonly backup: string;
+    readonly namespace: string;
+    readonly container: string;
+    /** The Job's activeDeadlineSeconds and the setting that holds it (named on a timeout). */
+    readonly timeoutSeconds: number;
+    readonly timeoutSetting: string;
+    readonly kubeContext?: string;
+  },
   parent: pulumi.Resource,
 ): pulumi.Output<string> {
-  const reader = script("copy-job-result.sh");
-  return new command.local.Command(
+  const judge = script("refresh-judge.sh");
+  const stdout = new command.local.Command(
     name,
     {
       interpreter: ["/bin/bash", "-c"],
-      create: reader.text,
+      create: judge.text,
       environment: {
         NAMESPACE: args.namespace,
         JOB_NAME: job.metadata.name,
+        // The Job's own deadline ends it first; the judge then reads why.
+        TIMEOUT_SECONDS: String(args.timeoutSeconds + 120),
+        POLL_SECONDS: "5",
+        JUDGE_NAME: "restore-judge",
+        TIMEOUT_SETTING: args.timeoutSetting,
+        WAITING_FOR: `the restore of ${args.backup}`,
         ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
       },
-      triggers: [job.metadata.uid, reader.sha256],
+      triggers: [job.metadata.uid, judge.sha256],
     },
-    { parent, dependsOn: [job], customTimeouts: { create: "120s" } },
+    { parent, dependsOn: [job], customTimeouts: { create: `${args.timeoutSeconds + 300}s` } },
   ).stdout;
+  return pulumi.all([stdout, job.metadata.name]).apply(([out, jobName]) => {
+    try {
+      return jobResult(out, `${args.namespace}/${jobName}`, args.container);
+    } catch (err) {
+      throw new OperatorError(
+        `${restoreOf(args.backup)}: ${(err as Error).message}; once the cause is fixed, run it again: kubectl -n ${args.namespace} delete job ${jobName}, then pulumi up --refresh`,
+        parent,
+      );
+    }
+  });
 }

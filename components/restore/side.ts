@@ -1,8 +1,7 @@
 // The restore side (the new cluster): reads the backup stack's outputs, checks the cluster, and
-// restores each database dump and each media tree, verified. Builds the components in order and
-// returns the stack outputs. Scale-up (restore.scaleUp, already parsed and read by the
-// preflight) is a later step of issue 19; it hangs off `preflight`, `restores` and
-// `originalReplicas` here.
+// restores each database dump and each media tree, verified; compares them with what the old
+// side recorded (the verdict); last, restore.scaleUp's StatefulSets go to the counts the source
+// recorded (ScaleUp). Builds the components in order and returns the stack outputs.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { secretSetting } from "../config";
@@ -12,7 +11,9 @@ import { type RestoreConfig } from "./config";
 import { DumpRestore } from "./dump-restore";
 import { MediaRestore } from "./media-restore";
 import { RestorePreflight } from "./preflight";
+import { ScaleUp } from "./scale-up";
 import { sourceOutput, type SourceOutput } from "./source";
+import { restoreVerdict, unverifiedWarnings, verdictFailure } from "./verdict";
 
 /** Every resource of the restore side; the stack outputs by name. */
 export function restoreSide(config: RestoreConfig) {
@@ -126,8 +127,44 @@ export function restoreSide(config: RestoreConfig) {
         ]),
       ),
     );
-  /** The backup stack read, and its replica counts (for the scale-up, a later step). */
+  // Each restored server against the old side's fingerprint of its dump, each restored tree
+  // against its entry's files and bytes (components/restore/verdict.ts). A difference fails `up` with one line; a dump without a fingerprint is only
+  // warned about (unverified: the operator decides). The scale-up waits on `verdictOk`.
+  const fingerprints = read("fingerprints");
+  const verdict = pulumi
+    .all([restored, restoredMedia, backups, fingerprints])
+    .apply(([r, m, b, f]) => {
+      const v = restoreVerdict({ restored: r, media: m, backups: b, fingerprints: f });
+      for (const line of unverifiedWarnings(v)) void pulumi.log.warn(line);
+      const failure = verdictFailure(v);
+      if (failure !== undefined) throw new OperatorError(failure, undefined);
+      return v;
+    });
+  /** true once every restored database equals its fingerprint (or is unverified); never false. */
+  const verdictOk = verdict.apply((v) => v.ok);
+  /** The backup stack read, and its replica counts. */
   const sourceOut = pulumi.output({ stack: config.source, originalReplicas });
 
-  return { restored, restoredMedia, source: sourceOut };
+  // Last: the stack's StatefulSets at the counts the old side recorded, once all else is done
+  // and the verdict holds (a wrong restore never starts the stack).
+  const scaleUp = new ScaleUp("scale-up", {
+    statefulSets: config.scaleUp.map((s, i) => ({
+      key: formatKey(["restore", "scaleUp", i]),
+      ...s,
+    })),
+    originalReplicas,
+    source: config.source,
+    timeoutSeconds: config.scaleUpTimeoutSeconds,
+    kubeContext: config.kubeContext,
+    runAfter: [ready, ...restores, ...media, verdictOk.apply(() => preflight)],
+  });
+
+  return {
+    restored,
+    restoredMedia,
+    verdict,
+    verdictOk,
+    source: sourceOut,
+    scaledUp: scaleUp.scaledUp,
+  };
 }

@@ -128,7 +128,8 @@ seed_cluster() {
   for ns in production-stack im-infra; do
     kc -n "$ns" create configmap postgres-scripts --from-file="$SANDBOX_CLUSTER_YAML/scripts/" >/dev/null
     render "$SANDBOX_CLUSTER_YAML/database.yaml" "${images[@]}" "NAMESPACE=$ns" \
-      "PGPORT=${DATABASE_PORT[$ns]}" | kc apply -f - >/dev/null
+      "PGPORT=${DATABASE_PORT[$ns]}" SUPERUSER=postgres PASSWORD_SECRET=no-password PASSWORD_KEY=none |
+      kc apply -f - >/dev/null
     claim=database-backup schedule="51 * * * *"
     # The Keycloak schedule drifted to once a day in some releases (fragalysis-production.md).
     [[ "$ns" == production-stack ]] || claim=pg-bu schedule="7 3 * * *"

@@ -63,6 +63,7 @@ describe("restore config", () => {
     });
     assert.equal(c.deleteDataOnDestroy, false);
     assert.equal(c.restoreTimeoutSeconds, 14400);
+    assert.equal(c.scaleUpTimeoutSeconds, 900);
     assert.equal(c.databases[0]!.port, 5432);
     assert.equal(c.databases[0]!.user, "postgres");
     assert.equal(c.databases[0]!.allowNonEmpty, false);
@@ -130,6 +131,13 @@ describe("restore config", () => {
       "allowNonEmpty as a string = true or false",
       (c) => (c.databases[0].allowNonEmpty = "yes"),
       ["fragalysis-relocation:restore.databases[0].allowNonEmpty: invalid; true or false"],
+    ],
+    [
+      "scaleUpTimeoutSeconds 0 = the key and the range",
+      (c) => (c.scaleUpTimeoutSeconds = 0),
+      [
+        "fragalysis-relocation:restore.scaleUpTimeoutSeconds: whole seconds between 1 and 86400, e.g. 900",
+      ],
     ],
     [
       "the same backup twice = duplicate",

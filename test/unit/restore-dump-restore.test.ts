@@ -45,6 +45,17 @@ const resultLine = (sha: string) =>
     summary: SUMMARY,
   });
 const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
+// What scripts/refresh-judge.sh prints: the Job's status, then each pod's.
+const judged = (complete: boolean, pod: object) =>
+  `${JSON.stringify({ conditions: [{ type: complete ? "Complete" : "Failed", status: "True" }] })}\n${JSON.stringify(pod)}\n`;
+const succeeded = (message: string) =>
+  judged(true, {
+    phase: "Succeeded",
+    startTime: "2026-12-07T00:00:00Z",
+    initContainerStatuses: [{ name: "fetch", state: { terminated: { exitCode: 0 } } }],
+    containerStatuses: [{ name: "restore", state: { terminated: { exitCode: 0, message } } }],
+  });
+const FETCH_ERROR = `restore-dump.sh: ERROR: /dump/dump.sql.gz has sha256 ${"e".repeat(64)}, EXPECTED_SHA256 is ${SHA}; not the object the backup recorded, nothing restored`;
 
 before(async () => {
   process.removeAllListeners("unhandledRejection");
@@ -52,10 +63,21 @@ before(async () => {
   rec = await useMocks({
     commandStdout: (name) =>
       name === "other-sha-result"
-        ? resultLine("d".repeat(64))
+        ? succeeded(resultLine("d".repeat(64)))
         : name === "cut-result"
-          ? resultLine(SHA).slice(0, 300)
-          : `some log\n${resultLine(SHA)}\n`,
+          ? succeeded(resultLine(SHA).slice(0, 300))
+          : name === "corrupt-result"
+            ? judged(false, {
+                phase: "Failed",
+                initContainerStatuses: [
+                  {
+                    name: "fetch",
+                    state: { terminated: { exitCode: 1, message: `step fetch\n${FETCH_ERROR}\n` } },
+                  },
+                ],
+                containerStatuses: [{ name: "restore", state: { waiting: {} } }],
+              })
+            : succeeded(`some log\n${resultLine(SHA)}\n`),
     // The provider's auto-naming, for the credentials Secret the fetch refers to.
     state: (type, name, inputs) =>
       type === "kubernetes:batch/v1:Job"
@@ -149,6 +171,8 @@ describe("DumpRestore", () => {
     const job = jobRes.inputs as any;
     assert.equal(job.metadata.name, "stack-db-job");
     assert.equal(job.metadata.namespace, "production-stack");
+    // The judge waits, not the provider (whose failure would not say why).
+    assert.equal(job.metadata.annotations["pulumi.com/skipAwait"], "true");
     assert.equal(job.spec.backoffLimit, 0);
     assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
     assert.equal(job.spec.activeDeadlineSeconds, 14400);
@@ -179,6 +203,7 @@ describe("DumpRestore", () => {
       secretKeyRef: { name: "stack-db-aws-secret-1a2b3c", key: "AWS_SECRET_ACCESS_KEY" },
     });
     assert.equal(fetch.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(fetch.terminationMessagePolicy, "FallbackToLogsOnError");
 
     const [main] = pod.containers;
     assert.equal(main.name, "restore");
@@ -219,8 +244,12 @@ describe("DumpRestore", () => {
     );
 
     const reader = rec.named("stack-db-result").inputs as any;
+    assert.match(reader.create, /^# Waits, bounded, until a refresh Job has finished/m);
     assert.equal(reader.environment.NAMESPACE, "production-stack");
     assert.equal(reader.environment.JOB_NAME, "stack-db-job");
+    assert.equal(reader.environment.TIMEOUT_SECONDS, String(14400 + 120));
+    assert.equal(reader.environment.TIMEOUT_SETTING, "restore.restoreTimeoutSeconds");
+    assert.equal(reader.environment.JUDGE_NAME, "restore-judge");
     assert.ok(rec.waitsFor(rec.named("stack-db-result"), jobRes));
 
     // Nothing secret in plain inputs: the access key only in the credentials Secret.
@@ -285,6 +314,15 @@ describe("DumpRestore", () => {
       new RegExp(
         `^restore of backup stack-db: the Job restored sha256 d{64}, the source recorded ${SHA}$`,
       ),
+    );
+  });
+
+  it("a failed fetch (altered object) = fails with its ERROR line and how to run it again", async () => {
+    const r = restore("corrupt", { "stack-db": ENTRY });
+    const message = await rejection(r.result);
+    assert.equal(
+      message,
+      `restore of backup stack-db: Job production-stack/corrupt-job failed in container fetch (exit 1): ${FETCH_ERROR}; once the cause is fixed, run it again: kubectl -n production-stack delete job corrupt-job, then pulumi up --refresh`,
     );
   });
 

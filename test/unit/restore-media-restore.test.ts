@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { judgedSuccess } from "../helpers/judged";
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/media-restore");
@@ -55,15 +56,17 @@ before(async () => {
   process.on("unhandledRejection", (e) => unhandled.push(e));
   rec = await useMocks({
     commandStdout: (name) =>
-      name === "fewer-result"
-        ? result({ files: 3, downloaded: 3, kept: 0 })
-        : name === "odd-result"
-          ? result({ kept: 999 })
-          : name === "cut-result"
-            ? result().slice(0, 100)
-            : name === "shape-result"
-              ? result({ files: "135000" })
-              : `progress: ...\n${result()}\n`,
+      judgedSuccess(
+        name === "fewer-result"
+          ? result({ files: 3, downloaded: 3, kept: 0 })
+          : name === "odd-result"
+            ? result({ kept: 999 })
+            : name === "cut-result"
+              ? result().slice(0, 100)
+              : name === "shape-result"
+                ? result({ files: "135000" })
+                : `progress: ...\n${result()}\n`,
+      ),
     state: (type, name, inputs) =>
       type === "kubernetes:batch/v1:Job"
         ? { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } }
@@ -157,7 +160,8 @@ describe("MediaRestore", () => {
     const job = jobRes.inputs as any;
     assert.equal(job.metadata.name, "stack-media-job");
     assert.equal(job.metadata.namespace, "production-stack");
-    assert.equal(job.metadata.annotations["pulumi.com/replaceUnready"], "true");
+    // The judge waits, not the provider (whose failure would not say why).
+    assert.equal(job.metadata.annotations["pulumi.com/skipAwait"], "true");
     // Resumable: retried, within one deadline for all attempts.
     assert.equal(job.spec.backoffLimit, 2);
     assert.equal(job.spec.ttlSecondsAfterFinished, undefined);

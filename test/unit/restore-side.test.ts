@@ -1,10 +1,13 @@
 // The whole program (index.ts) with side: restore and the destination stack file, under mocks:
 // the backup stack read through a StackReference, the restore preflight, one DumpRestore per
 // database and one MediaRestore per tree after it, nothing of the backup side, and the outputs
-// `restored`, `restoredMedia` and `source`.
+// `restored`, `restoredMedia`, `verdict` (keycloak-db fingerprinted on the old side and equal,
+// stack-db without a fingerprint, the media tree equal to its entry), `verdictOk`, `scaledUp`
+// (nothing to scale in that file) and `source`.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { judgedSuccess } from "../helpers/judged";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
@@ -36,6 +39,13 @@ export const SOURCE_OUTPUTS = {
     },
   },
   originalReplicas: { "production-stack/stack": 1, "im-infra/keycloak": 1 },
+  // Only keycloak-db was refreshed (so fingerprinted), 3 minutes after its dump began.
+  fingerprints: {
+    "keycloak-db": {
+      at: "2026-12-07T00:03:00Z",
+      databases: { postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) } },
+    },
+  },
 };
 const SECRETS: Record<string, Record<string, string>> = {
   "production-stack-database": { root_password: "cGFzcw==" },
@@ -72,11 +82,13 @@ before(async () => {
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
     volumes: { "production-stack/media": { pv: "pv-media", spec: {} } },
     commandStdout: (name) =>
-      name.startsWith("restore-keycloak-db")
-        ? resultLine("keycloak-db")
-        : name.startsWith("restore-stack-media")
-          ? JSON.stringify(MEDIA_RESULT)
-          : resultLine("stack-db"),
+      judgedSuccess(
+        name.startsWith("restore-keycloak-db")
+          ? resultLine("keycloak-db")
+          : name.startsWith("restore-stack-media")
+            ? JSON.stringify(MEDIA_RESULT)
+            : resultLine("stack-db"),
+      ),
     state: (type, name, inputs) => {
       if (type === "pulumi:pulumi:StackReference") {
         assert.equal(inputs.name, SOURCE);
@@ -105,8 +117,25 @@ after(async () => {
 });
 
 describe("side restore (destination stack file)", () => {
-  it("outputs = restored, restoredMedia and source only", () => {
-    assert.deepEqual(Object.keys(stack).sort(), ["restored", "restoredMedia", "source"]);
+  it("outputs = restored, restoredMedia, scaledUp, source, verdict and verdictOk only", () => {
+    assert.deepEqual(Object.keys(stack).sort(), [
+      "restored",
+      "restoredMedia",
+      "scaledUp",
+      "source",
+      "verdict",
+      "verdictOk",
+    ]);
+  });
+
+  it("no restore.scaleUp (the destination file) = a ScaleUp with no Command, scaledUp {}", async () => {
+    const up = recorder.named("scale-up");
+    assert.equal(up.type, "relocation:restore:ScaleUp");
+    assert.deepEqual(
+      recorder.resources.filter((r) => r.parent === up.urn),
+      [],
+    );
+    assert.deepEqual(await valueOf(stack.scaledUp as never), {});
   });
 
   it("the backup stack = one StackReference named by restore.source", () => {
@@ -217,5 +246,34 @@ describe("side restore (destination stack file)", () => {
       stack: SOURCE,
       originalReplicas: SOURCE_OUTPUTS.originalReplicas,
     });
+  });
+
+  it("verdict = keycloak-db equal to its fingerprint, stack-db unverified, stack-media equal; verdictOk true", async () => {
+    assert.deepEqual(await valueOf(stack.verdict as never), {
+      ok: true,
+      unverified: ["stack-db"],
+      dumps: {
+        "keycloak-db": {
+          status: "equal",
+          database: "im-infra/database",
+          fingerprintAt: "2026-12-07T00:03:00Z",
+          databases: { postgres: { status: "equal", tables: 0, rows: 0 } },
+        },
+        "stack-db": {
+          status: "unverified",
+          database: "production-stack/database",
+          reason:
+            "no fingerprint recorded: the backup stack fingerprints refreshed dumps only (refresh.cronJob)",
+        },
+      },
+      media: {
+        "stack-media": {
+          status: "equal",
+          expected: { files: 3, bytes: 10 },
+          restored: { files: 3, bytes: 10 },
+        },
+      },
+    });
+    assert.equal(await valueOf(stack.verdictOk as never), true);
   });
 });

@@ -1,6 +1,7 @@
-// The restore side reads the backup stack's `backups` and `originalReplicas` outputs: a missing or
-// invalid one fails with one line naming the source stack and the output (components/restore/
-// source.ts), through the program too (restoreSide under mocks, source stack without backups).
+// The restore side reads the backup stack's `backups`, `originalReplicas` and `fingerprints`
+// outputs: a missing one (fingerprints: only an invalid one) fails with one line naming the
+// source stack and the output (components/restore/source.ts), through the program too
+// (restoreSide under mocks, source stack without backups).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
@@ -100,6 +101,19 @@ describe("sourceOutput", () => {
         assert.match(err.message, /backups\.stack-db/);
         return true;
       },
+    );
+  });
+
+  it("no fingerprints output (an older backup program) = undefined, not an error", () => {
+    assert.equal(sourceOutput(STACK, "fingerprints", undefined), undefined);
+    assert.equal(sourceOutput(STACK, "fingerprints", null), undefined);
+  });
+
+  it("a fingerprints output breaking the contract = one line naming its path", () => {
+    const fp = { at: "2026-12-07T00:03:00Z", databases: { frag: { tables: 1, rows: -1 } } };
+    assert.throws(
+      () => sourceOutput(STACK, "fingerprints", { "stack-db": fp }),
+      /^Error: restore\.source .*: its fingerprints output does not match the shared contract .*fingerprints\.stack-db\.databases\.frag\.rows: /,
     );
   });
 
