@@ -97,6 +97,43 @@ const database = z.strictObject(
   },
 );
 
+/** A uid or gid (Kubernetes: 0 to 2^31-1). */
+const id = (what: string) =>
+  z
+    .number({ error: hint(`a ${what} from 0 to 2147483647, e.g. 0`) })
+    .int({ error: `a ${what} from 0 to 2147483647, e.g. 0` })
+    .min(0, { error: `a ${what} from 0 to 2147483647, e.g. 0` })
+    .max(2147483647, { error: `a ${what} from 0 to 2147483647, e.g. 0` });
+
+/**
+ * The uid/gid the media restore writes as; restore-tree.sh does no chown, so it owns the files.
+ * 0: production's stack and worker containers run as root (the fragalysis-stack image sets no
+ * USER, fragalysis-backend's Dockerfile says USER root, and FSK's statefulset-stack/-worker
+ * templates set no securityContext), upstream fills /code/media as root inside stack-0, and a
+ * fresh volume's root directory is root's (fsGroup does not apply to NFS/EFS volumes).
+ */
+export const DEFAULT_MEDIA_USER = 0;
+
+const media = z.strictObject(
+  {
+    /** The entry of the source stack's `backups` output to restore (a tree with manifests). */
+    backup: z
+      .string({ error: hint('the backup\'s name in the source stack, e.g. "stack-media"') })
+      .min(1, { error: 'the backup\'s name in the source stack, e.g. "stack-media"' }),
+    /** The PVC's namespace (the Job runs there: a pod mounts only its own namespace's PVCs). */
+    namespace: k8sName("production-stack"),
+    /** The new media volume's claim; it must exist. */
+    pvc: k8sName("media"),
+    /** Replace files in the volume that differ from the manifest (else refused, naming them). */
+    allowOverwrite: flag(false),
+    runAsUser: id("uid").default(DEFAULT_MEDIA_USER),
+    runAsGroup: id("gid").default(DEFAULT_MEDIA_USER),
+  },
+  {
+    error: hint("an object such as {backup: stack-media, namespace: production-stack, pvc: media}"),
+  },
+);
+
 const jobs = z
   .strictObject(
     {
@@ -147,6 +184,14 @@ export const restoreSchema = z
           error: hint("a list such as [{backup: stack-db, namespace: production-stack, ...}]"),
         })
         .min(1, { error: "list at least one database to restore" }),
+      /** Trees (the media) restored into PVCs of the new cluster. */
+      media: z
+        .array(media, {
+          error: hint(
+            "a list such as [{backup: stack-media, namespace: production-stack, pvc: media}]",
+          ),
+        })
+        .default([]),
       /** StatefulSets scaled up last, each to the source's originalReplicas of the same name. */
       scaleUp: z
         .array(statefulSetRef, {
@@ -197,6 +242,34 @@ export const restoreSchema = z
       }
       servers.set(id, i);
     });
+    const trees = new Map<string, number>();
+    const volumes = new Map<string, number>();
+    c.media.forEach((m, i) => {
+      if (trees.has(m.backup)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["media", i, "backup"],
+          message: `duplicate of media[${trees.get(m.backup)}].backup; restore each tree once`,
+        });
+      }
+      trees.set(m.backup, i);
+      if (backups.has(m.backup)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["media", i, "backup"],
+          message: `also databases[${backups.get(m.backup)}].backup; a backup is a dump or a tree, name it in one list`,
+        });
+      }
+      const id = `${m.namespace}/${m.pvc}`;
+      if (volumes.has(id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["media", i, "pvc"],
+          message: `same PVC as media[${volumes.get(id)}] (${id}); one tree per volume (two Jobs would write the same staging area)`,
+        });
+      }
+      volumes.set(id, i);
+    });
     const seen = new Map<string, number>();
     c.scaleUp.forEach((s, i) => {
       const id = `${s.namespace}/${s.statefulSet}`;
@@ -220,6 +293,7 @@ export const restoreSchema = z
 
 export type RestoreConfig = z.infer<typeof restoreSchema>;
 export type RestoreDatabase = RestoreConfig["databases"][number];
+export type RestoreMedia = RestoreConfig["media"][number];
 
 /**
  * Validates the restore side's settings (the decoded value of its config key, `keyPath` its

@@ -14,7 +14,6 @@
 // server half restored), no TTL, a fixed name, deleteBeforeReplace. The Job holds no data:
 // deleting it never touches the database. It is kept on destroy (retainOnDelete) unless
 // deleteDataOnDestroy, so the record of what was restored stays in the cluster.
-import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
@@ -31,7 +30,13 @@ import { OperatorError } from "../operator-error";
 import { script } from "../scripts";
 import { dumpEntry, type DumpEntry } from "../shared/outputs";
 import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
-import { jobResult } from "./job-outcome";
+import {
+  contractError,
+  judgeJobResult,
+  parseJobResult,
+  restoreOf,
+  sourceEntry,
+} from "./restore-job";
 
 /** The postgres image's own `postgres` user: psql finds a passwd entry; both containers share it. */
 export const RESTORE_JOB_USER = 999;
@@ -47,34 +52,14 @@ export const SCRIPT_FILES = ["copy-common.sh", "restore/restore-dump.sh", "resto
  * schema; one error line naming the backup and what is wrong otherwise.
  */
 export function dumpFor(backup: string, backups: unknown): DumpEntry {
-  const where = `restore of backup ${backup}`;
-  if (typeof backups !== "object" || backups === null || Array.isArray(backups)) {
-    throw new Error(
-      `${where}: the source stack has no backups output (an object by backup name); run \`pulumi up\` of the backup stack first, or check restore.source`,
-    );
-  }
-  const all = backups as Record<string, unknown>;
-  if (!Object.prototype.hasOwnProperty.call(all, backup)) {
-    const names = Object.keys(all).sort();
-    throw new Error(
-      `${where}: the source stack's backups output has no entry "${backup}" (it has: ${names.join(", ") || "none"}); set restore.databases[].backup to one of them`,
-    );
-  }
-  const entry = all[backup];
+  const entry = sourceEntry(backup, backups, "restore.databases[].backup");
   if (typeof entry === "object" && entry !== null && "prefix" in entry && !("key" in entry)) {
     throw new Error(
-      `${where}: backups.${backup} is a tree (files under a prefix), not a dump; name a "latest" backup`,
+      `${restoreOf(backup)}: backups.${backup} is a tree (files under a prefix), not a dump; name a "latest" backup`,
     );
   }
   const parsed = dumpEntry.safeParse(entry);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `backups.${backup}.${i.path.join(".")}: ${i.message}`,
-    );
-    throw new Error(
-      `${where}: the source stack's output does not match the shared contract (components/shared/outputs.ts): ${problems.join("; ")}; is the backup stack at the same version of this program?`,
-    );
-  }
+  if (!parsed.success) throw contractError(backup, parsed.error.issues);
   return parsed.data;
 }
 
@@ -127,27 +112,13 @@ export function parseRestoreResult(
   backup: string,
   entry: DumpEntry,
 ): RestoreResult {
-  const where = `restore of backup ${backup}`;
-  let value: unknown;
-  try {
-    value = JSON.parse(stdout.trim().split("\n").pop() ?? "");
-  } catch {
+  const result = parseJobResult(stdout, backup, "restore", restoreResult);
+  if (result.sha256 !== entry.sha256) {
     throw new Error(
-      `${where}: the Job's result is not JSON (${stdout.trim().slice(0, 200)}); a termination message holds 4 KiB: see the last line of the pod's log (kubectl logs job/<name> -c restore)`,
+      `${restoreOf(backup)}: the Job restored sha256 ${result.sha256}, the source recorded ${entry.sha256}`,
     );
   }
-  const parsed = restoreResult.safeParse(value);
-  if (!parsed.success) {
-    throw new Error(
-      `${where}: the Job's result does not have the expected shape: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
-  }
-  if (parsed.data.sha256 !== entry.sha256) {
-    throw new Error(
-      `${where}: the Job restored sha256 ${parsed.data.sha256}, the source recorded ${entry.sha256}`,
-    );
-  }
-  return parsed.data;
+  return result;
 }
 
 export interface DumpRestoreArgs {
@@ -353,51 +324,27 @@ export class DumpRestore extends pulumi.ComponentResource {
       },
     );
 
-    const judge = script("refresh-judge.sh");
-    const readBack = new command.local.Command(
+    const message = judgeJobResult(
       `${name}-result`,
+      this.job,
       {
-        interpreter: ["/bin/bash", "-c"],
-        create: judge.text,
-        environment: {
-          NAMESPACE: namespace,
-          JOB_NAME: this.job.metadata.name,
-          // The Job's own deadline ends it first; the judge then reads why.
-          TIMEOUT_SECONDS: String(timeoutSeconds + 120),
-          POLL_SECONDS: "5",
-          JUDGE_NAME: "restore-judge",
-          TIMEOUT_SETTING: "restore.restoreTimeoutSeconds",
-          WAITING_FOR: `the restore of ${db.backup}`,
-          ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
-        },
-        triggers: [this.job.metadata.uid, judge.sha256],
+        backup: db.backup,
+        namespace,
+        container: "restore",
+        timeoutSeconds,
+        timeoutSetting: "restore.restoreTimeoutSeconds",
+        kubeContext: args.kubeContext,
       },
-      {
-        parent: this,
-        dependsOn: [this.job],
-        customTimeouts: { create: `${timeoutSeconds + 300}s` },
-      },
+      this,
     );
 
-    this.result = pulumi
-      .all([readBack.stdout, this.entry, this.job.metadata.name])
-      .apply(([out, entry, job]) => {
-        const where = `restore of backup ${db.backup}`;
-        let message: string;
-        try {
-          message = jobResult(out, `${namespace}/${job}`, "restore");
-        } catch (err) {
-          throw new OperatorError(
-            `${where}: ${(err as Error).message}; once the cause is fixed, run it again: kubectl -n ${namespace} delete job ${job}, then pulumi up --refresh`,
-            this,
-          );
-        }
-        try {
-          return parseRestoreResult(message, db.backup, entry);
-        } catch (err) {
-          throw new OperatorError((err as Error).message, this);
-        }
-      });
+    this.result = pulumi.all([message, this.entry]).apply(([out, entry]) => {
+      try {
+        return parseRestoreResult(out, db.backup, entry);
+      } catch (err) {
+        throw new OperatorError((err as Error).message, this);
+      }
+    });
     this.registerOutputs({ entry: this.entry, result: this.result });
   }
 }

@@ -1,7 +1,7 @@
 // The restore side (the new cluster): reads the backup stack's outputs, checks the cluster, and
-// restores each database dump, verified. Builds the components in order and returns the stack
-// outputs. Last, restore.scaleUp's StatefulSets go to the counts the source recorded (ScaleUp);
-// the media restore is a later step of issue 19 and hangs off `preflight` and `restores` here.
+// restores each database dump and each media tree, verified; compares them with what the old
+// side recorded (the verdict); last, restore.scaleUp's StatefulSets go to the counts the source
+// recorded (ScaleUp). Builds the components in order and returns the stack outputs.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { secretSetting } from "../config";
@@ -9,6 +9,7 @@ import { OperatorError } from "../operator-error";
 import { formatKey } from "../shared/config-parts";
 import { type RestoreConfig } from "./config";
 import { DumpRestore } from "./dump-restore";
+import { MediaRestore } from "./media-restore";
 import { RestorePreflight } from "./preflight";
 import { ScaleUp } from "./scale-up";
 import { sourceOutput, type SourceOutput } from "./source";
@@ -32,13 +33,13 @@ export function restoreSide(config: RestoreConfig) {
   const backups = read("backups");
   const originalReplicas = read("originalReplicas");
 
-  // Every namespace, database StatefulSet (running), password Secret (its key) and StatefulSet
-  // to scale up, read before anything changes.
+  // Every namespace, database StatefulSet (running), password Secret (its key), StatefulSet
+  // to scale up and media PVC, read before anything changes.
   const key = (i: number, ...rest: string[]) => formatKey(["restore", "databases", i, ...rest]);
   const preflight = new RestorePreflight(
     "preflight",
     {
-      namespaces: [...config.databases, ...config.scaleUp].map((d) => d.namespace),
+      namespaces: [...config.databases, ...config.scaleUp, ...config.media].map((d) => d.namespace),
       databases: config.databases.map((d, i) => ({
         key: key(i, "statefulSet"),
         namespace: d.namespace,
@@ -51,6 +52,7 @@ export function restoreSide(config: RestoreConfig) {
         dataKey: d.passwordSecret.key,
       })),
       scaleUp: config.scaleUp,
+      pvcs: config.media.map((m) => `${m.namespace}/${m.pvc}`),
     },
     { providers: [cluster] },
   );
@@ -84,6 +86,36 @@ export function restoreSide(config: RestoreConfig) {
       ),
   );
 
+  // One Job per media tree, in parallel with the dumps (a volume, not a server).
+  const media = config.media.map(
+    (m, i) =>
+      new MediaRestore(
+        `restore-${m.backup}`,
+        {
+          media: m,
+          key: formatKey(["restore", "media", i, "backup"]),
+          backups,
+          region: config.aws.region,
+          endpoint: config.aws.endpoint,
+          credentials,
+          image: config.jobs.image,
+          timeoutSeconds: config.restoreTimeoutSeconds,
+          kubeContext: config.kubeContext,
+          deleteDataOnDestroy: config.deleteDataOnDestroy,
+          runAfter: [ready],
+        },
+        { dependsOn: [preflight], providers: [cluster] },
+      ),
+  );
+  /** Per restored tree: the volume "namespace/pvc" and the Job's checked summary. */
+  const restoredMedia = pulumi
+    .all(media.map((r) => r.result))
+    .apply((results) =>
+      Object.fromEntries(
+        config.media.map((m, i) => [m.backup, { pvc: `${m.namespace}/${m.pvc}`, ...results[i]! }]),
+      ),
+    );
+
   /** Per restored backup: the database it went into and the Job's checked summary. */
   const restored = pulumi
     .all(restores.map((r) => r.result))
@@ -95,17 +127,19 @@ export function restoreSide(config: RestoreConfig) {
         ]),
       ),
     );
-  // Each restored server against the old side's fingerprint of its dump (components/restore/
-  // verdict.ts). A difference fails `up` with one line; a dump without a fingerprint is only
+  // Each restored server against the old side's fingerprint of its dump, each restored tree
+  // against its entry's files and bytes (components/restore/verdict.ts). A difference fails `up` with one line; a dump without a fingerprint is only
   // warned about (unverified: the operator decides). The scale-up waits on `verdictOk`.
   const fingerprints = read("fingerprints");
-  const verdict = pulumi.all([restored, backups, fingerprints]).apply(([r, b, f]) => {
-    const v = restoreVerdict({ restored: r, backups: b, fingerprints: f });
-    for (const line of unverifiedWarnings(v)) void pulumi.log.warn(line);
-    const failure = verdictFailure(v);
-    if (failure !== undefined) throw new OperatorError(failure, undefined);
-    return v;
-  });
+  const verdict = pulumi
+    .all([restored, restoredMedia, backups, fingerprints])
+    .apply(([r, m, b, f]) => {
+      const v = restoreVerdict({ restored: r, media: m, backups: b, fingerprints: f });
+      for (const line of unverifiedWarnings(v)) void pulumi.log.warn(line);
+      const failure = verdictFailure(v);
+      if (failure !== undefined) throw new OperatorError(failure, undefined);
+      return v;
+    });
   /** true once every restored database equals its fingerprint (or is unverified); never false. */
   const verdictOk = verdict.apply((v) => v.ok);
   /** The backup stack read, and its replica counts. */
@@ -122,8 +156,15 @@ export function restoreSide(config: RestoreConfig) {
     source: config.source,
     timeoutSeconds: config.scaleUpTimeoutSeconds,
     kubeContext: config.kubeContext,
-    runAfter: [ready, ...restores, verdictOk.apply(() => preflight)],
+    runAfter: [ready, ...restores, ...media, verdictOk.apply(() => preflight)],
   });
 
-  return { restored, verdict, verdictOk, source: sourceOut, scaledUp: scaleUp.scaledUp };
+  return {
+    restored,
+    restoredMedia,
+    verdict,
+    verdictOk,
+    source: sourceOut,
+    scaledUp: scaleUp.scaledUp,
+  };
 }

@@ -21,3 +21,33 @@ export function judgedFailure(message: string, container = "fetch", init = true)
   };
   return `${JSON.stringify({ conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] })}\n${JSON.stringify(pod)}\n`;
 }
+
+/** The destination file's media tree (`stack-media`) as the source's backups output has it. */
+export const STACK_MEDIA = {
+  bucket: "im-fragalysis",
+  prefix: "production-stack-media/",
+  files: 3,
+  bytes: 10,
+  manifestKey: "production-stack-media/.relocation-manifest/shard-0.jsonl",
+  manifestSha256: "d".repeat(64),
+  capturedAt: null,
+  rpoSeconds: null,
+};
+
+/** What the media Job's restore container leaves for STACK_MEDIA, as the judge prints it. */
+export const judgedStackMedia = () =>
+  judgedSuccess(
+    JSON.stringify({
+      prefix: "s3://im-fragalysis/production-stack-media/",
+      dest: "/code/media",
+      files: 3,
+      bytes: 10,
+      downloaded: 3,
+      kept: 0,
+      ignored: 1,
+      verifiedAt: "2026-12-07T03:00:00Z",
+    }),
+  );
+
+/** The PVC the destination file's media restore mounts, for useMocks' `volumes`. */
+export const STACK_MEDIA_VOLUMES = { "production-stack/media": { pv: "pv-media", spec: {} } };

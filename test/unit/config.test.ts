@@ -477,13 +477,22 @@ describe("side = which half of the move a stack runs", () => {
       ],
     );
     assert.deepEqual(c.restore.scaleUp, []);
+    assert.deepEqual(
+      c.restore.media.map((m) => [m.backup, `${m.namespace}/${m.pvc}`, m.runAsUser, m.runAsGroup]),
+      [["stack-media", "production-stack/media", 0, 0]],
+    );
   });
 
-  it("destination file's backups = entries the production stack writes", () => {
+  it("destination file's backups = entries the production stack writes (media: a tree)", () => {
     const c = parseStackConfig({ ...destination(), ...restoreSecrets });
-    const written = parseConfig(withSecrets(production())).backups.map((b) => b.name);
+    const backups = parseConfig(withSecrets(production())).backups;
+    const written = backups.map((b) => b.name);
     if (c.side !== "restore") assert.fail("not a restore stack");
     for (const d of c.restore.databases) assert.ok(written.includes(d.backup), d.backup);
+    for (const m of c.restore.media) {
+      const b = backups.find((x) => x.name === m.backup);
+      assert.equal(b?.kind, "tree", m.backup);
+    }
   });
 
   it("side restore with backup-side keys = one line per key naming it, nothing else parsed away", () => {

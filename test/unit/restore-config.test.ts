@@ -27,6 +27,7 @@ function valid(): any {
         passwordSecret: { name: "database", key: "root_password" },
       },
     ],
+    media: [{ backup: "stack-media", namespace: "production-stack", pvc: "media" }],
     scaleUp: [
       { namespace: "im-infra", statefulSet: "keycloak" },
       { namespace: "production-stack", statefulSet: "stack" },
@@ -71,6 +72,23 @@ describe("restore config", () => {
         edited((x) => delete x.scaleUp),
         SECRETS,
       ).scaleUp,
+      [],
+    );
+    assert.deepEqual(c.media, [
+      {
+        backup: "stack-media",
+        namespace: "production-stack",
+        pvc: "media",
+        allowOverwrite: false,
+        runAsUser: 0,
+        runAsGroup: 0,
+      },
+    ]);
+    assert.deepEqual(
+      parseRestoreConfig(
+        edited((x) => delete x.media),
+        SECRETS,
+      ).media,
       [],
     );
   });
@@ -140,6 +158,56 @@ describe("restore config", () => {
       (c) => c.scaleUp.push({ namespace: "production-stack", statefulSet: "database" }),
       [
         "fragalysis-relocation:restore.scaleUp[2]: production-stack/database is databases[1].statefulSet, which must already run for its restore; remove it from scaleUp",
+      ],
+    ],
+    [
+      "media without pvc = required, with an example",
+      (c) => delete c.media[0].pvc,
+      ['fragalysis-relocation:restore.media[0].pvc: required; a Kubernetes name such as "media"'],
+    ],
+    [
+      "media as an object = a list",
+      (c) => (c.media = { backup: "stack-media" }),
+      [
+        "fragalysis-relocation:restore.media: invalid; a list such as [{backup: stack-media, namespace: production-stack, pvc: media}]",
+      ],
+    ],
+    [
+      "runAsUser negative, runAsGroup a string = both named",
+      (c) => {
+        c.media[0].runAsUser = -1;
+        c.media[0].runAsGroup = "www-data";
+      },
+      [
+        "fragalysis-relocation:restore.media[0].runAsUser: a uid from 0 to 2147483647, e.g. 0",
+        "fragalysis-relocation:restore.media[0].runAsGroup: invalid; a gid from 0 to 2147483647, e.g. 0",
+      ],
+    ],
+    [
+      "allowOverwrite as a string = true or false",
+      (c) => (c.media[0].allowOverwrite = "yes"),
+      ["fragalysis-relocation:restore.media[0].allowOverwrite: invalid; true or false"],
+    ],
+    [
+      "the same tree twice = duplicate (and the same PVC)",
+      (c) => c.media.push({ backup: "stack-media", namespace: "production-stack", pvc: "media" }),
+      [
+        "fragalysis-relocation:restore.media[1].backup: duplicate of media[0].backup; restore each tree once",
+        "fragalysis-relocation:restore.media[1].pvc: same PVC as media[0] (production-stack/media); one tree per volume (two Jobs would write the same staging area)",
+      ],
+    ],
+    [
+      "a dump named as media = name it in one list",
+      (c) => c.media.push({ backup: "stack-db", namespace: "production-stack", pvc: "other" }),
+      [
+        "fragalysis-relocation:restore.media[1].backup: also databases[1].backup; a backup is a dump or a tree, name it in one list",
+      ],
+    ],
+    [
+      "typo in a media key = unknown setting",
+      (c) => (c.media[0].allowOverwrites = true),
+      [
+        "fragalysis-relocation:restore.media[0].allowOverwrites: unknown setting (a typo?); remove it or see the README's restore settings",
       ],
     ],
     [

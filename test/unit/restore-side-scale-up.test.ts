@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readStackSettings, stackFilePath } from "../../components/stack-file";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
-import { judgedSuccess } from "../helpers/judged";
+import {
+  judgedStackMedia,
+  judgedSuccess,
+  STACK_MEDIA,
+  STACK_MEDIA_VOLUMES,
+} from "../helpers/judged";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
@@ -23,6 +28,7 @@ const dump = (prefix: string, sha: string) => ({
 const BACKUPS = {
   "keycloak-db": dump("production-keycloak-db/", "a".repeat(64)),
   "stack-db": dump("production-stack-db/", "b".repeat(64)),
+  "stack-media": STACK_MEDIA,
 };
 const ORIGINAL = { "production-stack/stack": 2, "im-infra/keycloak": 1 };
 
@@ -40,6 +46,7 @@ function stdout(name: string, inputs: Record<string, unknown>): string {
       readyAt: "2026-12-07T06:00:00Z",
     });
   }
+  if (name.startsWith("restore-stack-media")) return judgedStackMedia();
   const entry = BACKUPS[name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"];
   const result = JSON.stringify({
     source: `s3://${entry.bucket}/${entry.key}`,
@@ -55,6 +62,7 @@ function stdout(name: string, inputs: Record<string, unknown>): string {
 
 before(async () => {
   recorder = await useMocks({
+    volumes: STACK_MEDIA_VOLUMES,
     statefulSets: {
       "im-infra/database": 1,
       "production-stack/database": 1,
@@ -124,12 +132,12 @@ describe("side restore with restore.scaleUp", () => {
     );
   });
 
-  it("each scale-up starts only after every restore Job and result read-back", () => {
+  it("each scale-up starts only after every restore Job (dumps and media) and its judge", () => {
     const restoresDone = recorder.resources.filter(
       (r) =>
         r.name.startsWith("restore-") && (r.name.endsWith("-job") || r.name.endsWith("-result")),
     );
-    assert.equal(restoresDone.length, 4);
+    assert.equal(restoresDone.length, 6); // two dumps and the media tree
     for (const scale of recorder.resources.filter((r) => r.name.startsWith("scale-up-"))) {
       for (const done of restoresDone) {
         assert.ok(recorder.waitsFor(scale, done), `${scale.name} does not wait for ${done.name}`);

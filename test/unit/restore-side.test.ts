@@ -1,8 +1,9 @@
 // The whole program (index.ts) with side: restore and the destination stack file, under mocks:
 // the backup stack read through a StackReference, the restore preflight, one DumpRestore per
-// database after it, nothing of the backup side, and the outputs `restored`, `verdict`
-// (keycloak-db fingerprinted on the old side and equal, stack-db without a fingerprint),
-// `verdictOk`, `scaledUp` (nothing to scale in that file) and `source`.
+// database and one MediaRestore per tree after it, nothing of the backup side, and the outputs
+// `restored`, `restoredMedia`, `verdict` (keycloak-db fingerprinted on the old side and equal,
+// stack-db without a fingerprint, the media tree equal to its entry), `verdictOk`, `scaledUp`
+// (nothing to scale in that file) and `source`.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
@@ -31,6 +32,8 @@ export const SOURCE_OUTPUTS = {
       prefix: "production-stack-media/",
       files: 3,
       bytes: 10,
+      manifestKey: "production-stack-media/.relocation-manifest/shard-0.jsonl",
+      manifestSha256: "d".repeat(64),
       capturedAt: null,
       rpoSeconds: null,
     },
@@ -62,12 +65,29 @@ const resultLine = (backup: "keycloak-db" | "stack-db") => {
   });
 };
 
+/** What the media Job's termination message holds. */
+const MEDIA_RESULT = {
+  prefix: "s3://im-fragalysis/production-stack-media/",
+  dest: "/code/media",
+  files: 3,
+  bytes: 10,
+  downloaded: 3,
+  kept: 0,
+  ignored: 1,
+  verifiedAt: "2026-12-07T03:00:00Z",
+};
+
 before(async () => {
   recorder = await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
+    volumes: { "production-stack/media": { pv: "pv-media", spec: {} } },
     commandStdout: (name) =>
       judgedSuccess(
-        name.startsWith("restore-keycloak-db") ? resultLine("keycloak-db") : resultLine("stack-db"),
+        name.startsWith("restore-keycloak-db")
+          ? resultLine("keycloak-db")
+          : name.startsWith("restore-stack-media")
+            ? JSON.stringify(MEDIA_RESULT)
+            : resultLine("stack-db"),
       ),
     state: (type, name, inputs) => {
       if (type === "pulumi:pulumi:StackReference") {
@@ -97,9 +117,10 @@ after(async () => {
 });
 
 describe("side restore (destination stack file)", () => {
-  it("outputs = restored, scaledUp, source, verdict and verdictOk only", () => {
+  it("outputs = restored, restoredMedia, scaledUp, source, verdict and verdictOk only", () => {
     assert.deepEqual(Object.keys(stack).sort(), [
       "restored",
+      "restoredMedia",
       "scaledUp",
       "source",
       "verdict",
@@ -125,7 +146,7 @@ describe("side restore (destination stack file)", () => {
     );
   });
 
-  it("preflight = reads both database StatefulSets, namespaces and password Secrets", () => {
+  it("preflight = reads both database StatefulSets, namespaces, password Secrets and the media PVC", () => {
     const preflight = recorder.named("preflight");
     assert.equal(preflight.type, "relocation:restore:Preflight");
     const reads = recorder.resources
@@ -135,6 +156,7 @@ describe("side restore (destination stack file)", () => {
     assert.deepEqual(reads, [
       "Namespace im-infra",
       "Namespace production-stack",
+      "PersistentVolumeClaim production-stack/media",
       "Secret im-infra/im-postgres",
       "Secret production-stack/database",
       "StatefulSet im-infra/database",
@@ -151,15 +173,43 @@ describe("side restore (destination stack file)", () => {
     const reads = recorder.resources.filter(
       (r) => r.readId !== undefined && r.type.startsWith("kubernetes:"),
     );
-    const jobs = recorder.byType("kubernetes:batch/v1:Job");
-    assert.equal(jobs.length, 2);
-    for (const job of jobs) {
+    const dumpJobs = restores.map((r) => recorder.named(`${r.name}-job`));
+    const all = recorder.byType("kubernetes:batch/v1:Job");
+    assert.deepEqual(
+      all.filter((j) => !dumpJobs.includes(j)).map((j) => j.name),
+      ["restore-stack-media-job"],
+    );
+    for (const job of dumpJobs) {
       for (const read of reads) {
         assert.ok(recorder.waitsFor(job, read), `${job.name} does not wait for ${read.readId}`);
       }
     }
-    const namespaces = jobs.map((j) => (j.inputs.metadata as { namespace: string }).namespace);
+    const namespaces = dumpJobs.map((j) => (j.inputs.metadata as { namespace: string }).namespace);
     assert.deepEqual(namespaces.sort(), ["im-infra", "production-stack"]);
+  });
+
+  it("one MediaRestore for the tree; its Job mounts the PVC and waits for every preflight read", async () => {
+    const media = recorder.byType("relocation:restore:MediaRestore");
+    assert.deepEqual(
+      media.map((r) => r.name),
+      ["restore-stack-media"],
+    );
+    const job = recorder.named("restore-stack-media-job");
+    const reads = recorder.resources.filter(
+      (r) => r.readId !== undefined && r.type.startsWith("kubernetes:"),
+    );
+    for (const read of reads) {
+      assert.ok(recorder.waitsFor(job, read), `the media Job does not wait for ${read.readId}`);
+    }
+    const spec = (job.inputs as any).spec.template.spec;
+    assert.equal((job.inputs as any).metadata.namespace, "production-stack");
+    assert.equal(
+      spec.volumes.find((v: any) => v.name === "media").persistentVolumeClaim.claimName,
+      "media",
+    );
+    assert.deepEqual(await valueOf(stack.restoredMedia as never), {
+      "stack-media": { pvc: "production-stack/media", ...MEDIA_RESULT },
+    });
   });
 
   it("Kubernetes resources = all through the one provider for restore.kubeContext", () => {
@@ -198,7 +248,7 @@ describe("side restore (destination stack file)", () => {
     });
   });
 
-  it("verdict = keycloak-db equal to its fingerprint, stack-db unverified; verdictOk true", async () => {
+  it("verdict = keycloak-db equal to its fingerprint, stack-db unverified, stack-media equal; verdictOk true", async () => {
     assert.deepEqual(await valueOf(stack.verdict as never), {
       ok: true,
       unverified: ["stack-db"],
@@ -216,7 +266,13 @@ describe("side restore (destination stack file)", () => {
             "no fingerprint recorded: the backup stack fingerprints refreshed dumps only (refresh.cronJob)",
         },
       },
-      media: {},
+      media: {
+        "stack-media": {
+          status: "equal",
+          expected: { files: 3, bytes: 10 },
+          restored: { files: 3, bytes: 10 },
+        },
+      },
     });
     assert.equal(await valueOf(stack.verdictOk as never), true);
   });

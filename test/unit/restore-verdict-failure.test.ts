@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { useMocks, valueOf } from "../helpers/mocks";
-import { judgedSuccess } from "../helpers/judged";
+import {
+  judgedStackMedia,
+  judgedSuccess,
+  STACK_MEDIA,
+  STACK_MEDIA_VOLUMES,
+} from "../helpers/judged";
 import { useStackConfig } from "../helpers/stack";
 
 const SOURCE = "organization/fragalysis-relocation/production";
@@ -23,6 +28,7 @@ const dump = (prefix: string, sha256: string) => ({
 const BACKUPS = {
   "keycloak-db": dump("production-keycloak-db/", sha("a")),
   "stack-db": dump("production-stack-db/", sha("b")),
+  "stack-media": STACK_MEDIA,
 };
 const postgres = { tables: 0, rows: 0, sha256: sha("c") };
 const keycloak = { tables: 90, rows: 5000, sha256: sha("d") };
@@ -37,7 +43,7 @@ const SUMMARIES = {
   "keycloak-db": { keycloak, postgres },
   "stack-db": { frag: { ...frag, rows: 1200, sha256: sha("f") }, postgres },
 };
-const resultLine = (backup: keyof typeof BACKUPS) =>
+const resultLine = (backup: "keycloak-db" | "stack-db") =>
   JSON.stringify({
     source: `s3://${BACKUPS[backup].bucket}/${BACKUPS[backup].key}`,
     sha256: BACKUPS[backup].sha256,
@@ -57,10 +63,13 @@ before(async () => {
   process.on("unhandledRejection", (e) => unhandled.push(e));
   await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
+    volumes: STACK_MEDIA_VOLUMES,
     commandStdout: (name) =>
-      judgedSuccess(
-        resultLine(name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"),
-      ),
+      name.startsWith("restore-stack-media")
+        ? judgedStackMedia()
+        : judgedSuccess(
+            resultLine(name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"),
+          ),
     state: (type, name, inputs) => {
       if (type === "pulumi:pulumi:StackReference") {
         assert.equal(inputs.name, SOURCE);

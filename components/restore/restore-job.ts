@@ -1,0 +1,127 @@
+// What every restore Job shares around its pod (DumpRestore, MediaRestore): finding the source
+// stack's entry for a backup, judging the finished Job (its result from the termination message,
+// or why it failed) and parsing that JSON line with zod. Each
+// failure is one line starting "restore of backup <name>:".
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type z } from "zod";
+import { OperatorError } from "../operator-error";
+import { script } from "../scripts";
+import { jobResult } from "./job-outcome";
+
+/** The prefix of every error about one backup's restore. */
+export const restoreOf = (backup: string) => `restore of backup ${backup}`;
+
+/**
+ * The raw entry `backup` of the source stack's `backups` output (not yet checked against a
+ * schema); `key` is the setting naming it, e.g. "restore.databases[].backup", for the fix.
+ */
+export function sourceEntry(backup: string, backups: unknown, key: string): unknown {
+  const where = restoreOf(backup);
+  if (typeof backups !== "object" || backups === null || Array.isArray(backups)) {
+    throw new Error(
+      `${where}: the source stack has no backups output (an object by backup name); run \`pulumi up\` of the backup stack first, or check restore.source`,
+    );
+  }
+  const all = backups as Record<string, unknown>;
+  if (!Object.prototype.hasOwnProperty.call(all, backup)) {
+    const names = Object.keys(all).sort();
+    throw new Error(
+      `${where}: the source stack's backups output has no entry "${backup}" (it has: ${names.join(", ") || "none"}); set ${key} to one of them`,
+    );
+  }
+  return all[backup];
+}
+
+/** Why `parsed` (a shared-schema parse of backups.<backup>) failed, as one line. */
+export function contractError(backup: string, issues: z.core.$ZodIssue[]): Error {
+  const problems = issues.map((i) => `backups.${backup}.${i.path.join(".")}: ${i.message}`);
+  return new Error(
+    `${restoreOf(backup)}: the source stack's output does not match the shared contract (components/shared/outputs.ts): ${problems.join("; ")}; is the backup stack at the same version of this program?`,
+  );
+}
+
+/**
+ * The last line of a container's termination message (judgeJobResult), parsed
+ * as JSON and checked with `schema`; `container` names where its log is when it is cut short.
+ */
+export function parseJobResult<T extends z.ZodType>(
+  stdout: string,
+  backup: string,
+  container: string,
+  schema: T,
+): z.infer<T> {
+  const where = restoreOf(backup);
+  let value: unknown;
+  try {
+    value = JSON.parse(stdout.trim().split("\n").pop() ?? "");
+  } catch {
+    throw new Error(
+      `${where}: the Job's result is not JSON (${stdout.trim().slice(0, 200)}); a termination message holds 4 KiB: see the last line of the pod's log (kubectl logs job/<name> -c ${container})`,
+    );
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new Error(
+      `${where}: the Job's result does not have the expected shape: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * The finished Job's result: a judge (scripts/refresh-judge.sh, a local Command) waits for the
+ * Job, bounded by `timeoutSeconds` + 120 s, and prints its and its pods' status; the result is
+ * the termination message `container` left in the newest succeeded pod (./job-outcome.ts). A
+ * failed Job rejects with one line: the container that failed, its script's ERROR line, and how
+ * to run it again. The judge runs again whenever the Job is replaced (its uid) or it changes.
+ * The Job itself must carry `pulumi.com/skipAwait` (the provider's own failure would say only
+ * "BackoffLimitExceeded") and FallbackToLogsOnError on its containers.
+ */
+export function judgeJobResult(
+  name: string,
+  job: k8s.batch.v1.Job,
+  args: {
+    readonly backup: string;
+    readonly namespace: string;
+    readonly container: string;
+    /** The Job's activeDeadlineSeconds and the setting that holds it (named on a timeout). */
+    readonly timeoutSeconds: number;
+    readonly timeoutSetting: string;
+    readonly kubeContext?: string;
+  },
+  parent: pulumi.Resource,
+): pulumi.Output<string> {
+  const judge = script("refresh-judge.sh");
+  const stdout = new command.local.Command(
+    name,
+    {
+      interpreter: ["/bin/bash", "-c"],
+      create: judge.text,
+      environment: {
+        NAMESPACE: args.namespace,
+        JOB_NAME: job.metadata.name,
+        // The Job's own deadline ends it first; the judge then reads why.
+        TIMEOUT_SECONDS: String(args.timeoutSeconds + 120),
+        POLL_SECONDS: "5",
+        JUDGE_NAME: "restore-judge",
+        TIMEOUT_SETTING: args.timeoutSetting,
+        WAITING_FOR: `the restore of ${args.backup}`,
+        ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
+      },
+      triggers: [job.metadata.uid, judge.sha256],
+    },
+    { parent, dependsOn: [job], customTimeouts: { create: `${args.timeoutSeconds + 300}s` } },
+  ).stdout;
+  return pulumi.all([stdout, job.metadata.name]).apply(([out, jobName]) => {
+    try {
+      return jobResult(out, `${args.namespace}/${jobName}`, args.container);
+    } catch (err) {
+      throw new OperatorError(
+        `${restoreOf(args.backup)}: ${(err as Error).message}; once the cause is fixed, run it again: kubectl -n ${args.namespace} delete job ${jobName}, then pulumi up --refresh`,
+        parent,
+      );
+    }
+  });
+}
