@@ -42,9 +42,31 @@ const image = (what: string, fallback: string) =>
     .min(1, { error: what })
     .default(fallback);
 
-const statefulSetRef = z.strictObject(
-  { namespace: k8sName("production-stack"), statefulSet: k8sName("stack") },
-  { error: hint("an object such as {namespace: production-stack, statefulSet: stack}") },
+/** "namespace/statefulSet" as the source's originalReplicas output keys it. */
+const STATEFULSET_ID = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const scaleUpEntry = z.strictObject(
+  {
+    namespace: k8sName("production-stack"),
+    statefulSet: k8sName("stack"),
+    /**
+     * The source's "namespace/statefulSet" whose recorded count this one gets, when the new
+     * cluster names it differently. @default the same namespace/statefulSet
+     */
+    from: z
+      .string({
+        error: hint('the old cluster\'s "namespace/statefulSet", e.g. "production-stack/stack"'),
+      })
+      .regex(STATEFULSET_ID, {
+        error: 'the old cluster\'s "namespace/statefulSet", e.g. "production-stack/stack"',
+      })
+      .optional(),
+  },
+  {
+    error: hint(
+      "an object such as {namespace: production-stack, statefulSet: stack} (optionally from: old-namespace/old-name)",
+    ),
+  },
 );
 
 const database = z.strictObject(
@@ -194,7 +216,7 @@ export const restoreSchema = z
         .default([]),
       /** StatefulSets scaled up last, each to the source's originalReplicas of the same name. */
       scaleUp: z
-        .array(statefulSetRef, {
+        .array(scaleUpEntry, {
           error: hint("a list such as [{namespace: production-stack, statefulSet: stack}]"),
         })
         .default([]),

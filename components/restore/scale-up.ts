@@ -1,6 +1,6 @@
 // The restore side's last step: each StatefulSet of restore.scaleUp scaled to the count the backup
-// stack recorded for the same "namespace/statefulSet" (its originalReplicas output: the new
-// cluster uses production's names), once everything in `runAfter` is done, and waited for until
+// stack recorded for the same "namespace/statefulSet" (its originalReplicas output; `from` names
+// the old one when the new cluster's names differ), once everything in `runAfter` is done, and waited for until
 // that many pods are Ready. One local.Command per StatefulSet runs scripts/restore/scale-up.sh.
 //
 // No `delete`: destroying the restore stack leaves the new production running at its count (the
@@ -22,6 +22,8 @@ export interface ScaleUpTarget {
   readonly key: string;
   readonly namespace: string;
   readonly statefulSet: string;
+  /** The source's "namespace/statefulSet" to take the count from. @default the same */
+  readonly from?: string;
 }
 
 /**
@@ -37,10 +39,12 @@ export function scaleUpCounts(
   const has = Object.keys(originalReplicas).sort();
   const problems: string[] = [];
   const counts = targets.map((t) => {
-    const id = `${t.namespace}/${t.statefulSet}`;
+    const id = t.from ?? `${t.namespace}/${t.statefulSet}`;
     if (Object.prototype.hasOwnProperty.call(originalReplicas, id)) return originalReplicas[id]!;
     problems.push(
-      `${t.key}: the source stack ${source} recorded no replica count for ${id} (its originalReplicas has: ${has.join(", ") || "none"}); list only StatefulSets the backup stack quiesced, under the same namespace and name, or scale this one by hand`,
+      t.from === undefined
+        ? `${t.key}: the source stack ${source} recorded no replica count for ${id} (its originalReplicas has: ${has.join(", ") || "none"}); list only StatefulSets the backup stack quiesced, under the same namespace and name (or name the old one in from), or scale this one by hand`
+        : `${t.key}.from: the source stack ${source} recorded no replica count for ${id} (its originalReplicas has: ${has.join(", ") || "none"}); set from to one of them`,
     );
     return 0;
   });

@@ -76,10 +76,11 @@ seed_destination() {
   say "destination seeded: $DEST_STACK_NS and $DEST_KEYCLOAK_NS with empty PostgreSQL (password logins), an empty media volume, stack and keycloak at 0"
 }
 
-# write_restore_config STACK BACKUPS DELETE_DATA: a restore stack restoring BACKUPS (names
-# separated by spaces) from stack `local` into the destination.
+# write_restore_config STACK BACKUPS DELETE_DATA [FULL]: a restore stack restoring BACKUPS (dump
+# names separated by spaces) from stack `local` into the destination; FULL=full adds the media
+# tree and the scale-up of the app's StatefulSets (named differently here: `from` the old names).
 write_restore_config() {
-  local stack="$1" backups="$2" delete_data="$3" file backup dest
+  local stack="$1" backups="$2" delete_data="$3" full="${4:-}" file backup dest
   file=$(config_file "$stack")
   {
     grep '^encryptionsalt:' "$file"
@@ -110,6 +111,15 @@ YAML
         passwordSecret: { name: ${DEST_SECRET[$dest]}, key: ${DEST_SECRET_KEY[$dest]} }
 YAML
     done
+    if [[ "$full" == full ]]; then
+      cat <<YAML
+    media:
+      - { backup: stack-media, namespace: $DEST_STACK_NS, pvc: media }
+    scaleUp:
+      - { namespace: $DEST_STACK_NS, statefulSet: stack, from: production-stack/stack }
+      - { namespace: $DEST_KEYCLOAK_NS, statefulSet: keycloak, from: im-infra/keycloak }
+YAML
+    fi
   } >"$file.new"
   mv "$file.new" "$file"
   printf '%s' "$SANDBOX_AWS_KEY_ID" | pl "$stack" config set --secret awsAccessKeyId >/dev/null
@@ -189,10 +199,78 @@ check_restored_dumps() {
 check_restore_verdict() {
   local v="$SANDBOX_RUN/outputs-restore.json" statuses
   statuses="$(jq -r '[.verdict.dumps // {} | to_entries[] | "\(.key)=\(.value.status)"] | sort | join(" ")' "$v")"
-  if [[ "$(jq -r '.verdict.ok' "$v")" == true && "$statuses" == "keycloak-db=equal stack-db=equal" ]]; then
+  statuses+=" $(jq -r '[.verdict.media // {} | to_entries[] | "\(.key)=\(.value.status)"] | sort | join(" ")' "$v")"
+  if [[ "$(jq -r '.verdict.ok' "$v")" == true && "$statuses" == "keycloak-db=equal stack-db=equal stack-media=equal" ]]; then
     check restore-verdict-equal true "verdict ok: $statuses (each database's tables, rows and sha256 equal to the fingerprint taken at dump time)"
   else
     check restore-verdict-equal false "verdict ok: $(jq -c '.verdict.ok' "$v"); $statuses"
+  fi
+}
+
+# Every file in the new media volume is one the manifests list, with its size and sha256, and
+# every manifest file is there: same count and bytes (the late upload included).
+check_restored_media() {
+  local keys key i=0 late
+  read -r -a keys <<<"$(jq -r '.backups["stack-media"].manifestKey' "$SANDBOX_RUN/outputs-up.json")"
+  for key in "${keys[@]}"; do
+    aws_sandbox s3 cp --quiet "s3://$SANDBOX_BUCKET/$key" "$SANDBOX_RUN/media-manifest-$i.jsonl"
+    i=$((i + 1))
+  done
+  late="$(jq -r .media "$SANDBOX_RUN/late-writes.json")"
+  local verdict
+  verdict="$(python3 - "$DEST_MEDIA" "$late" "$SANDBOX_RUN"/media-manifest-*.jsonl <<'PY'
+import hashlib, json, os, sys
+root, late, manifests = sys.argv[1].encode(), sys.argv[2], sys.argv[3:]
+want = {}
+for m in manifests:
+    for line in open(m, encoding="utf-8"):
+        e = json.loads(line)
+        want[e["path"].encode("utf-8", "surrogateescape")] = (e["size"], e["sha256"])
+have = {}
+for d, _, files in os.walk(root):
+    for f in files:
+        p = os.path.join(d, f)
+        rel = os.path.relpath(p, root)
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        have[rel] = (os.lstat(p).st_size, h.hexdigest())
+bad = [p.decode(errors="replace") for p in sorted(set(want) | set(have)) if want.get(p) != have.get(p)]
+files, size = len(have), sum(s for s, _ in have.values())
+ok = not bad and len(want) > 0 and late.encode() in have
+print(json.dumps({"ok": ok, "files": files, "bytes": size, "manifest": len(want),
+                  "lateUpload": late.encode() in have, "mismatched": bad[:10]}))
+PY
+)"
+  if [[ "$(jq -r .ok <<<"$verdict")" == true ]]; then
+    check restore-media-sha256-equal true "$(jq -r '"\(.files) files, \(.bytes) bytes in the new volume, each with the manifest'"'"'s size and sha256; nothing else there; the late upload included"' <<<"$verdict")"
+  else
+    check restore-media-sha256-equal false "$verdict"
+  fi
+}
+
+# The app's StatefulSets in the new namespaces at the counts the old side recorded, every pod
+# Ready, and the program's scaledUp output saying the same.
+check_scaled_up() {
+  local pair old new want got ready out problems=()
+  for pair in "production-stack/stack $DEST_STACK_NS/stack" "im-infra/keycloak $DEST_KEYCLOAK_NS/keycloak"; do
+    read -r old new <<<"$pair"
+    want="$(jq -r --arg k "$old" '.originalReplicas[$k]' "$SANDBOX_RUN/outputs-up.json")"
+    got="$(kc -n "${new%/*}" get statefulset "${new#*/}" -o 'jsonpath={.spec.replicas}')"
+    ready="$(kc -n "${new%/*}" get statefulset "${new#*/}" -o 'jsonpath={.status.readyReplicas}')"
+    out="$(jq -c --arg k "$new" '.scaledUp[$k] // null' "$SANDBOX_RUN/outputs-restore.json")"
+    if [[ "$want" =~ ^[1-9] && "$got" == "$want" && "${ready:-0}" == "$want" ]] &&
+      [[ "$(jq -r '"\(.replicas) \(.ready)"' <<<"$out")" == "$want $want" ]]; then
+      problems+=("ok $new=$want (as $old)")
+    else
+      problems+=("BAD $new: spec $got, ready ${ready:-0}, recorded for $old: $want, output $out")
+    fi
+  done
+  if [[ "${problems[*]}" != *BAD* ]]; then
+    check restore-scaled-up true "${problems[*]//ok /}; pods Ready"
+  else
+    check restore-scaled-up false "${problems[*]}"
   fi
 }
 
@@ -204,12 +282,14 @@ check_restore_destroy_keeps_data() {
     kept+=("$ns: $held")
     [[ "${held#* }" != 0 ]] || emptied=$((emptied + 1))
   done
-  local jobs
+  local jobs media running
   jobs="$(kc get jobs -A -o json | jq -r '[.items[] | select(.metadata.name | startswith("restore-")) | "\(.metadata.namespace)/\(.metadata.name)"] | join(" ")')"
-  if ((emptied == 0)) && [[ -n "$jobs" ]]; then
-    check restore-destroy-keeps-data true "after destroy, (databases tables) ${kept[*]}; Jobs kept as the record: $jobs"
+  media="$(find "$DEST_MEDIA" -type f | wc -l)"
+  running="$(kc -n "$DEST_STACK_NS" get statefulset stack -o 'jsonpath={.spec.replicas}')"
+  if ((emptied == 0 && media > 0 && running > 0)) && [[ -n "$jobs" ]]; then
+    check restore-destroy-keeps-data true "after destroy, (databases tables) ${kept[*]}; $media media files; $DEST_STACK_NS/stack still at $running; Jobs kept as the record: $jobs"
   else
-    check restore-destroy-keeps-data false "after destroy, (databases tables) ${kept[*]}; Jobs kept: ${jobs:-none}"
+    check restore-destroy-keeps-data false "after destroy, (databases tables) ${kept[*]}; $media media files; $DEST_STACK_NS/stack at $running; Jobs kept: ${jobs:-none}"
   fi
 }
 
@@ -217,7 +297,7 @@ run_restore_drill() {
   seed_destination
   run_restore_corrupt
   init_stack local-restore
-  write_restore_config local-restore "keycloak-db stack-db" false
+  write_restore_config local-restore "keycloak-db stack-db" false full
   step restore-preview-succeeds restore-preview.log pl local-restore preview --diff || true
   step restore-up-succeeds restore-up.log pl local-restore up --yes --skip-preview || {
     check restore-dumps-rows-equal false "the restore stack's up failed"
@@ -227,6 +307,8 @@ run_restore_drill() {
   say "restore stack outputs:"
   cat "$SANDBOX_RUN/outputs-restore.json" >&2
   check_restored_dumps
+  check_restored_media
+  check_scaled_up
   check_restore_verdict
   step restore-second-up-no-changes restore-up-2.log pl local-restore up --yes --skip-preview --expect-no-changes || true
   step restore-destroy-succeeds restore-destroy.log pl local-restore destroy --yes --skip-preview || true

@@ -133,6 +133,13 @@ describe("restore config", () => {
       ["fragalysis-relocation:restore.databases[0].allowNonEmpty: invalid; true or false"],
     ],
     [
+      "scaleUp from not namespace/name = the key and an example",
+      (c) => (c.scaleUp = [{ namespace: "a", statefulSet: "b", from: "stack" }]),
+      [
+        'fragalysis-relocation:restore.scaleUp[0].from: the old cluster\'s "namespace/statefulSet", e.g. "production-stack/stack"',
+      ],
+    ],
+    [
       "scaleUpTimeoutSeconds 0 = the key and the range",
       (c) => (c.scaleUpTimeoutSeconds = 0),
       [

@@ -85,7 +85,7 @@ describe("restore.scaleUp entry without a source count (preview)", () => {
   it("scaledUp fails with one line naming restore.scaleUp[1] and listing the source's counts", async () => {
     assert.equal(
       await rejection(outputs.scaledUp!),
-      `fragalysis-relocation:restore.scaleUp[1]: the source stack ${SOURCE} recorded no replica count for keycloak/keycloak (its originalReplicas has: im-infra/keycloak, production-stack/stack); list only StatefulSets the backup stack quiesced, under the same namespace and name, or scale this one by hand`,
+      `fragalysis-relocation:restore.scaleUp[1]: the source stack ${SOURCE} recorded no replica count for keycloak/keycloak (its originalReplicas has: im-infra/keycloak, production-stack/stack); list only StatefulSets the backup stack quiesced, under the same namespace and name (or name the old one in from), or scale this one by hand`,
     );
   });
 

@@ -127,7 +127,7 @@ describe("ScaleUp", () => {
     });
     assert.equal(
       await rejection(up.scaledUp),
-      `${key(1)}: the source stack ${SOURCE} recorded no replica count for keycloak/keycloak (its originalReplicas has: im-infra/keycloak, production-stack/stack); list only StatefulSets the backup stack quiesced, under the same namespace and name, or scale this one by hand`,
+      `${key(1)}: the source stack ${SOURCE} recorded no replica count for keycloak/keycloak (its originalReplicas has: im-infra/keycloak, production-stack/stack); list only StatefulSets the backup stack quiesced, under the same namespace and name (or name the old one in from), or scale this one by hand`,
     );
     await settle();
     const component = recorder.named("missing");
@@ -159,34 +159,53 @@ describe("scaleUpCounts", () => {
     namespace: id.split("/")[0]!,
     statefulSet: id.split("/")[1]!,
   });
-  const cases: Array<[string, ReturnType<typeof t>[], Record<string, number>, number[] | RegExp]> =
+  const from = (i: number, id: string, old: string) => ({ ...t(i, id), from: old });
+  const cases: Array<
     [
-      [
-        "every entry recorded = the recorded counts in order",
-        [t(0, "im-infra/keycloak"), t(1, "production-stack/stack")],
-        RECORDED,
-        [1, 2],
-      ],
-      ["a recorded 0 = 0 (production had it stopped)", [t(0, "a/b")], { "a/b": 0 }, [0]],
-      [
-        "same name, other namespace = missing",
-        [t(0, "keycloak/keycloak")],
-        RECORDED,
-        /^Error: fragalysis-relocation:restore\.scaleUp\[0\]: .* no replica count for keycloak\/keycloak \(its originalReplicas has: im-infra\/keycloak, production-stack\/stack\);/,
-      ],
-      [
-        "source recorded nothing = has: none",
-        [t(0, "a/b")],
-        {},
-        /no replica count for a\/b \(its originalReplicas has: none\)/,
-      ],
-      [
-        "two missing = one line each",
-        [t(0, "a/b"), t(1, "production-stack/stack"), t(2, "c/d")],
-        RECORDED,
-        /^[^\n]*scaleUp\[0\]: [^\n]* a\/b [^\n]*\n[^\n]*scaleUp\[2\]: [^\n]* c\/d [^\n]*$/,
-      ],
-    ];
+      string,
+      (ReturnType<typeof t> & { from?: string })[],
+      Record<string, number>,
+      number[] | RegExp,
+    ]
+  > = [
+    [
+      "every entry recorded = the recorded counts in order",
+      [t(0, "im-infra/keycloak"), t(1, "production-stack/stack")],
+      RECORDED,
+      [1, 2],
+    ],
+    ["a recorded 0 = 0 (production had it stopped)", [t(0, "a/b")], { "a/b": 0 }, [0]],
+    [
+      "from = the old name's count (a new cluster with other names)",
+      [from(0, "dest-production-stack/stack", "production-stack/stack"), t(1, "im-infra/keycloak")],
+      RECORDED,
+      [2, 1],
+    ],
+    [
+      "from naming what the source did not record = the .from key and what it has",
+      [from(0, "production-stack/stack", "production-stack/worker")],
+      RECORDED,
+      /^Error: fragalysis-relocation:restore\.scaleUp\[0\]\.from: .* no replica count for production-stack\/worker \(its originalReplicas has: im-infra\/keycloak, production-stack\/stack\); set from to one of them$/,
+    ],
+    [
+      "same name, other namespace = missing",
+      [t(0, "keycloak/keycloak")],
+      RECORDED,
+      /^Error: fragalysis-relocation:restore\.scaleUp\[0\]: .* no replica count for keycloak\/keycloak \(its originalReplicas has: im-infra\/keycloak, production-stack\/stack\);/,
+    ],
+    [
+      "source recorded nothing = has: none",
+      [t(0, "a/b")],
+      {},
+      /no replica count for a\/b \(its originalReplicas has: none\)/,
+    ],
+    [
+      "two missing = one line each",
+      [t(0, "a/b"), t(1, "production-stack/stack"), t(2, "c/d")],
+      RECORDED,
+      /^[^\n]*scaleUp\[0\]: [^\n]* a\/b [^\n]*\n[^\n]*scaleUp\[2\]: [^\n]* c\/d [^\n]*$/,
+    ],
+  ];
   for (const [condition, targets, recorded, expected] of cases) {
     it(condition, () => {
       if (Array.isArray(expected)) {
