@@ -131,9 +131,9 @@ export const restoreResult = z.strictObject({
   dumpedFrom: z.string().min(1),
   skippedRoleLines: z.number().int().nonnegative(),
   /**
-   * Each configured login that worked, with how many tables its database holds. Absent from
-   * the result of a Job run before logins were checked: read as none, so a stack's recorded
-   * restore stays readable (and parseRestoreResult still compares it with the configured ones).
+   * Each configured login that worked, with how many tables its database holds. Absent only
+   * from the result of a Job of a program from before logins were checked: a stack's recorded
+   * restore stays readable, and says by the missing field that no login was checked.
    */
   logins: z
     .array(
@@ -143,15 +143,16 @@ export const restoreResult = z.strictObject({
         tables: z.number().int().nonnegative(),
       }),
     )
-    .default([]),
+    .optional(),
   /** Per database: tables, rows and the sha256 of its fingerprint (fingerprint.sh). */
   summary,
 });
 export type RestoreResult = z.infer<typeof restoreResult>;
 
 /**
- * Parses the read-back result and checks it restored the object the source recorded and checked
- * the logins `logins` lists (a Job from another configuration would prove other logins).
+ * Parses the read-back result and checks it restored the object the source recorded and, when
+ * it reports logins, checked the ones `logins` lists (a Job run with other settings would prove
+ * other logins).
  */
 export function parseRestoreResult(
   stdout: string,
@@ -167,7 +168,7 @@ export function parseRestoreResult(
   }
   const names = (list: readonly { user: string; database: string }[]) =>
     list.map((l) => `${l.user}@${l.database}`).join(", ") || "none";
-  if (names(result.logins) !== names(logins)) {
+  if (result.logins !== undefined && names(result.logins) !== names(logins)) {
     throw new Error(
       `${restoreOf(backup)}: the Job checked the logins ${names(result.logins)}, restore.databases[].logins lists ${names(logins)}; it ran with other settings: delete the Job and run pulumi up again`,
     );

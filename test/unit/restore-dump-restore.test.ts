@@ -69,24 +69,26 @@ before(async () => {
     commandStdout: (name) =>
       name === "other-sha-result"
         ? succeeded(resultLine("d".repeat(64)))
-        : name === "logins-result"
-          ? succeeded(resultLine(SHA, LOGINS))
-          : name === "cut-result"
-            ? succeeded(resultLine(SHA).slice(0, 300))
-            : name === "corrupt-result"
-              ? judged(false, {
-                  phase: "Failed",
-                  initContainerStatuses: [
-                    {
-                      name: "fetch",
-                      state: {
-                        terminated: { exitCode: 1, message: `step fetch\n${FETCH_ERROR}\n` },
+        : name === "old-job-result"
+          ? succeeded(JSON.stringify({ ...JSON.parse(resultLine(SHA)), logins: undefined }))
+          : name === "logins-result"
+            ? succeeded(resultLine(SHA, LOGINS))
+            : name === "cut-result"
+              ? succeeded(resultLine(SHA).slice(0, 300))
+              : name === "corrupt-result"
+                ? judged(false, {
+                    phase: "Failed",
+                    initContainerStatuses: [
+                      {
+                        name: "fetch",
+                        state: {
+                          terminated: { exitCode: 1, message: `step fetch\n${FETCH_ERROR}\n` },
+                        },
                       },
-                    },
-                  ],
-                  containerStatuses: [{ name: "restore", state: { waiting: {} } }],
-                })
-              : succeeded(`some log\n${resultLine(SHA)}\n`),
+                    ],
+                    containerStatuses: [{ name: "restore", state: { waiting: {} } }],
+                  })
+                : succeeded(`some log\n${resultLine(SHA)}\n`),
     // The provider's auto-naming, for the credentials Secret the fetch refers to.
     state: (type, name, inputs) =>
       type === "kubernetes:batch/v1:Job"
@@ -310,6 +312,11 @@ describe("DumpRestore", () => {
       Object.keys(fetch).filter((n) => n.startsWith("LOGIN_")),
       [],
     );
+  });
+
+  it("a result without logins (a Job from before they were checked) = read, no logins field", async () => {
+    const r = restore("old-job", { "stack-db": ENTRY });
+    assert.equal((await valueOf(r.result)).logins, undefined);
   });
 
   it("a result with other logins than configured = fails naming both lists", async () => {
