@@ -99,7 +99,8 @@ if [[ "$FETCH_ONLY" == false ]]; then
     # No value: the Secret or its key is missing (the Job reads it as an optional secretKeyRef).
     [[ -n "${!p:-}" ]] ||
       fail "$p is not set or empty: ${!from:-its Secret} has no password for ${!u} (is the Secret there, with that key?); set it before the restore, nothing restored"
-    for table in ${!t:-}; do
+    read -r -a names <<<"${!t:-}" # split on blanks, never globbed
+    for table in ${names[@]+"${names[@]}"}; do
       [[ "$table" =~ ^[a-z_][a-z0-9_\$]*(\.[a-z_][a-z0-9_\$]*)?$ ]] ||
         fail "$t must list unquoted lower-case table names such as django_migrations or public.django_migrations, got '$table'"
     done
@@ -317,7 +318,7 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_s
 SELECT CASE WHEN to_regclass(t) IS NULL THEN 'has no table ' || t
             ELSE 'cannot read table ' || t END
 FROM unnest(string_to_array(:'tables', ' ')) AS t
-WHERE to_regclass(t) IS NULL OR NOT has_table_privilege(to_regclass(t), 'SELECT');
+WHERE t <> '' AND (to_regclass(t) IS NULL OR NOT has_table_privilege(to_regclass(t), 'SELECT'));
 SQL
   ); then
     reason=$(fp_error)

@@ -4,7 +4,7 @@
 // TCP with their passwords (scram-sha-256), their databases holding the expected tables.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SCRIPTS, createBucket, putObject, sha256 } from "../helpers/fixtures";
@@ -209,7 +209,7 @@ describe("restore-dump.sh destination checks", () => {
         ...logins([
           ["fragalysis", "frag", "wrong-secret"],
           ["nobody", "frag", "any-secret"],
-          ["keycloak", "keycloak", "kc-db-secret", "django_migrations"],
+          ["keycloak", "keycloak", "kc-db-secret", " django_migrations  "],
           ["fragalysis", "frag", "frag-user-secret", "django_migrations private_t"],
           ["keycloak", "no_db", "kc-db-secret"],
         ]),
@@ -241,6 +241,9 @@ describe("restore-dump.sh destination checks", () => {
         EXPECTED_SIZE: "1",
       };
       const ok = logins([["fragalysis", "frag", "frag-user-secret", "django_migrations"]]);
+      const globbed = path.join(work, "globbed");
+      mkdirSync(globbed, { recursive: true });
+      writeFileSync(path.join(globbed, "auth_user"), "");
       for (const [bad, pattern] of [
         [{ LOGIN_COUNT: "two" }, /^restore-dump.sh: ERROR: LOGIN_COUNT must be a whole decimal/],
         [
@@ -250,8 +253,13 @@ describe("restore-dump.sh destination checks", () => {
         [{ LOGIN_COUNT: "2" }, /^restore-dump.sh: ERROR: LOGIN_1_USER must be a PostgreSQL role/],
         [{ LOGIN_0_DATABASE: "frag db" }, /LOGIN_0_DATABASE must be a database name/],
         [{ LOGIN_0_TABLES: "Django_Migrations" }, /LOGIN_0_TABLES must list unquoted lower-case/],
+        // Not a glob: the working directory holds a name that would pass.
+        [{ LOGIN_0_TABLES: "django_migrations *" }, /LOGIN_0_TABLES must list .*, got '\*'$/],
       ] as const) {
-        const r = await restore(target, { ...settings, ...ok, ...bad });
+        const r = await run("bash", [SCRIPT], {
+          env: { ...moto.env, ...tcpEnv(target), ...settings, ...ok, ...bad },
+          cwd: globbed,
+        });
         assert.match(oneErrorLine(r, "restore-dump.sh"), pattern);
         assert.doesNotMatch(r.stderr, /step /);
         assert.doesNotMatch(r.stderr, SECRETS);
