@@ -269,7 +269,7 @@ test("targets: each just past its goal = not met, the others unchanged", () => {
   );
 });
 
-test("the result has the JSON shape issue 14 asks for, and the table shows every contender", () => {
+test("the result has the JSON shape issue 20 asks for, and the table shows every contender", () => {
   const rows = [
     contender("runbook: aws s3 cp", "small", 10, MIB, m(2)),
     contender("sync", "small", 10, MIB, m(1)),
@@ -316,9 +316,20 @@ test("the result has the JSON shape issue 14 asks for, and the table shows every
   for (const k of ["runbookSeconds", "twoPhaseSeconds"])
     assert.equal(typeof j.downtime[k], "number");
   assert.ok(Array.isArray(j.downtime.phases.twoPhase));
+  for (const k of ["assumptions", "phases", "runbookSeconds", "twoPhaseSeconds", "ratio"])
+    assert.ok(k in j.downtime.projection, `downtime.projection.${k}`);
+  assert.equal(j.targets.length, 7);
+  for (const t of j.targets)
+    assert.deepEqual(
+      ["name", "value", "goal", "met", "from"].filter((k) => !(k in t)),
+      [],
+      t.name,
+    );
   const text = table(r);
   assert.match(text, /\| small \| sync \| 10 \| 1\.0 \| 1\.0 \| 10\.0 \| 1\.0 \| 2\.00x \|/);
   assert.match(text, /\| two-phase \| \*\*window\*\* \| \*\*3\.0\*\* \|/);
+  assert.match(text, /Downtime projected to production \(135000 files, 240\.0 GiB of media;/);
+  assert.match(text, /Issue 14's small-files ratio: 2\.00x the runbook \(sync\)/);
   assert.equal(j.ceiling.sweep.length, 3, "the whole sweep is in the JSON");
   assert.match(
     text,
