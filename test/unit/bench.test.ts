@@ -360,4 +360,15 @@ test("bench options: defaults, validation with the option's name", () => {
   assert.equal(o.ceilingSeconds, 3);
   assert.equal(parseArgs(["--ceiling-seconds", "1.5"]).ceilingSeconds, 1.5);
   assert.throws(() => parseArgs(["--ceiling-seconds", "0.1"]), /--ceiling-seconds/);
+  assert.deepEqual(o.prodDumpMiB, {}, "the projection keeps the measured dumps unless told");
+  assert.deepEqual(parseArgs(["--prod-dump-mib", "keycloak=50,stack=2048.5"]).prodDumpMiB, {
+    keycloak: 50,
+    stack: 2048.5,
+  });
+  for (const bad of ["stack", "stack=-1", "django=5", "stack=5MiB"])
+    assert.throws(
+      () => parseArgs(["--prod-dump-mib", bad]),
+      /--prod-dump-mib wants keycloak=MiB,stack=MiB \(gzip sizes\), got/,
+      bad,
+    );
 });
