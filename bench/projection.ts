@@ -75,7 +75,7 @@ export function fitScan(runs: Run[]): Cost {
         fixedSeconds: fixed,
         perFileSeconds: perFile,
         perMiBSeconds: 0,
-        how: `scan ${f1(fixed)} s + ${ms(perFile)} ms/file, fitted through ${a.name} re-runs of ${a.fixture} and ${b.fixture}`,
+        how: `scan ${f1(fixed)} s + ${ms(perFile)} ms/file, fitted through ${a.name} of ${a.fixture} and ${b.fixture}`,
       };
   }
   const big = b ?? a;
@@ -83,7 +83,11 @@ export function fitScan(runs: Run[]): Cost {
     fixedSeconds: 0,
     perFileSeconds: big.seconds / big.files,
     perMiBSeconds: 0,
-    how: `scan ${ms(big.seconds / big.files)} ms/file, from ${big.name} re-run of ${big.fixture} alone`,
+    how:
+      `scan ${ms(big.seconds / big.files)} ms/file, from ${big.name} of ${big.fixture} alone` +
+      (b
+        ? " (the re-runs' slope came out negative: fixed costs dominate at these sizes; an upper bound)"
+        : ""),
   };
 }
 
@@ -165,23 +169,27 @@ function modelOf(p: Phase, d: DowntimeRun, runs: Run[]): Model {
     perMiBSeconds: p.bytes > 0 ? p.seconds / (p.bytes / MIB) : 0,
     how: `${p.bytes > 0 ? ms(p.seconds / (p.bytes / MIB)) : "0"} ms/MiB of this phase (${why})`,
   });
-  const fullCopies = (pick: (r: Run) => boolean) => {
+  // The fit through a contender's full copies of both fixtures, or why there is none, and its
+  // full copy of the downtime's fixture for a per-MiB fallback.
+  const fullCopies = (pick: (r: Run) => boolean, who: string) => {
     const rows = runs.filter((r) => pick(r) && !r.name.endsWith(RERUN));
     const a = rows.find((r) => r.fixture !== d.fixture);
     const b = rows.find((r) => r.fixture === d.fixture);
-    return a && b ? fitFilesAndBytes(a, b) : undefined;
+    const fit = a && b ? fitFilesAndBytes(a, b) : undefined;
+    const why = !(a && b)
+      ? `no full copies of both fixtures by ${who}`
+      : `the fit through ${who}'s full copies of both fixtures has a negative part: fixed costs dominate at these sizes`;
+    return { fit, why, here: b };
   };
   switch (p.kind) {
     case "dump":
       return { cost: perMiBOnly("pg_dumpall | gzip in proportion to its output") };
     case "dump-copy":
       return { cost: perMiBOnly("one size measured, its fixed cost scales too: an upper bound") };
-    case "tree-copy":
-      return {
-        cost:
-          fullCopies((r) => r.name.includes("runbook")) ??
-          perMiBOnly("no positive per-file/per-MiB fit of the runbook's copies"),
-      };
+    case "tree-copy": {
+      const f = fullCopies((r) => r.name.includes("runbook"), "the runbook");
+      return { cost: f.fit ?? perMiBOnly(f.why) };
+    }
     case "final-sync": {
       const own = runs.filter((r) => r.name === `${d.tool}${RERUN}`);
       const reruns = own.length > 0 ? own : runs.filter((r) => r.name.endsWith(RERUN));
@@ -194,12 +202,24 @@ function modelOf(p: Phase, d: DowntimeRun, runs: Run[]): Model {
               perMiBSeconds: 0,
               how: "all of this phase per tree file (no re-run measured)",
             };
-      const send = fullCopies((r) => r.name === d.tool) ?? {
-        fixedSeconds: 0,
-        perFileSeconds: 0,
-        perMiBSeconds: 0,
-        how: `nothing (no two full copies by ${d.tool} to fit it from): all in the scan`,
-      };
+      const f = fullCopies((r) => r.name === d.tool, d.tool);
+      const here = f.here;
+      // Without a fit, a full copy's MiB/s (its scan included: an upper bound) prices the bytes.
+      const send: Cost =
+        f.fit ??
+        (here && here.bytes > 0
+          ? {
+              fixedSeconds: 0,
+              perFileSeconds: 0,
+              perMiBSeconds: here.seconds / (here.bytes / MIB),
+              how: `${ms(here.seconds / (here.bytes / MIB))} ms/MiB of its full copy of ${here.fixture} (${f.why})`,
+            }
+          : {
+              fixedSeconds: 0,
+              perFileSeconds: 0,
+              perMiBSeconds: 0,
+              how: `nothing: all in the scan (${f.why})`,
+            });
       return { cost: scan, send };
     }
   }

@@ -106,6 +106,10 @@ test("fits: per file and per MiB through two full copies, fixed and per file thr
   close(fitScan([runs[4]!]).perFileSeconds, 0.002, "one re-run");
   const bigFaster = fitScan([run("r", "s", 100, 1, 3), run("r", "p", 1000, 1, 2)]);
   assert.equal(bigFaster.fixedSeconds, 0);
+  assert.match(
+    bigFaster.how,
+    /slope came out negative: fixed costs dominate at these sizes; an upper bound/,
+  );
   close(bigFaster.perFileSeconds, 0.002, "negative slope");
 });
 
@@ -146,10 +150,7 @@ test("projection = the measured phases' models at production's figures, by hand"
   );
   assert.equal(p.assumptions.dumps[1]!.source, "kept as measured");
   assert.equal(p.assumptions.media.files, 10000);
-  assert.match(
-    sync.model,
-    /fitted through sync-dir\.sh, rclone, re-run re-runs of production and small/,
-  );
+  assert.match(sync.model, /fitted through sync-dir\.sh, rclone, re-run of production and small/);
   // the table carries every phase and both windows
   const lines = projectionLines(p).join("\n");
   assert.match(
@@ -169,10 +170,25 @@ test("projection without the fits it needs = per MiB of the phase itself, said i
   const media = p.phases.find((x) => x.kind === "tree-copy")!;
   // 22 s for 200 MiB = 0.11 s/MiB x 20,000 MiB = 2,200 s (the same here by construction)
   close(media.seconds, 2200, "media per MiB");
-  assert.match(media.model, /ms\/MiB of this phase \(no positive per-file\/per-MiB fit/);
-  // final sync: all per tree file: 2.84 s / 100 files x 10,000 = 284 s (the send not fitted)
+  assert.match(
+    media.model,
+    /ms\/MiB of this phase \(no full copies of both fixtures by the runbook\)/,
+  );
+  // final sync: the scan all per tree file (no re-run): 2.84 s / 100 files
   const sync = p.phases.find((x) => x.kind === "final-sync")!;
   close(sync.seconds, 284, "final sync per tree file");
   assert.match(sync.model, /no re-run measured/);
   close(p.twoPhaseSeconds, 284, "the media lane is now the slowest");
+  // the send priced by the tool's full copy of production, 2.2 s / 200 MiB = 11 ms/MiB:
+  // model at the fixture 2.84 + 0.011 x 30 = 3.17 s, at production 284 + 0.011 x 3,000 = 317 s,
+  // scaled by 2.84 / 3.17: 284 s
+  assert.match(
+    sync.model,
+    /sending 11\.000 ms\/MiB of its full copy of production \(no full copies of both/,
+  );
+  // a small copy slower than the fixed-cost-free fit allows: the reason is the negative part
+  const slowSmall = [run("runbook: aws s3 cp", "small", 1000, 10, 200), ...only];
+  const m2 = project(down, slowSmall, target).phases.find((x) => x.kind === "tree-copy")!;
+  close(m2.seconds, 2200, "media per MiB, fit refused");
+  assert.match(m2.model, /has a negative part: fixed costs dominate at these sizes/);
 });
