@@ -41,7 +41,7 @@ const runs: Run[] = [
   run(`${TOOL}, re-run`, "small", 1000, 10, 2),
   run(`${TOOL}, re-run`, "production", 100, 200, 1.1),
   // another tool's re-run: not the two-phase's, so not used for its scan
-  run("sync-dir.sh, aws, re-run", "small", 1000, 10, 50),
+  run("sync-dir.sh, aws, re-run", "production", 100, 200, 50),
 ];
 
 const phase = (
