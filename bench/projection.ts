@@ -183,7 +183,7 @@ function modelOf(p: Phase, d: DowntimeRun, runs: Run[]): Model {
   };
   switch (p.kind) {
     case "dump":
-      return { cost: perMiBOnly("pg_dumpall | gzip in proportion to its output") };
+      return { cost: perMiBOnly("pg_dumpall and gzip in proportion to their output") };
     case "dump-copy":
       return { cost: perMiBOnly("one size measured, its fixed cost scales too: an upper bound") };
     case "tree-copy": {

@@ -275,9 +275,11 @@ export function projectionLines(p: Projection): string[] {
     "| sequence | phase | measured s | fixture files / MiB | production files / MiB | scale | projected s | model |",
     "|---|---|---:|---:|---:|---:|---:|---|",
   ];
+  // A model's words may hold a "|" (a pipeline): escaped, so the table keeps its columns.
+  const cell = (t: string) => t.replace(/\|/g, "\\|");
   for (const x of p.phases) {
     out.push(
-      `| ${x.sequence} | ${x.name} | ${f1(x.measuredSeconds)} | ${x.fixture.files} / ${f1(x.fixture.bytes / MIB)} | ${x.production.files} / ${f1(x.production.bytes / MIB)} | ${x.scale.toFixed(2)} | ${f1(x.seconds)} | ${x.model} |`,
+      `| ${x.sequence} | ${cell(x.name)} | ${f1(x.measuredSeconds)} | ${x.fixture.files} / ${f1(x.fixture.bytes / MIB)} | ${x.production.files} / ${f1(x.production.bytes / MIB)} | ${x.scale.toFixed(2)} | ${f1(x.seconds)} | ${cell(x.model)} |`,
     );
   }
   out.push(`| runbook | **window** | | | | | **${f1(p.runbookSeconds)}** | sum of its phases |`);

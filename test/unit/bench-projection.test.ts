@@ -151,7 +151,11 @@ test("projection = the measured phases' models at production's figures, by hand"
   assert.equal(p.assumptions.dumps[1]!.source, "kept as measured");
   assert.equal(p.assumptions.media.files, 10000);
   assert.match(sync.model, /fitted through sync-dir\.sh, rclone, re-run of production and small/);
-  // the table carries every phase and both windows
+  // the table carries every phase and both windows, a "|" in a model escaped
+  assert.match(
+    projectionLines({ ...p, phases: [{ ...media, model: "a | b" }] }).join("\n"),
+    /\| 2200\.0 \| a \\\| b \|$/m,
+  );
   const lines = projectionLines(p).join("\n");
   assert.match(
     lines,
