@@ -13,6 +13,7 @@ import {
   mkdirSync,
   readdirSync,
   rmSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -25,15 +26,17 @@ import { startCluster, PG_BIN, type Cluster } from "../test/helpers/postgres";
 import { startMoto, startVersitygw, tempDir, toolCacheBin } from "../test/helpers/servers";
 import { measureCeiling } from "./ceiling";
 import { findServerPid, measure } from "./measure";
+import { PRODUCTION_TARGET, project, type Phase } from "./projection";
 import {
   contender,
   bestOf,
+  RERUN,
+  rerunFraction,
   targets,
   table,
   type BenchResult,
   type Contender,
   type Downtime,
-  type Phase,
 } from "./report";
 import { MIB, productionFiles, productionSizes, smallFileSizes } from "./sizes";
 
@@ -49,6 +52,8 @@ export interface Options {
   prodFraction: number;
   dbMiB: number;
   changedPercent: number;
+  /** gzip MiB of each database's dump at production, for the projection; unnamed: as measured. */
+  prodDumpMiB: Record<string, number>;
   ceilingSeconds: number;
   syncEnv: Record<string, string>;
   only: string[]; // contender keys; empty = all
@@ -65,6 +70,7 @@ export function parseArgs(argv: string[]): Options {
     prodFraction: 0.01,
     dbMiB: 200,
     changedPercent: 1,
+    prodDumpMiB: {},
     ceilingSeconds: 3,
     syncEnv: {},
     only: [],
@@ -95,6 +101,13 @@ export function parseArgs(argv: string[]): Options {
     else if (a === "--ceiling-seconds") {
       o.ceilingSeconds = num();
       if (o.ceilingSeconds < 0.5) throw new Error("--ceiling-seconds needs a number >= 0.5");
+    } else if (a === "--prod-dump-mib") {
+      for (const kv of value().split(",")) {
+        const m = /^(keycloak|stack)=(\d+(?:\.\d+)?)$/.exec(kv);
+        if (!m)
+          throw new Error(`--prod-dump-mib wants keycloak=MiB,stack=MiB (gzip sizes), got '${kv}'`);
+        o.prodDumpMiB[m[1]!] = Number(m[2]);
+      }
     } else if (a === "--sync-env") {
       for (const kv of value().split(",")) {
         const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(kv);
@@ -111,7 +124,7 @@ export function parseArgs(argv: string[]): Options {
     else if (a === "--help" || a === "-h") {
       process.stdout.write(
         "npm run bench -- [--server versitygw|moto] [--small-files 20000] [--prod-fraction 0.01]\n" +
-          "  [--db-mib 200] [--changed-percent 1] [--ceiling-seconds 3] [--sync-env NAME=value,...] [--only runbook,aws,rclone-debian,rclone-built]\n" +
+          "  [--db-mib 200] [--changed-percent 1] [--prod-dump-mib keycloak=MiB,stack=MiB] [--ceiling-seconds 3] [--sync-env NAME=value,...] [--only runbook,aws,rclone-debian,rclone-built]\n" +
           "  [--json] [--keep]\n",
       );
       process.exit(0);
@@ -159,18 +172,24 @@ async function makeFixture(root: string, name: string, sizes: number[]): Promise
   return { name, media, files: files.sort(), bytes };
 }
 
-/** Appends a line to every (100/percent)-th file: the delta of a live stack. */
-function changeFiles(f: Fixture, percent: number): { files: number; bytes: number } {
+/**
+ * Appends a line to every (100/percent)-th file: the delta of a live stack. `sent` is the
+ * changed files' whole sizes (a sync sends a changed file whole).
+ */
+function changeFiles(f: Fixture, percent: number): { files: number; bytes: number; sent: number } {
   const step = Math.max(1, Math.round(100 / percent));
   let files = 0;
   let bytes = 0;
+  let sent = 0;
   for (let i = 0; i < f.files.length; i += step, files++) {
     const line = `changed while live ${Date.now()}\n`;
-    appendFileSync(path.join(f.media, f.files[i]!), line);
+    const file = path.join(f.media, f.files[i]!);
+    appendFileSync(file, line);
     bytes += line.length;
+    sent += statSync(file).size;
   }
   f.bytes += bytes;
-  return { files, bytes };
+  return { files, bytes, sent };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,28 +376,46 @@ async function contenders(
   );
   for (const key of keys) {
     const bucket = await ctx.server.newBucket();
+    let verified = false;
     log(`${f.name}: ${NAMES[key]}`);
     const m = await measure(ctx.server.pid, async () => {
       if (key === "runbook") {
         await runbookCopy(ctx, f.media, bucket, "media/");
         return f.files.length;
       }
-      return (await syncDir(ctx, key, f.media, `s3://${bucket}/media/`)).uploaded;
+      const r = await syncDir(ctx, key, f.media, `s3://${bucket}/media/`);
+      verified = r.verifiedAt !== "";
+      return r.uploaded;
     });
-    const row = contender(NAMES[key], f.name, f.files.length, f.bytes, m, m.value);
+    const row = contender(
+      NAMES[key],
+      f.name,
+      f.files.length,
+      f.bytes,
+      m,
+      m.value,
+      key === "runbook" ? null : verified,
+    );
     rows.push(row);
     log(
       `${f.name}: ${row.name}: ${row.seconds.toFixed(1)} s, ${row.filesPerSecond.toFixed(0)} files/s`,
     );
     if (key !== "runbook" && (rerun === undefined || key === "rclone-built")) {
       // The same sync again, nothing changed: what a re-run (or a final sync of an idle tree) costs.
-      const again = await measure(
-        ctx.server.pid,
-        async () => (await syncDir(ctx, key, f.media, `s3://${bucket}/media/`)).uploaded,
+      const again = await measure(ctx.server.pid, () =>
+        syncDir(ctx, key, f.media, `s3://${bucket}/media/`),
       );
-      if (again.value !== 0)
-        throw new Error(`re-run of ${row.name} sent ${again.value} files; expected none`);
-      rerun = contender(`${NAMES[key]}, re-run`, f.name, f.files.length, f.bytes, again, 0);
+      if (again.value.uploaded !== 0)
+        throw new Error(`re-run of ${row.name} sent ${again.value.uploaded} files; expected none`);
+      rerun = contender(
+        `${NAMES[key]}${RERUN}`,
+        f.name,
+        f.files.length,
+        f.bytes,
+        again,
+        0,
+        again.value.verifiedAt !== "",
+      );
     }
     await ctx.server.dropBucket(bucket);
   }
@@ -429,12 +466,31 @@ async function dump(db: Db, dir: string): Promise<number> {
   return Number(execFileSync("stat", ["-c", "%s", final]).toString());
 }
 
-async function timed<T>(phases: Phase[], name: string, work: () => Promise<T>): Promise<T> {
+type Moved = Omit<Phase, "name" | "seconds">;
+
+/** Times `work` as a phase; `moved` says what it moved (from its value, for a dump's size). */
+async function timed<T>(
+  phases: Phase[],
+  name: string,
+  moved: (v: T) => Moved,
+  work: () => Promise<T>,
+): Promise<T> {
   const t0 = process.hrtime.bigint();
   const v = await work();
-  phases.push({ name, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+  phases.push({ name, seconds: Number(process.hrtime.bigint() - t0) / 1e9, ...moved(v) });
   return v;
 }
+
+const dumpMoved =
+  (kind: "dump" | "dump-copy", db: string) =>
+  (bytes: number): Moved => ({ kind, db, files: 1, bytes, treeFiles: 0 });
+
+/** The backup file a dump() left in dir. */
+const newestBackup = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.startsWith("backup-"))
+    .sort()
+    .pop()!;
 
 function copyLatest(ctx: Ctx, dir: string, uri: string, notBefore: string): Promise<Ran> {
   return must("bash", [path.join(SCRIPTS, "copy-latest.sh")], {
@@ -456,7 +512,7 @@ async function downtime(
   tool: "aws" | "rclone-debian" | "rclone-built",
   root: string,
   log: (m: string) => void,
-): Promise<Downtime> {
+): Promise<Omit<Downtime, "projection">> {
   const dumpMiB: Record<string, number> = {};
   // Runbook, made as fresh: after the quiesce, each dump, then the media, then each dump's copy.
   log("downtime: runbook sequence");
@@ -467,25 +523,40 @@ async function downtime(
   for (const db of dbs) {
     const dir = path.join(root, "runbook", db.name);
     rbDirs.push(dir);
-    await timed(rb, `pg_dumpall, gzip ${db.name}`, () => dump(db, dir));
+    await timed(rb, `pg_dumpall, gzip ${db.name}`, dumpMoved("dump", db.name), () => dump(db, dir));
   }
-  await timed(rb, `aws s3 cp --recursive media (${f.files.length} files)`, () =>
-    runbookCopy(ctx, f.media, rbBucket, "media/"),
+  const tree: Moved = {
+    kind: "tree-copy",
+    db: "",
+    files: f.files.length,
+    bytes: f.bytes,
+    treeFiles: f.files.length,
+  };
+  await timed(
+    rb,
+    `aws s3 cp --recursive media (${f.files.length} files)`,
+    () => tree,
+    () => runbookCopy(ctx, f.media, rbBucket, "media/"),
   );
   for (const [i, db] of dbs.entries()) {
-    const file = readdirSync(rbDirs[i]!).find((n) => n.startsWith("backup-"))!;
-    await timed(rb, `aws s3 cp ${db.name} dump`, () =>
-      must(
-        "aws",
-        [
-          "s3",
-          "cp",
-          "--only-show-errors",
-          path.join(rbDirs[i]!, file),
-          `s3://${rbBucket}/${db.name}/`,
-        ],
-        ctx.server.env,
-      ),
+    const file = newestBackup(rbDirs[i]!);
+    const bytes = statSync(path.join(rbDirs[i]!, file)).size;
+    await timed(
+      rb,
+      `aws s3 cp ${db.name} dump`,
+      () => dumpMoved("dump-copy", db.name)(bytes),
+      () =>
+        must(
+          "aws",
+          [
+            "s3",
+            "cp",
+            "--only-show-errors",
+            path.join(rbDirs[i]!, file),
+            `s3://${rbBucket}/${db.name}/`,
+          ],
+          ctx.server.env,
+        ),
     );
   }
   const runbookSeconds = Number(process.hrtime.bigint() - rbStart) / 1e9;
@@ -496,22 +567,36 @@ async function downtime(
   log(`downtime: two-phase (${tool})`);
   const bucket = await ctx.server.newBucket();
   const t0 = process.hrtime.bigint();
-  await syncDir(ctx, tool, f.media, `s3://${bucket}/media/`);
+  const pre = await syncDir(ctx, tool, f.media, `s3://${bucket}/media/`);
   const preSyncSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const changed = changeFiles(f, ctx.options.changedPercent);
   const quiescedAt = isoSeconds();
   const tp: Phase[] = [];
   const start = process.hrtime.bigint();
   const [final] = await Promise.all([
-    timed(tp, `final media sync (${changed.files} changed of ${f.files.length})`, () =>
-      syncDir(ctx, tool, f.media, `s3://${bucket}/media/`),
+    timed(
+      tp,
+      `final media sync (${changed.files} changed of ${f.files.length})`,
+      (r) => ({
+        kind: "final-sync",
+        db: "",
+        files: r.uploaded,
+        bytes: changed.sent,
+        treeFiles: f.files.length,
+      }),
+      () => syncDir(ctx, tool, f.media, `s3://${bucket}/media/`),
     ),
     ...dbs.map(async (db) => {
       const dir = path.join(root, "two-phase", db.name);
-      dumpMiB[db.name] =
-        (await timed(tp, `pg_dumpall, gzip ${db.name}`, () => dump(db, dir))) / MIB;
-      await timed(tp, `copy-latest.sh ${db.name} dump`, () =>
-        copyLatest(ctx, dir, `s3://${bucket}/${db.name}/`, quiescedAt),
+      const bytes = await timed(tp, `pg_dumpall, gzip ${db.name}`, dumpMoved("dump", db.name), () =>
+        dump(db, dir),
+      );
+      dumpMiB[db.name] = bytes / MIB;
+      await timed(
+        tp,
+        `copy-latest.sh ${db.name} dump`,
+        () => dumpMoved("dump-copy", db.name)(bytes),
+        () => copyLatest(ctx, dir, `s3://${bucket}/${db.name}/`, quiescedAt),
       );
     }),
   ]);
@@ -521,10 +606,15 @@ async function downtime(
   await ctx.server.dropBucket(bucket);
   return {
     fixture: f.name,
+    fixtureFiles: f.files.length,
+    fixtureBytes: f.bytes,
+    tool: NAMES[tool],
     runbookSeconds,
     twoPhaseSeconds,
     preSyncSeconds,
+    syncsVerified: pre.verifiedAt !== "" && final.verifiedAt !== "",
     changedFiles: changed.files,
+    changedBytes: changed.sent,
     phases: { runbook: rb, twoPhase: tp },
     database: dbs.map((db) => ({
       name: db.name,
@@ -599,12 +689,20 @@ async function main(): Promise<void> {
     const best = bestOf(p.rows, "production");
     const tool = (Object.entries(NAMES).find(([, n]) => n === best.name)?.[0] ?? "rclone-built") as
       "aws" | "rclone-debian" | "rclone-built";
-    const down = await downtime(ctx, prod, dbs, tool, root, log);
-    const reruns = [s.rerun, p.rerun].filter((r): r is Contender => r !== undefined);
-    const fullOf = (r: Contender) =>
-      all.find((c) => c.fixture === r.fixture && `${c.name}, re-run` === r.name)!;
-    const rerunTargets = reruns.map((r) => ({ r, fraction: r.seconds / fullOf(r).seconds }));
-    const worst = rerunTargets.reduce((a, b) => (b.fraction > a.fraction ? b : a));
+    const measuredDown = await downtime(ctx, prod, dbs, tool, root, log);
+    for (const r of [s.rerun, p.rerun]) if (r) all.push(r);
+    const down: Downtime = {
+      ...measuredDown,
+      projection: project(measuredDown, all, {
+        ...PRODUCTION_TARGET,
+        dumpBytes: Object.fromEntries(
+          Object.entries(options.prodDumpMiB).map(([k, v]) => [k, v * MIB]),
+        ),
+      }),
+    };
+    const worst = [small.name, prod.name]
+      .map((fx) => ({ fx, r: rerunFraction(all, fx) }))
+      .reduce((a, b) => (b.r.fraction > a.r.fraction ? b : a));
     const result: BenchResult = {
       server: { name: server.name, version: server.version },
       ceiling: ceil,
@@ -615,14 +713,9 @@ async function main(): Promise<void> {
         ]),
       ),
       contenders: all,
-      rerun: {
-        name: `${worst.r.name} (${worst.r.fixture})`,
-        seconds: worst.r.seconds,
-        fullSeconds: fullOf(worst.r).seconds,
-        fraction: worst.fraction,
-      },
+      rerun: { ...worst.r, name: `${worst.r.name} (${worst.fx})` },
       downtime: down,
-      targets: targets(all, ceil, down, worst.fraction),
+      targets: targets(all, ceil, down),
       machine: {
         ...info,
         loadAverageAtEnd: os
@@ -632,7 +725,6 @@ async function main(): Promise<void> {
       },
       seconds: (Date.now() - started) / 1000,
     };
-    for (const r of reruns) result.contenders.push(r);
     process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${table(result)}\n`);
   } finally {
     await server.stop();
