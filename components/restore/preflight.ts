@@ -68,8 +68,14 @@ export class RestorePreflight extends pulumi.ComponentResource {
 
     const keysPresent = args.secrets.map((s) => {
       const id = `${s.namespace}/${s.name}`;
-      // The SDK marks a Secret's data and stringData secret in state (additionalSecretOutputs).
-      const read = k8s.core.v1.Secret.get(`${name}-secret-${s.namespace}-${s.name}`, id, child);
+      // The SDK marks a Secret's data and stringData secret in state (additionalSecretOutputs);
+      // its metadata too here: a Secret made with `kubectl apply` carries its whole content in
+      // the kubectl.kubernetes.io/last-applied-configuration annotation, which the read would
+      // otherwise put plain into the state and `pulumi preview --diff` (seen in the sandbox).
+      const read = k8s.core.v1.Secret.get(`${name}-secret-${s.namespace}-${s.name}`, id, {
+        ...child,
+        additionalSecretOutputs: ["metadata"],
+      });
       // Only the key names are looked at; the result is a plain boolean, never the data.
       return pulumi.unsecret(
         read.data.apply((data) => {

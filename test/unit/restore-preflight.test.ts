@@ -137,7 +137,12 @@ describe("RestorePreflight", () => {
       expected.map((e) => [...e]).sort(),
     );
     for (const s of children.filter((r) => r.type === "kubernetes:core/v1:Secret")) {
-      assert.deepEqual([...new Set(s.additionalSecretOutputs)].sort(), ["data", "stringData"]);
+      // metadata too: kubectl apply's last-applied annotation holds the Secret's content.
+      assert.deepEqual([...new Set(s.additionalSecretOutputs)].sort(), [
+        "data",
+        "metadata",
+        "stringData",
+      ]);
     }
     // The component's outputs are a boolean and counts: the password never reaches them.
     assert.doesNotMatch(JSON.stringify(await valueOf(p.scaleUpReplicas)), new RegExp(PASSWORD));
