@@ -9,7 +9,7 @@
 //          owned by the CronJob (its history limit would delete it). `pulumi.com/skipAwait`: the
 //          provider's await judges only conditions, and the image exits 0 on failure, so the
 //          judge below is the one place that decides;
-//   judge  local.Command, scripts/refresh-judge.sh: bounded wait until the Job is Complete or
+//   judge  local.Command, scripts/refresh-judge.sh (shared/job-judge.ts): bounded wait until the Job is Complete or
 //          Failed, prints its status and its pods' status; judgeRefresh() turns that into the
 //          verdict or ONE line naming the Job and its message. The copy's settings are computed
 //          from the verdict, so a failed verdict means the copy is never even registered.
@@ -26,6 +26,7 @@ import { REFRESH_JOB_PREFIX } from "./config";
 import { OperatorError } from "./operator-error";
 import { judgeRefresh, RefreshFailed, type RefreshVerdict } from "./refresh-verdict";
 import { script } from "./scripts";
+import { judgeJob } from "./shared/job-judge";
 
 /** Labels and annotation that mark a refresh Job as this stack's, by CronJob. */
 export const REFRESH_OF_LABEL = "relocation.fragalysis/refresh-of";
@@ -168,26 +169,11 @@ export class BackupRefresh extends pulumi.ComponentResource {
       { parent: this, dependsOn: [wait], deleteBeforeReplace: true },
     );
 
-    const judgeScript = script("refresh-judge.sh");
-    this.judge = new command.local.Command(
+    this.judge = judgeJob(
       `${name}-judge`,
-      {
-        interpreter: ["/bin/bash", "-c"],
-        create: judgeScript.text,
-        environment: {
-          NAMESPACE: args.namespace,
-          JOB_NAME: this.job.metadata.name,
-          TIMEOUT_SECONDS: String(timeoutSeconds),
-          ...context,
-        },
-        // A replaced Job (new uid) is judged again.
-        triggers: [this.job.metadata.uid, judgeScript.sha256],
-      },
-      {
-        parent: this,
-        dependsOn: [this.job],
-        customTimeouts: { create: `${timeoutSeconds + 120}s` },
-      },
+      this.job,
+      { namespace: args.namespace, timeoutSeconds, kubeContext: args.kubeContext },
+      { parent: this },
     );
 
     // Two views of the judgement: `outcome` never fails (for outputs), `verdict` fails the

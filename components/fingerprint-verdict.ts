@@ -2,6 +2,13 @@
 // Pure: scripts/refresh-judge.sh's stdout in (the Job's status, then one line per pod's status),
 // the fingerprint out (the succeeded pod's termination message, checked against the shared
 // contract), or ONE line naming the Job and why there is none.
+import {
+  byStart,
+  readJudged,
+  trueCondition,
+  unreadable,
+  type PodStatus,
+} from "./shared/judged-job";
 import { oldFingerprint, type OldFingerprint } from "./shared/outputs";
 
 export class FingerprintFailed extends Error {
@@ -11,19 +18,11 @@ export class FingerprintFailed extends Error {
   }
 }
 
-interface PodStatus {
-  readonly phase?: string;
-  readonly startTime?: string;
-  readonly containerStatuses?: {
-    readonly state?: { readonly terminated?: { readonly message?: string } };
-  }[];
-}
-
 /** The first container's termination message of each pod in `phase`, oldest pod first. */
 function messages(pods: readonly PodStatus[], phase?: string): string[] {
   return [...pods]
     .filter((p) => phase === undefined || p.phase === phase)
-    .sort((a, b) => (a.startTime ?? "").localeCompare(b.startTime ?? ""))
+    .sort(byStart)
     .map((p) => (p.containerStatuses?.[0]?.state?.terminated?.message ?? "").trim());
 }
 
@@ -38,27 +37,17 @@ function lastLine(message: string): string {
 
 export function judgeFingerprint(job: string, stdout: string): OldFingerprint {
   const see = `see README "The old side's fingerprint"`;
-  const lines = stdout.split("\n").filter((l) => l.trim() !== "");
-  let status: { conditions?: { type?: string; status?: string; reason?: string }[] };
-  let pods: PodStatus[];
-  try {
-    status = (JSON.parse(lines[0] ?? "") ?? {}) as typeof status;
-    pods = lines.slice(1).map((l) => JSON.parse(l) as PodStatus);
-  } catch {
-    throw new FingerprintFailed(
-      `fingerprint Job ${job}: cannot read its status (got "${stdout.slice(0, 200).replace(/\s+/g, " ").trim()}")`,
-    );
-  }
-  const condition = (type: string) =>
-    (status.conditions ?? []).find((c) => c.type === type && c.status === "True");
-  const failed = condition("Failed");
+  const judged = readJudged(stdout);
+  if (!judged) throw new FingerprintFailed(`fingerprint Job ${job}: ${unreadable(stdout)}`);
+  const { status, pods } = judged;
+  const failed = trueCondition(status, "Failed");
   if (failed) {
     const last = messages(pods).pop() ?? "";
     throw new FingerprintFailed(
       `fingerprint Job ${job} failed (${failed.reason ?? "Failed"}); last pod: ${lastLine(last)}; ${see}`,
     );
   }
-  if (!condition("Complete")) {
+  if (!trueCondition(status, "Complete")) {
     throw new FingerprintFailed(`fingerprint Job ${job} did not finish (no Complete condition)`);
   }
   const message = messages(pods, "Succeeded").pop();

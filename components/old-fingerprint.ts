@@ -8,12 +8,12 @@
 //            image, env (PGHOST, PGUSER, the Secret's password), pod settings and volumes kept,
 //            the template's mounts made read-only (it reads the server, never the backups), the
 //            command replaced by the script; no TTL, a fixed name, deleteBeforeReplace;
-//   judge    local.Command, scripts/refresh-judge.sh (the same bounded wait and status print as
-//            the refresh's), turned by judgeFingerprint() into the fingerprint or ONE line.
+//   judge    local.Command, scripts/refresh-judge.sh (shared/job-judge.ts: the same bounded wait
+//            and status print as the refresh's, as fingerprint-judge), turned by
+//            judgeFingerprint() into the fingerprint or ONE line.
 // Only after the refresh's verdict (so after every quiesce); the copy does not wait for it. A
 // failed fingerprint fails `up` (OperatorError) but, like every Job here, holds nothing destroy
 // needs: the StatefulSets' restore never depends on it.
-import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
@@ -21,6 +21,7 @@ import { jobFromTemplate, MANAGED_BY, REFRESH_OF_LABEL } from "./backup-refresh"
 import { FingerprintFailed, judgeFingerprint } from "./fingerprint-verdict";
 import { OperatorError } from "./operator-error";
 import { script } from "./scripts";
+import { judgeJob } from "./shared/job-judge";
 import type { OldFingerprint } from "./shared/outputs";
 
 export const FINGERPRINT_JOB_PREFIX = "relocation-fp-";
@@ -202,26 +203,19 @@ export class OldSideFingerprint extends pulumi.ComponentResource {
       { parent: this, dependsOn: [scripts], deleteBeforeReplace: true },
     );
 
-    const judgeScript = script("refresh-judge.sh");
-    const judge = new command.local.Command(
+    const judge = judgeJob(
       `${name}-judge`,
+      this.job,
       {
-        interpreter: ["/bin/bash", "-c"],
-        create: judgeScript.text,
-        environment: {
-          NAMESPACE: args.namespace,
-          JOB_NAME: this.job.metadata.name,
-          TIMEOUT_SECONDS: String(timeoutSeconds),
-          ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
-        },
-        // A replaced Job (new uid) is judged again.
-        triggers: [this.job.metadata.uid, judgeScript.sha256],
+        namespace: args.namespace,
+        timeoutSeconds,
+        kubeContext: args.kubeContext,
+        judgeName: "fingerprint-judge",
+        // The same key bounds the refresh and this Job (components/backup/side.ts).
+        timeoutSetting: "backups[].refresh.timeoutSeconds, which bounds the fingerprint Job too",
+        waitingFor: "the fingerprint",
       },
-      {
-        parent: this,
-        dependsOn: [this.job],
-        customTimeouts: { create: `${timeoutSeconds + 120}s` },
-      },
+      { parent: this },
     );
 
     this.fingerprint = judge.stdout.apply((out) => {

@@ -69,6 +69,71 @@ const scaleUpEntry = z.strictObject(
   },
 );
 
+/** A PostgreSQL role name (unquoted, as the scripts pass it). */
+const roleName = (example: string) =>
+  z
+    .string({ error: hint(`a PostgreSQL role name such as "${example}"`) })
+    .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, {
+      error: `a PostgreSQL role name, e.g. "${example}"`,
+    });
+
+/** A Secret in the database's namespace and the data key holding a password. */
+const secretRef = (example: { name: string; key: string }) =>
+  z.strictObject(
+    {
+      name: k8sName(example.name),
+      key: z
+        .string({ error: hint(`a key of the Secret such as "${example.key}"`) })
+        .max(253, { error: `a Secret key, e.g. "${example.key}"` })
+        .regex(SECRET_KEY, {
+          error: `letters, digits, '-', '_' and '.' only, e.g. "${example.key}"`,
+        }),
+    },
+    { error: hint(`an object such as {name: ${example.name}, key: ${example.key}}`) },
+  );
+
+/**
+ * The result of every login goes into the restore's termination message (4 KiB with the
+ * per-database summary): a handful per server is what production needs (Django, Keycloak, the
+ * backup CronJob's user).
+ */
+export const MAX_LOGINS = 8;
+
+/**
+ * A role that must log in after the restore with the password the application reads from its
+ * Secret (relocation-destination.md "What a restore tool must check").
+ */
+const login = z.strictObject(
+  {
+    user: roleName("fragalysis"),
+    database: z
+      .string({ error: hint('a database name such as "frag"') })
+      .regex(/^[A-Za-z0-9_$.-]{1,63}$/, {
+        error: "a database name of letters, digits, '_', '$', '.' and '-', e.g. \"frag\"",
+      }),
+    /** Where the application reads its password (in the database's namespace). */
+    passwordSecret: secretRef({ name: "database", key: "user_password" }),
+    /** Tables that must exist in `database` and be readable by `user` (unquoted SQL names). */
+    expectTables: z
+      .array(
+        z
+          .string({ error: hint('a table name such as "django_migrations"') })
+          .max(127, { error: 'a table name, e.g. "django_migrations"' })
+          .regex(/^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/, {
+            error:
+              'an unquoted lower-case table name, optionally schema-qualified, e.g. "django_migrations" or "public.django_migrations"',
+          }),
+        { error: hint('a list such as ["django_migrations"]') },
+      )
+      .default([]),
+  },
+  {
+    error: hint(
+      "an object such as {user: fragalysis, database: frag, passwordSecret: {name: database, key: user_password}}",
+    ),
+  },
+);
+
 const database = z.strictObject(
   {
     /** The entry of the source stack's `backups` output to restore (a dump). */
@@ -97,20 +162,20 @@ const database = z.strictObject(
       })
       .default("postgres"),
     /** The Secret (in `namespace`) and key holding that user's password; read by the pod only. */
-    passwordSecret: z.strictObject(
-      {
-        name: k8sName("database"),
-        key: z
-          .string({ error: hint('a key of the Secret such as "root_password"') })
-          .max(253, { error: 'a Secret key, e.g. "root_password"' })
-          .regex(SECRET_KEY, {
-            error: "letters, digits, '-', '_' and '.' only, e.g. \"root_password\"",
-          }),
-      },
-      { error: hint("an object such as {name: database, key: root_password}") },
-    ),
+    passwordSecret: secretRef({ name: "database", key: "root_password" }),
     /** Restore over a server that already holds data (the dump drops its databases first). */
     allowNonEmpty: flag(false),
+    /** Roles that must log in after the restore (each with its application's Secret). */
+    logins: z
+      .array(login, {
+        error: hint(
+          "a list such as [{user: fragalysis, database: frag, passwordSecret: {name: database, key: user_password}}]",
+        ),
+      })
+      .max(MAX_LOGINS, {
+        error: `at most ${MAX_LOGINS} logins per database (their results share the Job's 4 KiB termination message)`,
+      })
+      .default([]),
   },
   {
     error: hint(
@@ -263,6 +328,18 @@ export const restoreSchema = z
         });
       }
       servers.set(id, i);
+      const logins = new Map<string, number>();
+      d.logins.forEach((l, j) => {
+        const who = `${l.user}@${l.database}`;
+        if (logins.has(who)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["databases", i, "logins", j],
+            message: `duplicate of logins[${logins.get(who)}] (${l.user} to ${l.database}); list each login once`,
+          });
+        }
+        logins.set(who, j);
+      });
     });
     const trees = new Map<string, number>();
     const volumes = new Map<string, number>();

@@ -4,9 +4,11 @@
 //   - init `fetch` (jobs.image, the aws CLI): FETCH_ONLY=true downloads the object into an
 //     emptyDir and checks its size and sha256 against the `backups` output; a mismatch fails the
 //     pod naming the object, before any PostgreSQL is touched;
-//   - `restore` (psqlImage): SOURCE_FILE=that file, checked again, then restored into the empty
-//     server (refused otherwise unless allowNonEmpty) with PG* from the Secret (secretKeyRef:
-//     never in args, env values or logs); its summary goes to the termination message.
+//   - `restore` (psqlImage): SOURCE_FILE=that file, checked again (and every extension it
+//     creates available on the server), then restored into the empty server (refused otherwise
+//     unless allowNonEmpty) with PG* from the Secret (secretKeyRef: never in args, env values or
+//     logs); then each of `logins` logs in with its application's password (secretKeyRef too);
+//     its summary goes to the termination message.
 // A judge (scripts/refresh-judge.sh, a local Command) waits for the Job and reads its pods'
 // status: the result, or the failed container's own ERROR line (./job-outcome.ts). The provider
 // does not await the Job (skipAwait): its failure would say only "BackoffLimitExceeded".
@@ -79,6 +81,33 @@ export function restoreSettings(
   };
 }
 
+/**
+ * The `restore` container's settings for restore-dump.sh's login checks: names and tables as
+ * values, each password ONLY as a secretKeyRef. Optional refs: a missing Secret or key leaves the
+ * variable unset, and the script fails at once naming it, before anything changes (a required
+ * ref would hold the pod in CreateContainerConfigError until the Job's deadline).
+ */
+export function loginEnv(logins: RestoreDatabase["logins"]): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    { name: "LOGIN_COUNT", value: String(logins.length) },
+    ...logins.flatMap((l, i) => [
+      { name: `LOGIN_${i}_USER`, value: l.user },
+      { name: `LOGIN_${i}_DATABASE`, value: l.database },
+      { name: `LOGIN_${i}_TABLES`, value: l.expectTables.join(" ") },
+      {
+        name: `LOGIN_${i}_SECRET`,
+        value: `Secret ${l.passwordSecret.name} key ${l.passwordSecret.key}`,
+      },
+      {
+        name: `LOGIN_${i}_PASSWORD`,
+        valueFrom: {
+          secretKeyRef: { name: l.passwordSecret.name, key: l.passwordSecret.key, optional: true },
+        },
+      },
+    ]),
+  ];
+}
+
 /** The emptyDir for the dump: its size plus room for the .part rename, in MiB. */
 export function dumpVolumeLimit(size: number): string {
   return `${Math.ceil(size / 2 ** 20) + 64}Mi`;
@@ -101,21 +130,47 @@ export const restoreResult = z.strictObject({
   kind: z.literal("cluster"),
   dumpedFrom: z.string().min(1),
   skippedRoleLines: z.number().int().nonnegative(),
+  /**
+   * Each configured login that worked, with how many tables its database holds. Absent only
+   * from the result of a Job of a program from before logins were checked: a stack's recorded
+   * restore stays readable, and says by the missing field that no login was checked.
+   */
+  logins: z
+    .array(
+      z.strictObject({
+        user: z.string().min(1),
+        database: z.string().min(1),
+        tables: z.number().int().nonnegative(),
+      }),
+    )
+    .optional(),
   /** Per database: tables, rows and the sha256 of its fingerprint (fingerprint.sh). */
   summary,
 });
 export type RestoreResult = z.infer<typeof restoreResult>;
 
-/** Parses the read-back result and checks it restored the object the source recorded. */
+/**
+ * Parses the read-back result and checks it restored the object the source recorded and, when
+ * it reports logins, checked the ones `logins` lists (a Job run with other settings would prove
+ * other logins).
+ */
 export function parseRestoreResult(
   stdout: string,
   backup: string,
   entry: DumpEntry,
+  logins: RestoreDatabase["logins"] = [],
 ): RestoreResult {
   const result = parseJobResult(stdout, backup, "restore", restoreResult);
   if (result.sha256 !== entry.sha256) {
     throw new Error(
       `${restoreOf(backup)}: the Job restored sha256 ${result.sha256}, the source recorded ${entry.sha256}`,
+    );
+  }
+  const names = (list: readonly { user: string; database: string }[]) =>
+    list.map((l) => `${l.user}@${l.database}`).join(", ") || "none";
+  if (result.logins !== undefined && names(result.logins) !== names(logins)) {
+    throw new Error(
+      `${restoreOf(backup)}: the Job checked the logins ${names(result.logins)}, restore.databases[].logins lists ${names(logins)}; it ran with other settings: delete the Job and run pulumi up again`,
     );
   }
   return result;
@@ -297,6 +352,7 @@ export class DumpRestore extends pulumi.ComponentResource {
                       name: "PGPASSWORD",
                       valueFrom: ref(db.passwordSecret.name, db.passwordSecret.key),
                     },
+                    ...loginEnv(db.logins),
                   ]),
                   securityContext: locked,
                   terminationMessagePolicy: "FallbackToLogsOnError",
@@ -340,7 +396,7 @@ export class DumpRestore extends pulumi.ComponentResource {
 
     this.result = pulumi.all([message, this.entry]).apply(([out, entry]) => {
       try {
-        return parseRestoreResult(out, db.backup, entry);
+        return parseRestoreResult(out, db.backup, entry, db.logins);
       } catch (err) {
         throw new OperatorError((err as Error).message, this);
       }

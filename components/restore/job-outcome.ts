@@ -2,26 +2,9 @@
 // then one line per pod's .status). Pure. The restore Jobs are not awaited by the provider
 // (pulumi.com/skipAwait): its own failure says only "BackoffLimitExceeded", while the reason is
 // in the failed container's termination message, the tail of its log (FallbackToLogsOnError)
-// whose last line is the script's `<script>: ERROR: ...`. So the judge waits and this reads it.
-
-interface Terminated {
-  readonly exitCode?: number;
-  readonly reason?: string;
-  readonly message?: string;
-}
-interface ContainerStatus {
-  readonly name?: string;
-  readonly state?: { readonly terminated?: Terminated };
-}
-interface PodStatus {
-  readonly phase?: string;
-  readonly startTime?: string;
-  readonly initContainerStatuses?: readonly ContainerStatus[];
-  readonly containerStatuses?: readonly ContainerStatus[];
-}
-interface JobStatus {
-  readonly conditions?: readonly { type?: string; status?: string; reason?: string }[];
-}
+// whose last line is the script's `<script>: ERROR: ...`. So the judge waits and this reads it
+// (the lines read as ../shared/judged-job.ts reads them, as the old side's fingerprint does).
+import { byStart, readJudged, trueCondition, unreadable } from "../shared/judged-job";
 
 /** A Job that did not leave a result: one line, naming the Job and why. */
 export class JobFailed extends Error {
@@ -45,33 +28,16 @@ export function reasonLine(message: string): string {
   return line === "" ? "no termination message" : line.slice(0, 2000);
 }
 
-function parse(stdout: string, job: string): { status: JobStatus; pods: PodStatus[] } {
-  const lines = stdout.split("\n").filter((l) => l.trim() !== "");
-  try {
-    return {
-      status: (JSON.parse(lines[0] ?? "") ?? {}) as JobStatus,
-      pods: lines.slice(1).map((l) => JSON.parse(l) as PodStatus),
-    };
-  } catch {
-    throw new JobFailed(
-      `Job ${job}: cannot read its status (got "${stdout.slice(0, 200).replace(/\s+/g, " ").trim()}")`,
-    );
-  }
-}
-
-const byStart = (a: PodStatus, b: PodStatus) =>
-  (a.startTime ?? "").localeCompare(b.startTime ?? "");
-
 /**
  * The termination message `container` left in the newest succeeded pod of a Complete Job
  * (`job` is "namespace/name", for messages). A Failed Job throws JobFailed naming the container
  * that failed and its ERROR line; a Job that is neither throws too.
  */
 export function jobResult(stdout: string, job: string, container: string): string {
-  const { status, pods } = parse(stdout, job);
-  const condition = (type: string) =>
-    (status.conditions ?? []).find((c) => c.type === type && c.status === "True");
-  const failed = condition("Failed");
+  const judged = readJudged(stdout);
+  if (!judged) throw new JobFailed(`Job ${job}: ${unreadable(stdout)}`);
+  const { status, pods } = judged;
+  const failed = trueCondition(status, "Failed");
   if (failed) {
     // The newest pod's first container that ended non-zero (init containers run first).
     for (const pod of [...pods].sort(byStart).reverse()) {
@@ -89,7 +55,7 @@ export function jobResult(stdout: string, job: string, container: string): strin
       `Job ${job} failed (${failed.reason ?? "Failed"}) without a container that says why (kubectl -n ${job.split("/")[0]} describe job ${job.split("/")[1]})`,
     );
   }
-  if (!condition("Complete")) throw new JobFailed(`Job ${job} did not finish`);
+  if (!trueCondition(status, "Complete")) throw new JobFailed(`Job ${job} did not finish`);
   const pod = pods
     .filter((p) => p.phase === "Succeeded")
     .sort(byStart)

@@ -2,12 +2,11 @@
 // stack's entry for a backup, judging the finished Job (its result from the termination message,
 // or why it failed) and parsing that JSON line with zod. Each
 // failure is one line starting "restore of backup <name>:".
-import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type z } from "zod";
 import { OperatorError } from "../operator-error";
-import { script } from "../scripts";
+import { judgeJob } from "../shared/job-judge";
 import { jobResult } from "./job-outcome";
 
 /** The prefix of every error about one backup's restore. */
@@ -71,8 +70,8 @@ export function parseJobResult<T extends z.ZodType>(
 }
 
 /**
- * The finished Job's result: a judge (scripts/refresh-judge.sh, a local Command) waits for the
- * Job, bounded by `timeoutSeconds` + 120 s, and prints its and its pods' status; the result is
+ * The finished Job's result: a judge (../shared/job-judge.ts) waits for the Job, bounded by
+ * `timeoutSeconds` + 120 s, and prints its and its pods' status; the result is
  * the termination message `container` left in the newest succeeded pod (./job-outcome.ts). A
  * failed Job rejects with one line: the container that failed, its script's ERROR line, and how
  * to run it again. The judge runs again whenever the Job is replaced (its uid) or it changes.
@@ -93,26 +92,20 @@ export function judgeJobResult(
   },
   parent: pulumi.Resource,
 ): pulumi.Output<string> {
-  const judge = script("refresh-judge.sh");
-  const stdout = new command.local.Command(
+  const stdout = judgeJob(
     name,
+    job,
     {
-      interpreter: ["/bin/bash", "-c"],
-      create: judge.text,
-      environment: {
-        NAMESPACE: args.namespace,
-        JOB_NAME: job.metadata.name,
-        // The Job's own deadline ends it first; the judge then reads why.
-        TIMEOUT_SECONDS: String(args.timeoutSeconds + 120),
-        POLL_SECONDS: "5",
-        JUDGE_NAME: "restore-judge",
-        TIMEOUT_SETTING: args.timeoutSetting,
-        WAITING_FOR: `the restore of ${args.backup}`,
-        ...(args.kubeContext ? { KUBE_CONTEXT: args.kubeContext } : {}),
-      },
-      triggers: [job.metadata.uid, judge.sha256],
+      namespace: args.namespace,
+      // The Job's own deadline ends it first; the judge then reads why.
+      timeoutSeconds: args.timeoutSeconds + 120,
+      pollSeconds: 5,
+      judgeName: "restore-judge",
+      timeoutSetting: args.timeoutSetting,
+      waitingFor: `the restore of ${args.backup}`,
+      kubeContext: args.kubeContext,
     },
-    { parent, dependsOn: [job], customTimeouts: { create: `${args.timeoutSeconds + 300}s` } },
+    { parent },
   ).stdout;
   return pulumi.all([stdout, job.metadata.name]).apply(([out, jobName]) => {
     try {

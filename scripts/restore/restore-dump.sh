@@ -21,7 +21,21 @@
 #   PG*               the target server (PGHOST, PGPORT, PGUSER, PGPASSWORD...), as a superuser.
 #                     PGDATABASE is not used: the restore starts in `postgres` and the dump's own
 #                     \connect lines take it to each database.
+#   LOGIN_COUNT       logins checked after the restore (default 0), each i from 0 as
+#     LOGIN_<i>_USER      a role of the dump (e.g. fragalysis)
+#     LOGIN_<i>_DATABASE  the database it must log in to (e.g. frag)
+#     LOGIN_<i>_PASSWORD  its password (from the Secret the application reads; never printed)
+#     LOGIN_<i>_SECRET    where that password comes from, for messages (e.g. "Secret database
+#                         key user_password"; optional)
+#     LOGIN_<i>_TABLES    tables that must exist there and be readable by it, space-separated,
+#                         unquoted SQL names (e.g. "django_migrations"; optional)
+#                     Each logs in to PGHOST:PGPORT as that user, with that password: the way the
+#                     application will (over TCP when PGHOST is a host name; a Unix socket with
+#                     `trust` authentication would accept any password).
 #   AWS_*             credentials, region and AWS_ENDPOINT_URL for the aws CLI.
+# Extensions: every CREATE EXTENSION in the dump must be in the target's pg_available_extensions
+# (else refused before anything changes, naming them: e.g. rdkit needs a server image with the
+# RDKit cartridge).
 # "Empty" (refused otherwise, naming what is there): (1) no database the dump creates exists,
 # except template1 and postgres, which every server has and the dump replaces; (2) no
 # non-template database (postgres included) holds a user relation: a table, partition, view,
@@ -30,8 +44,10 @@
 # The restoring role's own DROP ROLE / CREATE ROLE / ALTER ROLE ... WITH lines are skipped (a
 # superuser cannot drop itself, and its password must stay the one it logged in with).
 # Result (last stdout line): {"source","sha256","size","kind","dumpedFrom","skippedRoleLines",
-#   "databases": {db: {schema.table: {rows, sha256}}}} (see fingerprint.sh).
+#   "logins": [{user, database, tables}], "databases": {db: {schema.table: {rows, sha256}}}}
+#   (see fingerprint.sh; `tables`: how many tables the login's database holds).
 # A failed restore leaves what psql had done so far; a re-run then refuses the non-empty target.
+# A failed login check comes after the restore: the data is there, the line says so.
 set -euo pipefail
 HERE=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/copy-common.sh
@@ -69,6 +85,27 @@ esac
   fail "SOURCE_FILE must be an absolute path (where the dump is, or goes with FETCH_ONLY=true), got '$SOURCE_FILE'"
 [[ "$FETCH_ONLY" == false || -n "$SOURCE_FILE" ]] ||
   fail "FETCH_ONLY=true needs SOURCE_FILE: the absolute path to download the dump to"
+# Logins: only the `restore` container checks them (the fetch has no PostgreSQL to log in to).
+LOGIN_COUNT="${LOGIN_COUNT:-0}"
+require_uint LOGIN_COUNT "$LOGIN_COUNT"
+if [[ "$FETCH_ONLY" == false ]]; then
+  for ((i = 0; i < LOGIN_COUNT; i++)); do
+    u="LOGIN_${i}_USER" d="LOGIN_${i}_DATABASE" p="LOGIN_${i}_PASSWORD" t="LOGIN_${i}_TABLES"
+    from="LOGIN_${i}_SECRET"
+    [[ "${!u:-}" =~ ^[A-Za-z_][A-Za-z0-9_\$]{0,62}$ ]] ||
+      fail "$u must be a PostgreSQL role name such as fragalysis, got '${!u:-}'"
+    [[ "${!d:-}" =~ ^[A-Za-z0-9_\$.-]{1,63}$ ]] ||
+      fail "$d must be a database name such as frag, got '${!d:-}'"
+    # No value: the Secret or its key is missing (the Job reads it as an optional secretKeyRef).
+    [[ -n "${!p:-}" ]] ||
+      fail "$p is not set or empty: ${!from:-its Secret} has no password for ${!u} (is the Secret there, with that key?); set it before the restore, nothing restored"
+    read -r -a names <<<"${!t:-}" # split on blanks, never globbed
+    for table in ${names[@]+"${names[@]}"}; do
+      [[ "$table" =~ ^[a-z_][a-z0-9_\$]*(\.[a-z_][a-z0-9_\$]*)?$ ]] ||
+        fail "$t must list unquoted lower-case table names such as django_migrations or public.django_migrations, got '$table'"
+    done
+  done
+fi
 if [[ "$FETCH_ONLY" == true ]]; then
   require_tools aws sha256sum stat
 elif [[ -n "$SOURCE_FILE" ]]; then
@@ -170,6 +207,11 @@ gzip -dc -- "$DUMP" 2>"$WORK_DIR/gzip.err" | awk '
   NR <= 10 && kind == "" && $0 == "-- PostgreSQL database dump" { kind = "database" }
   /^-- Dumped from database version / && version == "" { version = substr($0, 33) }
   /^CREATE DATABASE / { print "create\t" unquote(substr($0, 17)) }
+  /^CREATE EXTENSION / {
+    name = substr($0, 18)
+    if (index(name, "IF NOT EXISTS ") == 1) name = substr(name, 15)
+    print "extension\t" unquote(name)
+  }
   /[^[:space:]]/ && $0 != "--" && !/^\\unrestrict / { last = $0 }
   END { print "kind\t" kind; print "version\t" version; print "last\t" last }
 ' >"$WORK_DIR/check" || rc=("${PIPESTATUS[@]}")
@@ -193,7 +235,17 @@ if ((major >= 10)); then dump_num=$((major * 10000 + minor)); else dump_num=$((m
 ((dump_num <= TARGET_VERSION_NUM)) ||
   fail "$SOURCE_URI was dumped from PostgreSQL $dumped_from, newer than the target ($TARGET_VERSION_NUM); restore into a server at least as new"
 creates=$(awk -F '\t' '$1 == "create" && $2 != "template1" && $2 != "postgres" { print substr($0, 8) }' "$WORK_DIR/check")
-log "check: whole-server dump from PostgreSQL ${dumped_from%% *}, complete; it creates $(grep -c . <<<"$creates" || true) databases"
+# Extensions are installed files on the server: without them psql would stop halfway through.
+extensions=$(awk -F '\t' '$1 == "extension" { print substr($0, 11) }' "$WORK_DIR/check" | sort -u)
+unavailable=$(target_psql -v names="$extensions" <<'SQL'
+SELECT string_agg(quote_ident(n), ', ' ORDER BY n COLLATE "C")
+FROM unnest(string_to_array(:'names', E'\n')) AS n
+WHERE NOT EXISTS (SELECT 1 FROM pg_available_extensions a WHERE a.name = n);
+SQL
+) || fail "cannot list the target's available extensions: $(fp_error)"
+[[ -z "$unavailable" ]] ||
+  fail "$SOURCE_URI needs extensions the target does not have (pg_available_extensions): $unavailable; run the database on an image that provides them (e.g. informaticsmatters/rdkit-cartridge-debian for rdkit), nothing restored"
+log "check: whole-server dump from PostgreSQL ${dumped_from%% *}, complete; it creates $(grep -c . <<<"$creates" || true) databases; extensions, all available: ${extensions//$'\n'/ }"
 
 # --- Step empty: refuse a target that holds data, naming it, unless ALLOW_NON_EMPTY=true.
 step "empty: is the target empty?"
@@ -249,13 +301,49 @@ fi
 skipped=$(cat "$WORK_DIR/skipped")
 log "restore: done; skipped $skipped line(s) of role $ME_IDENT (its own DROP/CREATE/ALTER ROLE)"
 
+# --- Step logins: each configured role logs in to its database with the application's password,
+# as the application will; every problem in one line. The data is restored whatever this finds.
+step "logins: $LOGIN_COUNT role(s) log in to their databases"
+logins="" problems=""
+for ((i = 0; i < LOGIN_COUNT; i++)); do
+  u="LOGIN_${i}_USER" d="LOGIN_${i}_DATABASE" p="LOGIN_${i}_PASSWORD" t="LOGIN_${i}_TABLES"
+  from="LOGIN_${i}_SECRET"
+  # Only this role's own password: the superuser's is not offered, no password file is read.
+  if ! found=$(PGUSER="${!u}" PGPASSWORD="${!p}" PGPASSFILE=/dev/null fp_psql "${!d}" -At \
+    -v tables="${!t:-}" 2>"$WORK_DIR/fp.err" <<'SQL'
+SELECT 'tables ' || count(*)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%';
+SELECT CASE WHEN to_regclass(t) IS NULL THEN 'has no table ' || t
+            ELSE 'cannot read table ' || t END
+FROM unnest(string_to_array(:'tables', ' ')) AS t
+WHERE t <> '' AND (to_regclass(t) IS NULL OR NOT has_table_privilege(to_regclass(t), 'SELECT'));
+SQL
+  ); then
+    reason=$(fp_error)
+    # The server's own words ("password authentication failed for user ..."), not libpq's prefix.
+    [[ "$reason" != *"FATAL:"* ]] || reason="${reason##*FATAL:  }"
+    problems+="${problems:+; }${!u} cannot log in to database ${!d}: $reason (password from ${!from:-$p})"
+    continue
+  fi
+  tables=$(sed -n 's/^tables //p' <<<"$found")
+  while IFS= read -r line; do
+    [[ -z "$line" || "$line" == "tables "* ]] || problems+="${problems:+; }database ${!d} as ${!u} $line"
+  done <<<"$found"
+  logins+="${logins:+,}{\"user\":\"${!u}\",\"database\":\"${!d}\",\"tables\":$tables}"
+  log "logins: ${!u} logs in to database ${!d}, which holds $tables tables${!t:+, ${!t// /, } among them}"
+done
+[[ -z "$problems" ]] ||
+  fail "restored, but: $problems; set the role's password or the Secret so they match (or restore the missing tables); the data is restored: do not start the application on it before this holds"
+
 # --- Step fingerprint: what the target now holds.
 step "fingerprint: row counts and content hashes of every table"
 fingerprint_server
 json_str_v "$SOURCE_URI"
 source_json="$JSON_STR"
 json_str_v "$dumped_from"
-head="{\"source\":$source_json,\"sha256\":\"$sha\",\"size\":$size,\"kind\":\"$kind\",\"dumpedFrom\":$JSON_STR,\"skippedRoleLines\":$skipped"
+head="{\"source\":$source_json,\"sha256\":\"$sha\",\"size\":$size,\"kind\":\"$kind\",\"dumpedFrom\":$JSON_STR,\"skippedRoleLines\":$skipped,\"logins\":[$logins]"
 # The summary first (the full line can exceed the 4 KiB of a termination message), the full
 # result as the last stdout line.
 if [[ -n "${RESULT_FILE:-}" ]]; then

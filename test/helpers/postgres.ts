@@ -13,6 +13,8 @@ export interface Cluster {
   readonly dataDir: string;
   readonly socketDir: string;
   readonly port: number;
+  /** "127.0.0.1" when started with `tcp`: logins there need a password (scram-sha-256). */
+  readonly tcpHost?: string;
   /** Runs a PostgreSQL client tool (psql, pg_dumpall...) as the cluster's user. */
   client(tool: string, args: string[], input?: string): Promise<RunResult>;
   /** psql -c with tuples only, unaligned: the query's rows as text. */
@@ -64,8 +66,17 @@ function must(r: RunResult, what: string): RunResult {
   return r;
 }
 
+export interface ClusterOptions {
+  /**
+   * Also listen on 127.0.0.1, where every login needs its password (scram-sha-256, as a
+   * server in a cluster is reached through its Service); the Unix socket stays `trust`.
+   * @default false
+   */
+  readonly tcp?: boolean;
+}
+
 /** initdb + start a fresh cluster; stop() shuts it down (fast mode). */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const { uid, gid } = ensureUser();
   const root = tempDir("pg");
   chmodSync(root, 0o755); // the postgres user must reach its directories
@@ -79,7 +90,8 @@ export async function startCluster(): Promise<Cluster> {
     await asUser(`${PG_BIN}/initdb`, [
       "-D",
       dataDir,
-      "--auth=trust",
+      "--auth-local=trust",
+      `--auth-host=${options.tcp ? "scram-sha-256" : "trust"}`,
       "--encoding=UTF8",
       "--locale=C.UTF-8",
       "-U",
@@ -96,7 +108,7 @@ export async function startCluster(): Promise<Cluster> {
       path.join(dataDir, "server.log"),
       "-w",
       "-o",
-      `-p ${port} -k ${socketDir} -c listen_addresses=''`,
+      `-p ${port} -k ${socketDir} -c listen_addresses=${options.tcp ? "127.0.0.1" : "''"}`,
       "start",
     ]),
     "pg_ctl start",
@@ -108,6 +120,7 @@ export async function startCluster(): Promise<Cluster> {
     dataDir,
     socketDir,
     port,
+    ...(options.tcp ? { tcpHost: "127.0.0.1" } : {}),
     client,
     async query(database, sql) {
       const r = must(

@@ -35,6 +35,15 @@ function valid(): any {
   };
 }
 
+/** The stack's login (restore.databases[].logins[]). */
+function login(): any {
+  return {
+    user: "fragalysis",
+    database: "frag",
+    passwordSecret: { name: "database", key: "user_password" },
+  };
+}
+
 function problemsOf(value: unknown, secrets: Record<string, string> = SECRETS): string[] {
   try {
     parseRestoreConfig(value, secrets);
@@ -67,6 +76,14 @@ describe("restore config", () => {
     assert.equal(c.databases[0]!.port, 5432);
     assert.equal(c.databases[0]!.user, "postgres");
     assert.equal(c.databases[0]!.allowNonEmpty, false);
+    assert.deepEqual(c.databases[0]!.logins, []);
+    assert.deepEqual(
+      parseRestoreConfig(
+        edited((x) => (x.databases[1].logins = [login()])),
+        SECRETS,
+      ).databases[1]!.logins,
+      [{ ...login(), expectTables: [] }],
+    );
     assert.deepEqual(
       parseRestoreConfig(
         edited((x) => delete x.scaleUp),
@@ -222,6 +239,56 @@ describe("restore config", () => {
       (c) => (c.databases[0].alowNonEmpty = true),
       [
         "fragalysis-relocation:restore.databases[0].alowNonEmpty: unknown setting (a typo?); remove it or see the README's restore settings",
+      ],
+    ],
+    [
+      "login without passwordSecret = required, with an example",
+      (c) => (c.databases[1].logins = [{ user: "fragalysis", database: "frag" }]),
+      [
+        "fragalysis-relocation:restore.databases[1].logins[0].passwordSecret: required; an object such as {name: database, key: user_password}",
+      ],
+    ],
+    [
+      "login with a quoted role and an upper-case table = both named",
+      (c) =>
+        (c.databases[1].logins = [
+          { ...login(), user: '"frag user"', expectTables: ["Django_Migrations"] },
+        ]),
+      [
+        'fragalysis-relocation:restore.databases[1].logins[0].user: a PostgreSQL role name, e.g. "fragalysis"',
+        'fragalysis-relocation:restore.databases[1].logins[0].expectTables[0]: an unquoted lower-case table name, optionally schema-qualified, e.g. "django_migrations" or "public.django_migrations"',
+      ],
+    ],
+    [
+      "logins as an object = a list",
+      (c) => (c.databases[1].logins = login()),
+      [
+        "fragalysis-relocation:restore.databases[1].logins: invalid; a list such as [{user: fragalysis, database: frag, passwordSecret: {name: database, key: user_password}}]",
+      ],
+    ],
+    [
+      "the same login twice = duplicate",
+      (c) => (c.databases[1].logins = [login(), { ...login(), expectTables: ["x"] }]),
+      [
+        "fragalysis-relocation:restore.databases[1].logins[1]: duplicate of logins[0] (fragalysis to frag); list each login once",
+      ],
+    ],
+    [
+      "nine logins = at most eight",
+      (c) =>
+        (c.databases[1].logins = Array.from({ length: 9 }, (_, i) => ({
+          ...login(),
+          user: `u${i}`,
+        }))),
+      [
+        "fragalysis-relocation:restore.databases[1].logins: at most 8 logins per database (their results share the Job's 4 KiB termination message)",
+      ],
+    ],
+    [
+      "typo in a login key = unknown setting",
+      (c) => (c.databases[1].logins = [{ ...login(), expectTable: ["django_migrations"] }]),
+      [
+        "fragalysis-relocation:restore.databases[1].logins[0].expectTable: unknown setting (a typo?); remove it or see the README's restore settings",
       ],
     ],
     [

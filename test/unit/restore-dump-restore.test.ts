@@ -34,7 +34,11 @@ const SUMMARY = {
   frag: { tables: 2, rows: 153, sha256: "b".repeat(64) },
   postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) },
 };
-const resultLine = (sha: string) =>
+const LOGINS = [
+  { user: "fragalysis", database: "frag", tables: 42 },
+  { user: "admin", database: "postgres", tables: 0 },
+];
+const resultLine = (sha: string, logins: object[] = []) =>
   JSON.stringify({
     source: `s3://${ENTRY.bucket}/${ENTRY.key}`,
     sha256: sha,
@@ -42,6 +46,7 @@ const resultLine = (sha: string) =>
     kind: "cluster",
     dumpedFrom: "15.8 (Debian 15.8-1.pgdg120+1)",
     skippedRoleLines: 3,
+    logins,
     summary: SUMMARY,
   });
 const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
@@ -64,20 +69,26 @@ before(async () => {
     commandStdout: (name) =>
       name === "other-sha-result"
         ? succeeded(resultLine("d".repeat(64)))
-        : name === "cut-result"
-          ? succeeded(resultLine(SHA).slice(0, 300))
-          : name === "corrupt-result"
-            ? judged(false, {
-                phase: "Failed",
-                initContainerStatuses: [
-                  {
-                    name: "fetch",
-                    state: { terminated: { exitCode: 1, message: `step fetch\n${FETCH_ERROR}\n` } },
-                  },
-                ],
-                containerStatuses: [{ name: "restore", state: { waiting: {} } }],
-              })
-            : succeeded(`some log\n${resultLine(SHA)}\n`),
+        : name === "old-job-result"
+          ? succeeded(JSON.stringify({ ...JSON.parse(resultLine(SHA)), logins: undefined }))
+          : name === "logins-result"
+            ? succeeded(resultLine(SHA, LOGINS))
+            : name === "cut-result"
+              ? succeeded(resultLine(SHA).slice(0, 300))
+              : name === "corrupt-result"
+                ? judged(false, {
+                    phase: "Failed",
+                    initContainerStatuses: [
+                      {
+                        name: "fetch",
+                        state: {
+                          terminated: { exitCode: 1, message: `step fetch\n${FETCH_ERROR}\n` },
+                        },
+                      },
+                    ],
+                    containerStatuses: [{ name: "restore", state: { waiting: {} } }],
+                  })
+                : succeeded(`some log\n${resultLine(SHA)}\n`),
     // The provider's auto-naming, for the credentials Secret the fetch refers to.
     state: (type, name, inputs) =>
       type === "kubernetes:batch/v1:Job"
@@ -257,6 +268,84 @@ describe("DumpRestore", () => {
       if (x.name === "stack-db-aws-secret") continue;
       assert.doesNotMatch(JSON.stringify(x.inputs), new RegExp(AWS_SECRET), x.name);
     }
+  });
+
+  it("logins = names as values, each password only as an optional secretKeyRef, none in fetch; results read back", async () => {
+    const logins = [
+      {
+        user: "fragalysis",
+        database: "frag",
+        passwordSecret: { name: "database", key: "user_password" },
+        expectTables: ["django_migrations", "public.auth_user"],
+      },
+      {
+        user: "admin",
+        database: "postgres",
+        passwordSecret: { name: "database", key: "root_password" },
+      },
+    ];
+    const r = restore("logins", { "stack-db": ENTRY }, { database: { logins } });
+    assert.deepEqual((await valueOf(r.result)).logins, LOGINS);
+    const pod = (rec.named("logins-job").inputs as any).spec.template.spec;
+    const main = pod.containers[0].env as Env[];
+    const env = envOf(main);
+    assert.equal(env.LOGIN_COUNT, "2");
+    assert.equal(env.LOGIN_0_USER, "fragalysis");
+    assert.equal(env.LOGIN_0_DATABASE, "frag");
+    assert.equal(env.LOGIN_0_TABLES, "django_migrations public.auth_user");
+    assert.equal(env.LOGIN_0_SECRET, "Secret database key user_password");
+    assert.equal(env.LOGIN_1_TABLES, "");
+    for (const [i, key] of [
+      [0, "user_password"],
+      [1, "root_password"],
+    ] as const) {
+      const password = main.find((e) => e.name === `LOGIN_${i}_PASSWORD`)!;
+      assert.equal(password.value, undefined);
+      assert.deepEqual(password.valueFrom, {
+        secretKeyRef: { name: "database", key, optional: true },
+      });
+    }
+    // The superuser's stays required: without it nothing can be restored.
+    assert.deepEqual(env.PGPASSWORD, { secretKeyRef: { name: "database", key: "root_password" } });
+    const fetch = envOf(pod.initContainers[0].env as Env[]);
+    assert.deepEqual(
+      Object.keys(fetch).filter((n) => n.startsWith("LOGIN_")),
+      [],
+    );
+  });
+
+  it("a result without logins (a Job from before they were checked) = read, no logins field", async () => {
+    const r = restore("old-job", { "stack-db": ENTRY });
+    assert.equal((await valueOf(r.result)).logins, undefined);
+  });
+
+  it("a result with other logins than configured = fails naming both lists", async () => {
+    const r = restore(
+      "other-logins",
+      { "stack-db": ENTRY },
+      {
+        database: {
+          logins: [
+            { user: "keycloak", database: "keycloak", passwordSecret: { name: "kc", key: "pw" } },
+          ],
+        },
+      },
+    );
+    assert.equal(
+      await rejection(r.result),
+      "restore of backup stack-db: the Job checked the logins none, restore.databases[].logins lists keycloak@keycloak; it ran with other settings: delete the Job and run pulumi up again",
+    );
+  });
+
+  it("no logins = LOGIN_COUNT=0 and nothing else", async () => {
+    const r = restore("no-logins", { "stack-db": ENTRY });
+    await valueOf(r.result);
+    const env = (rec.named("no-logins-job").inputs as any).spec.template.spec.containers[0]
+      .env as Env[];
+    assert.deepEqual(
+      env.filter((e) => e.name.startsWith("LOGIN_")),
+      [{ name: "LOGIN_COUNT", value: "0" }],
+    );
   });
 
   it("allowNonEmpty: true = ALLOW_NON_EMPTY=true; deleteDataOnDestroy = the Job is deleted on destroy", async () => {
