@@ -111,6 +111,24 @@ YAML
         user: ${DEST_USER[$dest]}
         passwordSecret: { name: ${DEST_SECRET[$dest]}, key: ${DEST_SECRET_KEY[$dest]} }
 YAML
+      # The applications' logins, checked by the restore Job (upstream's Secrets and keys).
+      if [[ "$full" == full && "$backup" == stack-db ]]; then
+        cat <<YAML
+        logins:
+          - user: fragalysis
+            database: frag
+            passwordSecret: { name: database, key: user_password }
+            expectTables: [django_migrations, viewer_target]
+YAML
+      elif [[ "$full" == full ]]; then
+        cat <<YAML
+        logins:
+          - user: keycloak
+            database: keycloak
+            passwordSecret: { name: im-keycloak, key: database_user_password }
+            expectTables: [realm, user_entity]
+YAML
+      fi
     done
     if [[ "$full" == full ]]; then
       cat <<YAML
@@ -291,8 +309,12 @@ check_app_logins() {
   migrations="$(PGHOST="$SANDBOX_ADDRESS" PGPORT="${DEST_PORT[$DEST_STACK_NS]}" PGUSER=fragalysis PGPASSWORD="$FRAG_DB_PASSWORD" \
     psql -X -At -d frag -c 'SELECT count(*) FROM django_migrations' 2>&1)" || migrations="error: ${migrations//$'\n'/ }"
   [[ "$migrations" == 40 ]] || problems+=("frag.django_migrations: $migrations rows, want 40")
+  # The restore Jobs' own login checks reported the same (the restored output's logins).
+  local reported
+  reported="$(jq -r '[.restored[]? | .logins[]? | "\(.user)/\(.database)"] | sort | join(" ")' "$SANDBOX_RUN/outputs-restore.json")"
+  [[ "$reported" == "fragalysis/frag keycloak/keycloak" ]] || problems+=("the restore Jobs reported logins: '$reported'")
   if ((${#problems[@]} == 0)); then
-    check restore-app-logins true "${done[*]}; frag.django_migrations: 40 rows"
+    check restore-app-logins true "${done[*]}; frag.django_migrations: 40 rows; the restore Jobs checked the same logins ($reported)"
   else
     check restore-app-logins false "$(printf '%s; ' "${problems[@]}")"
   fi
