@@ -17,7 +17,10 @@ export interface RestorePreflightArgs {
     readonly namespace: string;
     readonly statefulSet: string;
   }[];
-  /** Password Secrets and the key each must hold, with the config key naming each. */
+  /**
+   * Password Secrets and the key each must hold, with the config key naming each (a Secret may
+   * be listed once per key: it is read once).
+   */
   readonly secrets: readonly {
     readonly key: string;
     readonly namespace: string;
@@ -66,17 +69,38 @@ export class RestorePreflight extends pulumi.ComponentResource {
       });
     });
 
-    const keysPresent = args.secrets.map((s) => {
+    // One read per Secret (several keys of one Secret: a password and a login's), each key
+    // named by the setting that wants it.
+    const bySecret = new Map<string, RestorePreflightArgs["secrets"][number][]>();
+    for (const s of args.secrets) {
       const id = `${s.namespace}/${s.name}`;
-      // The SDK marks a Secret's data and stringData secret in state (additionalSecretOutputs).
-      const read = k8s.core.v1.Secret.get(`${name}-secret-${s.namespace}-${s.name}`, id, child);
+      bySecret.set(id, [...(bySecret.get(id) ?? []), s]);
+    }
+    const keysPresent = [...bySecret].map(([id, wants]) => {
+      const { namespace, name: secretName } = wants[0]!;
+      // The SDK marks a Secret's data and stringData secret in state (additionalSecretOutputs);
+      // its metadata too here: a Secret made with `kubectl apply` carries its whole content in
+      // the kubectl.kubernetes.io/last-applied-configuration annotation, which the read would
+      // otherwise put plain into the state and `pulumi preview --diff` (seen in the sandbox).
+      const read = k8s.core.v1.Secret.get(`${name}-secret-${namespace}-${secretName}`, id, {
+        ...child,
+        additionalSecretOutputs: ["metadata"],
+      });
       // Only the key names are looked at; the result is a plain boolean, never the data.
       return pulumi.unsecret(
         read.data.apply((data) => {
-          if (!Object.prototype.hasOwnProperty.call(data ?? {}, s.dataKey)) {
-            const has = Object.keys(data ?? {}).sort();
+          const has = Object.keys(data ?? {}).sort();
+          const missing = wants.filter(
+            (w) => !Object.prototype.hasOwnProperty.call(data ?? {}, w.dataKey),
+          );
+          if (missing.length > 0) {
             throw new OperatorError(
-              `${s.key}: Secret ${id} has no key "${s.dataKey}" (it has: ${has.join(", ") || "none"}); set ${s.key} to the key holding the password`,
+              missing
+                .map(
+                  (w) =>
+                    `${w.key}: Secret ${id} has no key "${w.dataKey}" (it has: ${has.join(", ") || "none"}); set ${w.key} to the key holding the password`,
+                )
+                .join("\n"),
               this,
             );
           }

@@ -35,7 +35,8 @@ export function restoreSide(config: RestoreConfig) {
 
   // Every namespace, database StatefulSet (running), password Secret (its key), StatefulSet
   // to scale up and media PVC, read before anything changes.
-  const key = (i: number, ...rest: string[]) => formatKey(["restore", "databases", i, ...rest]);
+  const key = (i: number, ...rest: (string | number)[]) =>
+    formatKey(["restore", "databases", i, ...rest]);
   const preflight = new RestorePreflight(
     "preflight",
     {
@@ -45,12 +46,21 @@ export function restoreSide(config: RestoreConfig) {
         namespace: d.namespace,
         statefulSet: d.statefulSet,
       })),
-      secrets: config.databases.map((d, i) => ({
-        key: key(i, "passwordSecret", "key"),
-        namespace: d.namespace,
-        name: d.passwordSecret.name,
-        dataKey: d.passwordSecret.key,
-      })),
+      secrets: config.databases.flatMap((d, i) => [
+        {
+          key: key(i, "passwordSecret", "key"),
+          namespace: d.namespace,
+          name: d.passwordSecret.name,
+          dataKey: d.passwordSecret.key,
+        },
+        // Each application login's password: a missing one fails preview, not the Job.
+        ...d.logins.map((l, j) => ({
+          key: key(i, "logins", j, "passwordSecret", "key"),
+          namespace: d.namespace,
+          name: l.passwordSecret.name,
+          dataKey: l.passwordSecret.key,
+        })),
+      ]),
       scaleUp: config.scaleUp,
       pvcs: config.media.map((m) => `${m.namespace}/${m.pvc}`),
     },

@@ -59,7 +59,8 @@ seed_destination() {
   stack_pw="st-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   render "$SANDBOX_CLUSTER_YAML/destination.yaml" "IMAGE_BUSYBOX=$SANDBOX_IMAGE_BUSYBOX" \
     "DEST_STACK_NS=$DEST_STACK_NS" "DEST_KEYCLOAK_NS=$DEST_KEYCLOAK_NS" "DEST_MEDIA=$DEST_MEDIA" \
-    "KEYCLOAK_DB_PASSWORD=$keycloak_pw" "STACK_DB_PASSWORD=$stack_pw" | kc apply -f - >/dev/null
+    "KEYCLOAK_ADMIN_PASSWORD=$keycloak_pw" "STACK_DB_PASSWORD=$stack_pw" \
+    "FRAG_DB_PASSWORD=$FRAG_DB_PASSWORD" "KEYCLOAK_DB_PASSWORD=$KEYCLOAK_DB_PASSWORD" | kc apply -f - >/dev/null
   for ns in "$DEST_STACK_NS" "$DEST_KEYCLOAK_NS"; do
     kc -n "$ns" create configmap postgres-scripts --from-file="$SANDBOX_CLUSTER_YAML/scripts/" >/dev/null
     render "$SANDBOX_CLUSTER_YAML/database.yaml" "IMAGE_POSTGRES=$SANDBOX_IMAGE_POSTGRES" \
@@ -110,6 +111,24 @@ YAML
         user: ${DEST_USER[$dest]}
         passwordSecret: { name: ${DEST_SECRET[$dest]}, key: ${DEST_SECRET_KEY[$dest]} }
 YAML
+      # The applications' logins, checked by the restore Job (upstream's Secrets and keys).
+      if [[ "$full" == full && "$backup" == stack-db ]]; then
+        cat <<YAML
+        logins:
+          - user: fragalysis
+            database: frag
+            passwordSecret: { name: database, key: user_password }
+            expectTables: [django_migrations, viewer_target]
+YAML
+      elif [[ "$full" == full ]]; then
+        cat <<YAML
+        logins:
+          - user: keycloak
+            database: keycloak
+            passwordSecret: { name: im-keycloak, key: database_user_password }
+            expectTables: [realm, user_entity]
+YAML
+      fi
     done
     if [[ "$full" == full ]]; then
       cat <<YAML
@@ -274,6 +293,33 @@ check_scaled_up() {
   fi
 }
 
+# The applications' roles log in to their restored databases over TCP with the passwords the
+# old servers had (scram-sha-256 here; the Secrets upstream reuses hold them), and frag holds
+# django_migrations: what the stack and Keycloak need when they start.
+check_app_logins() {
+  local login ns user db pw got problems=() done=()
+  for login in "$DEST_STACK_NS fragalysis frag FRAG_DB_PASSWORD" "$DEST_KEYCLOAK_NS keycloak keycloak KEYCLOAK_DB_PASSWORD"; do
+    read -r ns user db pw <<<"$login"
+    got="$(PGHOST="$SANDBOX_ADDRESS" PGPORT="${DEST_PORT[$ns]}" PGUSER="$user" PGPASSWORD="${!pw}" \
+      PGCONNECT_TIMEOUT=10 psql -X -At -d "$db" -c "SELECT current_user || ' ' || (SELECT count(*) FROM pg_tables WHERE schemaname = 'public')" 2>&1)" ||
+      { problems+=("$user@$ns/$db: ${got//$'\n'/ }"); continue; }
+    done+=("$user@$ns/$db ($got tables)")
+  done
+  local migrations
+  migrations="$(PGHOST="$SANDBOX_ADDRESS" PGPORT="${DEST_PORT[$DEST_STACK_NS]}" PGUSER=fragalysis PGPASSWORD="$FRAG_DB_PASSWORD" \
+    psql -X -At -d frag -c 'SELECT count(*) FROM django_migrations' 2>&1)" || migrations="error: ${migrations//$'\n'/ }"
+  [[ "$migrations" == 40 ]] || problems+=("frag.django_migrations: $migrations rows, want 40")
+  # The restore Jobs' own login checks reported the same (the restored output's logins).
+  local reported
+  reported="$(jq -r '[.restored[]? | .logins[]? | "\(.user)/\(.database)"] | sort | join(" ")' "$SANDBOX_RUN/outputs-restore.json")"
+  [[ "$reported" == "fragalysis/frag keycloak/keycloak" ]] || problems+=("the restore Jobs reported logins: '$reported'")
+  if ((${#problems[@]} == 0)); then
+    check restore-app-logins true "${done[*]}; frag.django_migrations: 40 rows; the restore Jobs checked the same logins ($reported)"
+  else
+    check restore-app-logins false "$(printf '%s; ' "${problems[@]}")"
+  fi
+}
+
 # Destroy of the restore stack leaves the data (deleteDataOnDestroy false).
 check_restore_destroy_keeps_data() {
   local ns held kept=() emptied=0
@@ -308,6 +354,7 @@ run_restore_drill() {
   cat "$SANDBOX_RUN/outputs-restore.json" >&2
   check_restored_dumps
   check_restored_media
+  check_app_logins
   check_scaled_up
   check_restore_verdict
   step restore-second-up-no-changes restore-up-2.log pl local-restore up --yes --skip-preview --expect-no-changes || true

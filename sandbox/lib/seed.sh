@@ -104,6 +104,57 @@ psql_in() {
     -p "${DATABASE_PORT[$1]}" -U postgres -At -c "$2"
 }
 
+# psql_script NS DB: SQL from stdin on that namespace's server and database, through its pod
+# (the passwords in it never reach a command line).
+psql_script() {
+  kc -n "$1" exec -i database-0 -- psql -X -q -v ON_ERROR_STOP=1 -h "$SANDBOX_ADDRESS" \
+    -p "${DATABASE_PORT[$1]}" -U postgres -d "$2" >/dev/null
+}
+
+# seed_app_databases: the applications' own roles and databases, as upstream's init scripts make
+# them: role `fragalysis` owning database `frag` (Django: django_migrations and a table with the
+# awkward types a fingerprint must print the same on both sides) on the stack's server; role
+# `keycloak` owning `keycloak` on the infrastructure's. Their passwords (FRAG_DB_PASSWORD,
+# KEYCLOAK_DB_PASSWORD, generated per run) are what the restored roles must still accept.
+seed_app_databases() {
+  FRAG_DB_PASSWORD="frag-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  KEYCLOAK_DB_PASSWORD="kc-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export FRAG_DB_PASSWORD KEYCLOAK_DB_PASSWORD
+  psql_script production-stack postgres <<SQL
+CREATE ROLE fragalysis LOGIN PASSWORD '$FRAG_DB_PASSWORD';
+CREATE DATABASE frag OWNER fragalysis;
+SQL
+  psql_script production-stack frag <<'SQL'
+SET ROLE fragalysis;
+CREATE TABLE django_migrations (id serial PRIMARY KEY, app text NOT NULL, name text NOT NULL,
+  applied timestamptz NOT NULL);
+INSERT INTO django_migrations (app, name, applied)
+  SELECT 'viewer', format('%s_auto', lpad(n::text, 4, '0')), timestamptz '2023-10-16 12:00:00+00' + n * interval '1 day'
+  FROM generate_series(1, 40) n;
+CREATE TABLE viewer_target (id serial PRIMARY KEY, title text, notes text, blob bytea,
+  score double precision, amount numeric(12, 4), meta jsonb, seen timestamptz, tags text[]);
+INSERT INTO viewer_target (title, notes, blob, score, amount, meta, seen, tags)
+  SELECT 'Mpro-x' || n, E'line one\nline two\twith tab ' || n, decode(md5(n::text), 'hex'),
+    n / 3.0, n * 1.2345, jsonb_build_object('n', n, 'odd', n % 2 = 1),
+    timestamptz '2024-02-29 23:59:59.123456+00' + n * interval '1 hour', ARRAY['a', 'b ' || n]
+  FROM generate_series(1, 60) n;
+INSERT INTO viewer_target (title, notes) VALUES (NULL, ''), ('quote '' and \ backslash', NULL);
+SQL
+  psql_script im-infra postgres <<SQL
+CREATE ROLE keycloak LOGIN PASSWORD '$KEYCLOAK_DB_PASSWORD';
+CREATE DATABASE keycloak OWNER keycloak;
+SQL
+  psql_script im-infra keycloak <<'SQL'
+SET ROLE keycloak;
+CREATE TABLE realm (id varchar(36) PRIMARY KEY, name varchar(255) UNIQUE, enabled boolean);
+INSERT INTO realm VALUES ('master', 'master', true), ('xchem', 'xchem', true);
+CREATE TABLE user_entity (id varchar(36) PRIMARY KEY, realm_id varchar(36) REFERENCES realm,
+  username varchar(255), created_timestamp bigint);
+INSERT INTO user_entity SELECT md5(n::text), 'xchem', 'user' || n, 1700000000000 + n
+  FROM generate_series(1, 25) n;
+SQL
+}
+
 # backup_now NS CRONJOB JOB: one backup run from the CronJob's template (the "scheduled" one).
 backup_now() {
   kc -n "$1" create job --from="cronjob/$2" "$3" >/dev/null
@@ -150,6 +201,7 @@ seed_cluster() {
 seed_writes() {
   local ns stamp late="{}"
   stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+  seed_app_databases
   for ns in production-stack im-infra; do
     psql_in "$ns" "CREATE TABLE relocation_probe (note text PRIMARY KEY, at timestamptz DEFAULT now());
       INSERT INTO relocation_probe (note) SELECT 'row ' || n FROM generate_series(1, 100) n;"

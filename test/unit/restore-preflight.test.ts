@@ -137,7 +137,12 @@ describe("RestorePreflight", () => {
       expected.map((e) => [...e]).sort(),
     );
     for (const s of children.filter((r) => r.type === "kubernetes:core/v1:Secret")) {
-      assert.deepEqual([...new Set(s.additionalSecretOutputs)].sort(), ["data", "stringData"]);
+      // metadata too: kubectl apply's last-applied annotation holds the Secret's content.
+      assert.deepEqual([...new Set(s.additionalSecretOutputs)].sort(), [
+        "data",
+        "metadata",
+        "stringData",
+      ]);
     }
     // The component's outputs are a boolean and counts: the password never reaches them.
     assert.doesNotMatch(JSON.stringify(await valueOf(p.scaleUpReplicas)), new RegExp(PASSWORD));
@@ -204,5 +209,47 @@ describe("RestorePreflight", () => {
       assert.match(message, pattern);
       assert.doesNotMatch(message, new RegExp(PASSWORD));
     });
+  });
+
+  it("two keys of one Secret (a password and a login's) = one read; each missing key named by its setting", async () => {
+    const login = (key: string, dataKey: string) => ({
+      key,
+      namespace: "production-stack",
+      name: "database",
+      dataKey,
+    });
+    const ok = new mod.RestorePreflight("both", {
+      namespaces: ["production-stack"],
+      databases: [DATABASES[1]!],
+      secrets: [
+        SECRET_REFS[1]!,
+        login(
+          "fragalysis-relocation:restore.databases[1].logins[0].passwordSecret.key",
+          "user_password",
+        ),
+      ],
+    });
+    assert.equal(await valueOf(ok.ready), true);
+    const reads = rec.resources.filter(
+      (r) => r.name.startsWith("both-secret-") && r.type === "kubernetes:core/v1:Secret",
+    );
+    assert.deepEqual(
+      reads.map((r) => r.readId),
+      ["production-stack/database"],
+    );
+
+    const bad = new mod.RestorePreflight("nokey", {
+      namespaces: ["production-stack"],
+      databases: [DATABASES[1]!],
+      secrets: [
+        SECRET_REFS[1]!,
+        login("fragalysis-relocation:restore.databases[1].logins[0].passwordSecret.key", "nope"),
+      ],
+    });
+    const message = await rejection(bad.ready);
+    assert.equal(
+      message,
+      'fragalysis-relocation:restore.databases[1].logins[0].passwordSecret.key: Secret production-stack/database has no key "nope" (it has: root_password, user_password); set fragalysis-relocation:restore.databases[1].logins[0].passwordSecret.key to the key holding the password',
+    );
   });
 });

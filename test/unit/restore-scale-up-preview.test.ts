@@ -46,7 +46,14 @@ before(async () => {
     state: (type, name) => {
       if (type === "pulumi:pulumi:StackReference") return { outputs: SOURCE_OUTPUTS };
       if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return { data: { root_password: "eA==", database_admin_user_password: "eA==" } };
+        return {
+          data: {
+            root_password: "eA==",
+            user_password: "eA==",
+            database_admin_user_password: "eA==",
+            database_user_password: "eA==",
+          },
+        };
       }
       return {};
     },

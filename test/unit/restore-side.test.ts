@@ -48,8 +48,9 @@ export const SOURCE_OUTPUTS = {
   },
 };
 const SECRETS: Record<string, Record<string, string>> = {
-  "production-stack-database": { root_password: "cGFzcw==" },
+  "production-stack-database": { root_password: "cGFzcw==", user_password: "cGFzcw==" },
   "im-infra-im-postgres": { database_admin_user_password: "cGFzcw==" },
+  "im-infra-im-keycloak": { database_user_password: "cGFzcw==" },
 };
 /** What a restore Job's termination message holds for the dump it restored. */
 const resultLine = (backup: "keycloak-db" | "stack-db") => {
@@ -157,6 +158,7 @@ describe("side restore (destination stack file)", () => {
       "Namespace im-infra",
       "Namespace production-stack",
       "PersistentVolumeClaim production-stack/media",
+      "Secret im-infra/im-keycloak",
       "Secret im-infra/im-postgres",
       "Secret production-stack/database",
       "StatefulSet im-infra/database",

@@ -82,7 +82,14 @@ before(async () => {
         };
       }
       if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return { data: { root_password: "eA==", database_admin_user_password: "eA==" } };
+        return {
+          data: {
+            root_password: "eA==",
+            user_password: "eA==",
+            database_admin_user_password: "eA==",
+            database_user_password: "eA==",
+          },
+        };
       }
       if (type === "kubernetes:batch/v1:Job") {
         return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
