@@ -23,7 +23,7 @@
 #                     {tables, rows, sha256} (see fingerprint.sh FINGERPRINT_SUMMARY_JSON)
 #   PG*               the target server (PGHOST, PGPORT, PGUSER, PGPASSWORD...), as a superuser.
 #                     PGDATABASE is not used: the restore starts in `postgres` and the dump's own
-#                     \connect lines take it to each database.
+#                     \connect lines take it to each database (a pg_dump: in DATABASE_NAME).
 #   LOGIN_COUNT       logins checked after the restore (default 0), each i from 0 as
 #     LOGIN_<i>_USER      a role of the dump (e.g. fragalysis)
 #     LOGIN_<i>_DATABASE  the database it must log in to (e.g. frag)

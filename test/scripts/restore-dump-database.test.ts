@@ -234,6 +234,37 @@ describe("restore-dump.sh with a single-database dump (pg_dump)", () => {
     }
   });
 
+  it("a whole-server dump with DATABASE_NAME it creates = restored as one, with its own roles; the owner settings unused", async () => {
+    const target = await tcpTarget();
+    try {
+      const all = gzip((await source.client("pg_dumpall", ["--clean", "--if-exists"])).stdout);
+      const settings = await upload("pgdump/cluster-frag-dumpall.sql.gz", all);
+      const r = await restore(target, { ...settings, ...FRAG });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        /check: DATABASE_NAME=frag is created by the whole-server dump itself, with the dump's own roles: DATABASE_OWNER and its password are not used/,
+      );
+      const result = lastJson(r.stdout);
+      assert.equal(result.kind, "cluster");
+      assert.equal(result.databaseName, undefined);
+      assert.deepEqual(Object.keys(result.databases as object), ["frag", "keycloak", "postgres"]);
+      // The dump's own password for fragalysis, not DATABASE_OWNER_PASSWORD.
+      const login = await run(`${PG_BIN}/psql`, ["-X", "-At", "-d", "frag", "-c", "SELECT 1"], {
+        env: {
+          PGHOST: target.tcpHost!,
+          PGPORT: String(target.port),
+          PGUSER: "fragalysis",
+          PGPASSWORD: "source-frag-secret",
+          PGPASSFILE: "/dev/null",
+        },
+      });
+      assert.equal(login.code, 0, login.stderr);
+    } finally {
+      await target.stop();
+    }
+  });
+
   describe("refusals, nothing changed", () => {
     let target: Cluster;
     before(async () => {
