@@ -12,6 +12,9 @@
 #   password      PGPASSWORD if set; else PGADMINPASS (the image's variable; its "-" = not set);
 #                 else libpq's PGPASSFILE or ~/.pgpass (the image ships one for root); else none
 #                 (a trust login). A refused login names which of these it found.
+#   DATABASE      set (non-empty): the image dumps only that database (pg_dump), so only it is
+#                 fingerprinted, as restore-dump.sh fingerprints only the database it restores a
+#                 pg_dump into; unset or empty: every database (pg_dumpall), as the restore of one
 #   RESULT_FILE   also write the result here (the pod's termination message: 4 KiB)
 # Result (last stdout line): {"at": UTC time the read began, "databases": {db: {tables, rows,
 # sha256}}} (fingerprint.sh FINGERPRINT_SUMMARY_JSON).
@@ -48,6 +51,16 @@ if ! fp_psql postgres -w -At -c "SELECT 1" >/dev/null 2>"$WORK_DIR/fp.err"; then
   fail "cannot log in to $PGHOST:${PGPORT:-5432} as $PGUSER (password: $password_from): $(fp_error)"
 fi
 log "logged in to $PGHOST:${PGPORT:-5432} as $PGUSER (password: $password_from)"
+DATABASE="${DATABASE:-}"
+if [[ -n "$DATABASE" ]]; then
+  found=$(fp_psql postgres -w -At -v db="$DATABASE" 2>"$WORK_DIR/fp.err" <<'SQL'
+SELECT 1 FROM pg_database WHERE datname = :'db';
+SQL
+  ) || fail "cannot list the databases on $PGHOST: $(fp_error)"
+  [[ -n "$found" ]] ||
+    fail "DATABASE is '$DATABASE' (the backup CronJob's setting: it dumps only that database), but $PGHOST has no such database"
+  log "DATABASE=$DATABASE: the backup image dumps only that database (pg_dump); fingerprinting it alone"
+fi
 at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-fingerprint_server
+fingerprint_server "$DATABASE"
 emit_result "{\"at\":\"$at\",\"databases\":$FINGERPRINT_SUMMARY_JSON}"

@@ -103,14 +103,16 @@ export const MAX_LOGINS = 8;
  * A role that must log in after the restore with the password the application reads from its
  * Secret (relocation-destination.md "What a restore tool must check").
  */
+/** A database name as the scripts pass it. */
+const databaseName = () =>
+  z.string({ error: hint('a database name such as "frag"') }).regex(/^[A-Za-z0-9_$.-]{1,63}$/, {
+    error: "a database name of letters, digits, '_', '$', '.' and '-', e.g. \"frag\"",
+  });
+
 const login = z.strictObject(
   {
     user: roleName("fragalysis"),
-    database: z
-      .string({ error: hint('a database name such as "frag"') })
-      .regex(/^[A-Za-z0-9_$.-]{1,63}$/, {
-        error: "a database name of letters, digits, '_', '$', '.' and '-', e.g. \"frag\"",
-      }),
+    database: databaseName(),
     /** Where the application reads its password (in the database's namespace). */
     passwordSecret: secretRef({ name: "database", key: "user_password" }),
     /** Tables that must exist in `database` and be readable by `user` (unquoted SQL names). */
@@ -130,6 +132,28 @@ const login = z.strictObject(
   {
     error: hint(
       "an object such as {user: fragalysis, database: frag, passwordSecret: {name: database, key: user_password}}",
+    ),
+  },
+);
+
+/**
+ * Where a single-database dump (pg_dump: the sql-backup image's output when its CronJob sets
+ * DATABASE) goes: it names no database and creates no role. With a whole-server dump the dump's
+ * own roles and CREATE DATABASE apply, and `name` must be one it creates.
+ */
+const target = z.strictObject(
+  {
+    name: databaseName().refine((n) => n !== "template0" && n !== "template1", {
+      error: 'a database of your own, not a template, e.g. "frag"',
+    }),
+    /** Created if missing (LOGIN with ownerPasswordSecret's password, else NOLOGIN). */
+    owner: roleName("fragalysis"),
+    /** The password `owner` gets if the restore creates it: the one the application reads. */
+    ownerPasswordSecret: secretRef({ name: "database", key: "user_password" }).optional(),
+  },
+  {
+    error: hint(
+      "an object such as {name: frag, owner: fragalysis, ownerPasswordSecret: {name: database, key: user_password}}",
     ),
   },
 );
@@ -163,6 +187,8 @@ const database = z.strictObject(
       .default("postgres"),
     /** The Secret (in `namespace`) and key holding that user's password; read by the pod only. */
     passwordSecret: secretRef({ name: "database", key: "root_password" }),
+    /** Where a single-database dump goes (required for one). @default none */
+    database: target.optional(),
     /** Restore over a server that already holds data (the dump drops its databases first). */
     allowNonEmpty: flag(false),
     /** Roles that must log in after the restore (each with its application's Secret). */

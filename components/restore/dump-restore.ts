@@ -7,8 +7,10 @@
 //   - `restore` (psqlImage): SOURCE_FILE=that file, checked again (and every extension it
 //     creates available on the server), then restored into the empty server (refused otherwise
 //     unless allowNonEmpty) with PG* from the Secret (secretKeyRef: never in args, env values or
-//     logs); then each of `logins` logs in with its application's password (secretKeyRef too);
-//     its summary goes to the termination message.
+//     logs); a single-database dump goes into `database.name`, its owner created if missing
+//     with the password of `database.ownerPasswordSecret` (secretKeyRef too); then each of
+//     `logins` logs in with its application's password (secretKeyRef too); its summary goes to
+//     the termination message.
 // A judge (scripts/refresh-judge.sh, a local Command) waits for the Job and reads its pods'
 // status: the result, or the failed container's own ERROR line (./job-outcome.ts). The provider
 // does not await the Job (skipAwait): its failure would say only "BackoffLimitExceeded".
@@ -108,6 +110,29 @@ export function loginEnv(logins: RestoreDatabase["logins"]): k8s.types.input.cor
   ];
 }
 
+/**
+ * The `restore` container's settings for a single-database dump (restore.databases[].database):
+ * names as values, the owner's password ONLY as an optional secretKeyRef (missing: the script
+ * stops before any change, naming the Secret). Nothing without the setting.
+ */
+export function databaseEnv(target: RestoreDatabase["database"]): k8s.types.input.core.v1.EnvVar[] {
+  if (target === undefined) return [];
+  const secret = target.ownerPasswordSecret;
+  return [
+    { name: "DATABASE_NAME", value: target.name },
+    { name: "DATABASE_OWNER", value: target.owner },
+    ...(secret === undefined
+      ? []
+      : [
+          { name: "DATABASE_OWNER_SECRET", value: `Secret ${secret.name} key ${secret.key}` },
+          {
+            name: "DATABASE_OWNER_PASSWORD",
+            valueFrom: { secretKeyRef: { name: secret.name, key: secret.key, optional: true } },
+          },
+        ]),
+  ];
+}
+
 /** The emptyDir for the dump: its size plus room for the .part rename, in MiB. */
 export function dumpVolumeLimit(size: number): string {
   return `${Math.ceil(size / 2 ** 20) + 64}Mi`;
@@ -122,12 +147,10 @@ const summary = z.record(
   }),
 );
 
-/** What the `restore` container leaves in its termination message (restore-dump.sh RESULT_FILE). */
-export const restoreResult = z.strictObject({
+const resultFields = {
   source: z.string().regex(/^s3:\/\//),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().positive(),
-  kind: z.literal("cluster"),
   dumpedFrom: z.string().min(1),
   skippedRoleLines: z.number().int().nonnegative(),
   /**
@@ -144,9 +167,30 @@ export const restoreResult = z.strictObject({
       }),
     )
     .optional(),
-  /** Per database: tables, rows and the sha256 of its fingerprint (fingerprint.sh). */
+  /**
+   * Per database: tables, rows and the sha256 of its fingerprint (fingerprint.sh): every
+   * database of the server for a whole-server dump, the restored one for a single-database dump.
+   */
   summary,
-});
+};
+
+/**
+ * What the `restore` container leaves in its termination message (restore-dump.sh RESULT_FILE):
+ * a whole-server dump (`cluster`), or a single-database dump (`database`) with where it went
+ * and what the script had to create for it.
+ */
+export const restoreResult = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("cluster"), ...resultFields }),
+  z.strictObject({
+    kind: z.literal("database"),
+    ...resultFields,
+    databaseName: z.string().min(1),
+    owner: z.string().min(1),
+    /** `created-nologin`: no ownerPasswordSecret, so the new role cannot log in yet. */
+    ownerRole: z.enum(["existing", "created", "created-nologin"]),
+    databaseCreated: z.boolean(),
+  }),
+]);
 export type RestoreResult = z.infer<typeof restoreResult>;
 
 /**
@@ -159,8 +203,14 @@ export function parseRestoreResult(
   backup: string,
   entry: DumpEntry,
   logins: RestoreDatabase["logins"] = [],
+  target?: RestoreDatabase["database"],
 ): RestoreResult {
   const result = parseJobResult(stdout, backup, "restore", restoreResult);
+  if (result.kind === "database" && result.databaseName !== target?.name) {
+    throw new Error(
+      `${restoreOf(backup)}: the Job restored a single-database dump into ${result.databaseName}, restore.databases[].database.name is ${target?.name ?? "not set"}; it ran with other settings: delete the Job and run pulumi up again`,
+    );
+  }
   if (result.sha256 !== entry.sha256) {
     throw new Error(
       `${restoreOf(backup)}: the Job restored sha256 ${result.sha256}, the source recorded ${entry.sha256}`,
@@ -353,6 +403,7 @@ export class DumpRestore extends pulumi.ComponentResource {
                       valueFrom: ref(db.passwordSecret.name, db.passwordSecret.key),
                     },
                     ...loginEnv(db.logins),
+                    ...databaseEnv(db.database),
                   ]),
                   securityContext: locked,
                   terminationMessagePolicy: "FallbackToLogsOnError",
@@ -396,7 +447,7 @@ export class DumpRestore extends pulumi.ComponentResource {
 
     this.result = pulumi.all([message, this.entry]).apply(([out, entry]) => {
       try {
-        return parseRestoreResult(out, db.backup, entry, db.logins);
+        return parseRestoreResult(out, db.backup, entry, db.logins, db.database);
       } catch (err) {
         throw new OperatorError((err as Error).message, this);
       }

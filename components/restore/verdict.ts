@@ -18,8 +18,12 @@ export type Compared = (typeof COMPARED)[number];
 const COUNTS = ["files", "bytes"] as const;
 
 /**
- * One database, by name, on the two servers. Both sides fingerprint every non-template database
- * that accepts connections (`postgres` included, template0/template1 never), so names match up.
+ * One database, by name, on the two servers. For a whole-server dump both sides fingerprint
+ * every non-template database that accepts connections (`postgres` included, template0/template1
+ * never), so names match up. For a single-database dump (pg_dump) only the restored database is
+ * compared, with the old side's fingerprint of the same name: the old server's other databases
+ * are not in the dump (`notCompared`), and the restored one must be there at dump time (else
+ * `extra`, even without tables: it is the restored data, not the new server's own).
  *   equal        on both, tables, rows and sha256 equal;
  *   differs      on both, `differs` lists what is not equal;
  *   missing      on the old server at dump time, not on the restored one;
@@ -50,6 +54,8 @@ export type DumpVerdict =
       /** When the old side's fingerprint read began (UTC ISO-8601). */
       readonly fingerprintAt: string;
       readonly databases: Record<string, DatabaseVerdict>;
+      /** A single-database dump: the old server's other databases, which it does not hold. */
+      readonly notCompared?: string[];
     }
   | { readonly status: "unverified"; readonly database: string; readonly reason: string };
 
@@ -80,7 +86,13 @@ export interface VerdictInput {
   /** Per restored backup: the database it went into and the restore Job's summary. */
   readonly restored: Record<
     string,
-    { readonly database: string; readonly summary: Record<string, DatabaseSummary> }
+    {
+      readonly database: string;
+      readonly summary: Record<string, DatabaseSummary>;
+      /** "database": a single-database dump restored into `databaseName`. @default "cluster" */
+      readonly kind?: "cluster" | "database";
+      readonly databaseName?: string;
+    }
   >;
   /** The source stack's `backups` output (each dump's sourceTime; the trees' counts). */
   readonly backups: BackupsOutput;
@@ -93,10 +105,14 @@ export interface VerdictInput {
 function compareDatabase(
   old: DatabaseSummary | undefined,
   restored: DatabaseSummary | undefined,
+  restoredFromDump: boolean,
 ): DatabaseVerdict {
   if (restored === undefined) return { status: "missing", old: old! };
   if (old === undefined) {
-    return { status: restored.tables === 0 ? "extra-empty" : "extra", restored };
+    return {
+      status: restored.tables === 0 && !restoredFromDump ? "extra-empty" : "extra",
+      restored,
+    };
   }
   const differs = COMPARED.filter((k) => old[k] !== restored[k]);
   return differs.length === 0
@@ -105,7 +121,7 @@ function compareDatabase(
 }
 
 function compareDump(backup: string, input: VerdictInput): DumpVerdict {
-  const { database, summary } = input.restored[backup]!;
+  const { database, summary, kind, databaseName } = input.restored[backup]!;
   if (input.fingerprints === undefined) {
     return {
       status: "unverified",
@@ -134,13 +150,24 @@ function compareDump(backup: string, input: VerdictInput): DumpVerdict {
       reason: `the fingerprint (read at ${fingerprint.at}) is older than the dump restored (${sourceTime}): it describes an earlier state`,
     };
   }
-  const names = [...new Set([...Object.keys(fingerprint.databases), ...Object.keys(summary)])];
-  names.sort();
+  const only = kind === "database" ? databaseName : undefined;
+  const names =
+    only !== undefined
+      ? [only]
+      : [...new Set([...Object.keys(fingerprint.databases), ...Object.keys(summary)])].sort();
   const databases = Object.fromEntries(
-    names.map((db) => [db, compareDatabase(fingerprint.databases[db], summary[db])]),
+    names.map((db) => [
+      db,
+      compareDatabase(fingerprint.databases[db], summary[db], only !== undefined),
+    ]),
   );
   const bad = Object.values(databases).some((d) => !databaseOk(d));
-  return { status: bad ? "differs" : "equal", database, fingerprintAt: fingerprint.at, databases };
+  const status = bad ? "differs" : "equal";
+  if (only === undefined) return { status, database, fingerprintAt: fingerprint.at, databases };
+  const notCompared = Object.keys(fingerprint.databases)
+    .filter((db) => db !== only)
+    .sort();
+  return { status, database, fingerprintAt: fingerprint.at, databases, notCompared };
 }
 
 function databaseOk(d: DatabaseVerdict): boolean {

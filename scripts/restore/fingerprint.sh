@@ -38,14 +38,19 @@ fp_psql() { # database psql-args...
 # bytewise order, and FINGERPRINT_SUMMARY_JSON to {"db": {"tables": N, "rows": N, "sha256": "..."}}
 # (sha256 of that database's object text in FINGERPRINT_JSON): small enough for a pod's 4 KiB
 # termination message whatever the number of tables, and equal exactly when the tables are.
+# The argument: one database's name (a single-database dump's, on either side), or "" for all.
 # Needs WORK_DIR (a private temp dir) and log/fail/json_str_v (copy-common.sh).
-fingerprint_server() {
+fingerprint_server() { # database-or-empty
   local db table rows sum json="" tables first_db=1 first_table db_rows db_tables summary=""
   local dbs="$WORK_DIR/fp-databases" list="$WORK_DIR/fp-tables" rowsfile="$WORK_DIR/fp-rows"
-  fp_psql postgres -At -0 -c \
-    "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname COLLATE \"C\"" \
-    >"$dbs" 2>"$WORK_DIR/fp.err" ||
-    fail "fingerprint: cannot list the databases: $(fp_error)"
+  if [[ -n "$1" ]]; then
+    printf '%s\0' "$1" >"$dbs"
+  else
+    fp_psql postgres -At -0 -c \
+      "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname COLLATE \"C\"" \
+      >"$dbs" 2>"$WORK_DIR/fp.err" ||
+      fail "fingerprint: cannot list the databases: $(fp_error)"
+  fi
   while IFS= read -r -d '' db; do
     fp_psql "$db" -At -0 -c \
       "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -97,6 +102,6 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     fail "cannot create a temporary directory in ${TMPDIR:-/tmp}; point TMPDIR at a writable one"
   trap 'rm -rf -- "$WORK_DIR"' EXIT
   export TMPDIR="$WORK_DIR"
-  fingerprint_server
+  fingerprint_server ""
   emit_result "{\"databases\":$FINGERPRINT_JSON}"
 fi

@@ -147,6 +147,26 @@ describe("fingerprint-old.sh", () => {
     assert.match(none, /password: none of PGPASSWORD, PGADMINPASS, PGPASSFILE or ~\/\.pgpass/);
   });
 
+  it("DATABASE set (the image then runs pg_dump of it) = that database alone, as in the full run; one it lacks = one line", async () => {
+    const all = lastJson<{ databases: Record<string, unknown> }>(
+      (await runOld(templateEnv())).stdout,
+    );
+    const r = await runOld(templateEnv({ DATABASE: "keycloak" }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /DATABASE=keycloak: the backup image dumps only that database/);
+    assert.deepEqual(lastJson<{ databases: unknown }>(r.stdout).databases, {
+      keycloak: all.databases.keycloak,
+    });
+    const line = oneErrorLine(
+      await runOld(templateEnv({ DATABASE: "frag" })),
+      "fingerprint-old.sh",
+    );
+    assert.match(
+      line,
+      /DATABASE is 'frag' \(the backup CronJob's setting: it dumps only that database\), but .* has no such database$/,
+    );
+  });
+
   it("no PGHOST = one line naming it, before any login", async () => {
     const line = oneErrorLine(
       await runOld(templateEnv({ PGHOST: undefined })),

@@ -334,7 +334,7 @@ describe("restore-dump.sh", () => {
       assert.deepEqual(await state(target), before);
     });
 
-    it("single-database dump (pg_dump) = refused as not a whole-server dump", async () => {
+    it("single-database dump (pg_dump) without DATABASE_NAME = refused naming the setting", async () => {
       const one = execFileSync("/usr/sbin/runuser", [
         "-u",
         "postgres",
@@ -350,7 +350,10 @@ describe("restore-dump.sh", () => {
       ]);
       const settings = await upload("dumps/backup-2026-12-07T02:30:00Z-dumpall.sql.gz", gzip(one));
       const r = await restore(target, settings);
-      assert.match(oneErrorLine(r, "restore-dump.sh"), /is a single-database dump \(pg_dump\)/);
+      assert.match(
+        oneErrorLine(r, "restore-dump.sh"),
+        /is a single-database dump \(pg_dump\), and DATABASE_NAME is not set: set restore\.databases\[\]\.database/,
+      );
     });
 
     it("dumped from a newer server than the target = refused naming both versions", async () => {

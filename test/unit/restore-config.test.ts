@@ -77,6 +77,19 @@ describe("restore config", () => {
     assert.equal(c.databases[0]!.user, "postgres");
     assert.equal(c.databases[0]!.allowNonEmpty, false);
     assert.deepEqual(c.databases[0]!.logins, []);
+    assert.equal(c.databases[0]!.database, undefined);
+    const target = {
+      name: "frag",
+      owner: "fragalysis",
+      ownerPasswordSecret: { name: "database", key: "user_password" },
+    };
+    assert.deepEqual(
+      parseRestoreConfig(
+        edited((x) => (x.databases[1].database = target)),
+        SECRETS,
+      ).databases[1]!.database,
+      target,
+    );
     assert.deepEqual(
       parseRestoreConfig(
         edited((x) => (x.databases[1].logins = [login()])),
@@ -289,6 +302,47 @@ describe("restore config", () => {
       (c) => (c.databases[1].logins = [{ ...login(), expectTable: ["django_migrations"] }]),
       [
         "fragalysis-relocation:restore.databases[1].logins[0].expectTable: unknown setting (a typo?); remove it or see the README's restore settings",
+      ],
+    ],
+    [
+      "database without owner = required, with an example",
+      (c) => (c.databases[1].database = { name: "frag" }),
+      [
+        'fragalysis-relocation:restore.databases[1].database.owner: required; a PostgreSQL role name such as "fragalysis"',
+      ],
+    ],
+    [
+      "database with a template name and a quoted owner = both named",
+      (c) => (c.databases[1].database = { name: "template1", owner: '"frag user"' }),
+      [
+        'fragalysis-relocation:restore.databases[1].database.name: a database of your own, not a template, e.g. "frag"',
+        'fragalysis-relocation:restore.databases[1].database.owner: a PostgreSQL role name, e.g. "fragalysis"',
+      ],
+    ],
+    [
+      "database owner password as a value = unknown setting (a Secret reference only)",
+      (c) => (c.databases[1].database = { name: "frag", owner: "fragalysis", ownerPassword: "pw" }),
+      [
+        "fragalysis-relocation:restore.databases[1].database.ownerPassword: unknown setting (a typo?); remove it or see the README's restore settings",
+      ],
+    ],
+    [
+      "database ownerPasswordSecret as a string = a {name, key} reference",
+      (c) =>
+        (c.databases[1].database = {
+          name: "frag",
+          owner: "fragalysis",
+          ownerPasswordSecret: "user_password",
+        }),
+      [
+        "fragalysis-relocation:restore.databases[1].database.ownerPasswordSecret: invalid; an object such as {name: database, key: user_password}",
+      ],
+    ],
+    [
+      "database as a string = an object, with an example",
+      (c) => (c.databases[1].database = "frag"),
+      [
+        "fragalysis-relocation:restore.databases[1].database: invalid; an object such as {name: frag, owner: fragalysis, ownerPasswordSecret: {name: database, key: user_password}}",
       ],
     ],
     [

@@ -49,6 +49,17 @@ const resultLine = (sha: string, logins: object[] = []) =>
     logins,
     summary: SUMMARY,
   });
+/** A single-database dump's result (restore-dump.sh with DATABASE_NAME=frag). */
+const databaseLine = () =>
+  JSON.stringify({
+    ...JSON.parse(resultLine(SHA)),
+    kind: "database",
+    summary: { frag: SUMMARY.frag },
+    databaseName: "frag",
+    owner: "fragalysis",
+    ownerRole: "created",
+    databaseCreated: true,
+  });
 const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
 // What scripts/refresh-judge.sh prints: the Job's status, then each pod's.
 const judged = (complete: boolean, pod: object) =>
@@ -71,24 +82,26 @@ before(async () => {
         ? succeeded(resultLine("d".repeat(64)))
         : name === "old-job-result"
           ? succeeded(JSON.stringify({ ...JSON.parse(resultLine(SHA)), logins: undefined }))
-          : name === "logins-result"
-            ? succeeded(resultLine(SHA, LOGINS))
-            : name === "cut-result"
-              ? succeeded(resultLine(SHA).slice(0, 300))
-              : name === "corrupt-result"
-                ? judged(false, {
-                    phase: "Failed",
-                    initContainerStatuses: [
-                      {
-                        name: "fetch",
-                        state: {
-                          terminated: { exitCode: 1, message: `step fetch\n${FETCH_ERROR}\n` },
+          : name === "pgdump-result" || name === "pgdump-unset-result"
+            ? succeeded(databaseLine())
+            : name === "logins-result"
+              ? succeeded(resultLine(SHA, LOGINS))
+              : name === "cut-result"
+                ? succeeded(resultLine(SHA).slice(0, 300))
+                : name === "corrupt-result"
+                  ? judged(false, {
+                      phase: "Failed",
+                      initContainerStatuses: [
+                        {
+                          name: "fetch",
+                          state: {
+                            terminated: { exitCode: 1, message: `step fetch\n${FETCH_ERROR}\n` },
+                          },
                         },
-                      },
-                    ],
-                    containerStatuses: [{ name: "restore", state: { waiting: {} } }],
-                  })
-                : succeeded(`some log\n${resultLine(SHA)}\n`),
+                      ],
+                      containerStatuses: [{ name: "restore", state: { waiting: {} } }],
+                    })
+                  : succeeded(`some log\n${resultLine(SHA)}\n`),
     // The provider's auto-naming, for the credentials Secret the fetch refers to.
     state: (type, name, inputs) =>
       type === "kubernetes:batch/v1:Job"
@@ -335,6 +348,60 @@ describe("DumpRestore", () => {
       await rejection(r.result),
       "restore of backup stack-db: the Job checked the logins none, restore.databases[].logins lists keycloak@keycloak; it ran with other settings: delete the Job and run pulumi up again",
     );
+  });
+
+  it("database = names as values, the owner's password only as an optional secretKeyRef, none in fetch; the database result read back", async () => {
+    const target = {
+      name: "frag",
+      owner: "fragalysis",
+      ownerPasswordSecret: { name: "database", key: "user_password" },
+    };
+    const r = restore("pgdump", { "stack-db": ENTRY }, { database: { database: target } });
+    const result = await valueOf(r.result);
+    assert.equal(result.kind, "database");
+    assert.deepEqual(result.summary, { frag: SUMMARY.frag });
+    if (result.kind === "database") assert.equal(result.ownerRole, "created");
+    const pod = (rec.named("pgdump-job").inputs as any).spec.template.spec;
+    const main = pod.containers[0].env as Env[];
+    const env = envOf(main);
+    assert.equal(env.DATABASE_NAME, "frag");
+    assert.equal(env.DATABASE_OWNER, "fragalysis");
+    assert.equal(env.DATABASE_OWNER_SECRET, "Secret database key user_password");
+    const password = main.find((e) => e.name === "DATABASE_OWNER_PASSWORD")!;
+    assert.equal(password.value, undefined);
+    assert.deepEqual(password.valueFrom, {
+      secretKeyRef: { name: "database", key: "user_password", optional: true },
+    });
+    const fetch = envOf(pod.initContainers[0].env as Env[]);
+    assert.deepEqual(
+      Object.keys(fetch).filter((n) => n.startsWith("DATABASE_")),
+      [],
+    );
+  });
+
+  it("database without ownerPasswordSecret = no password variable at all (the script makes the role NOLOGIN)", () => {
+    assert.deepEqual(mod.databaseEnv({ name: "frag", owner: "fragalysis" }), [
+      { name: "DATABASE_NAME", value: "frag" },
+      { name: "DATABASE_OWNER", value: "fragalysis" },
+    ]);
+    assert.deepEqual(mod.databaseEnv(undefined), []);
+  });
+
+  it("a single-database result while database is not set = fails: the Job ran with other settings", async () => {
+    const r = restore("pgdump-unset", { "stack-db": ENTRY });
+    assert.equal(
+      await rejection(r.result),
+      "restore of backup stack-db: the Job restored a single-database dump into frag, restore.databases[].database.name is not set; it ran with other settings: delete the Job and run pulumi up again",
+    );
+  });
+
+  it("a whole-server result with database set = read (the dump's own CREATE DATABASE applied)", async () => {
+    const r = restore(
+      "cluster-with-target",
+      { "stack-db": ENTRY },
+      { database: { database: { name: "frag", owner: "fragalysis" } } },
+    );
+    assert.equal((await valueOf(r.result)).kind, "cluster");
   });
 
   it("no logins = LOGIN_COUNT=0 and nothing else", async () => {

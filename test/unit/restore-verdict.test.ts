@@ -177,6 +177,71 @@ describe("restoreVerdict: databases", () => {
   });
 });
 
+describe("restoreVerdict: single-database dumps (pg_dump)", () => {
+  /** stack-db restored from a pg_dump of frag: the Job's summary holds frag only. */
+  const single = (summary: Record<string, typeof frag>, databaseName = "frag") =>
+    input(
+      {},
+      {
+        restored: {
+          "stack-db": {
+            database: "production-stack/database",
+            summary,
+            kind: "database",
+            databaseName,
+          },
+        },
+      },
+    );
+
+  it("frag equal, the old server's other databases not compared = equal, ok, not missing", () => {
+    const v = restoreVerdict(single({ frag }));
+    assert.equal(v.ok, true);
+    assert.deepEqual(v.dumps["stack-db"], {
+      status: "equal",
+      database: "production-stack/database",
+      fingerprintAt: "2026-12-07T10:02:00Z",
+      databases: { frag: { status: "equal", tables: 12, rows: 1201 } },
+      notCompared: ["postgres"],
+    });
+    assert.equal(verdictFailure(v), undefined);
+  });
+
+  it("the old side fingerprinted frag alone (DATABASE=frag) = equal, nothing left out", () => {
+    const v = restoreVerdict({
+      ...single({ frag }),
+      fingerprints: { "stack-db": { at: "2026-12-07T10:02:00Z", databases: { frag } } },
+    });
+    assert.equal(v.ok, true);
+    const dump = v.dumps["stack-db"]!;
+    assert.ok(dump.status === "equal");
+    assert.deepEqual(dump.notCompared, []);
+  });
+
+  it("frag one row fewer = differs, the line names frag", () => {
+    const v = restoreVerdict(single({ frag: { ...frag, rows: 1200, sha256: sha("c") } }));
+    assert.equal(v.ok, false);
+    assert.equal(
+      verdictFailure(v),
+      'restore verdict: the restored data is not the old side\'s: backup stack-db (production-stack/database), database frag: rows 1200 restored, 1201 at dump time, content sha256 differs; do not scale up on it: see README "The restore verdict"',
+    );
+  });
+
+  it("restored into a name the old server did not have, even without tables = extra, not ok", () => {
+    const empty = { tables: 0, rows: 0, sha256: sha("e") };
+    const v = restoreVerdict(single({ django: empty }, "django"));
+    assert.equal(v.ok, false);
+    const dump = v.dumps["stack-db"]!;
+    assert.ok(dump.status === "differs");
+    assert.equal(dump.databases.django!.status, "extra");
+    assert.deepEqual(dump.notCompared, ["frag", "postgres"]);
+    assert.match(
+      verdictFailure(v)!,
+      /database django: only on the restored server \(0 tables, 0 rows\)/,
+    );
+  });
+});
+
 describe("restoreVerdict: unverified", () => {
   it("source without a fingerprints output = every dump unverified, ok, one warning each", () => {
     const v = restoreVerdict(
