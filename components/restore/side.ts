@@ -53,7 +53,18 @@ export function restoreSide(config: RestoreConfig) {
           name: d.passwordSecret.name,
           dataKey: d.passwordSecret.key,
         },
-        // Each application login's password: a missing one fails preview, not the Job.
+        // The owner's password for a single-database dump, and each application login's: a
+        // missing one fails preview, not the Job.
+        ...(d.database?.ownerPasswordSecret
+          ? [
+              {
+                key: key(i, "database", "ownerPasswordSecret", "key"),
+                namespace: d.namespace,
+                name: d.database.ownerPasswordSecret.name,
+                dataKey: d.database.ownerPasswordSecret.key,
+              },
+            ]
+          : []),
         ...d.logins.map((l, j) => ({
           key: key(i, "logins", j, "passwordSecret", "key"),
           namespace: d.namespace,
