@@ -7,6 +7,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { OperatorError } from "../operator-error";
+import { quantityBytes } from "./quantity";
 
 export interface RestorePreflightArgs {
   /** Namespaces that must exist (the databases', the scale-ups'). */
@@ -43,6 +44,8 @@ export function notRunning(key: string, id: string, replicas: number): string | 
 export class RestorePreflight extends pulumi.ComponentResource {
   /** Replicas each StatefulSet to scale up has now, by "namespace/name". */
   public readonly scaleUpReplicas: pulumi.Output<Record<string, number>>;
+  /** Capacity in bytes of each PVC, by "namespace/name" (undefined: the claim states none). */
+  public readonly pvcCapacity: pulumi.Output<Record<string, number | undefined>>;
   /** Resolves (to true) once every database runs and every Secret holds its key. */
   public readonly ready: pulumi.Output<boolean>;
 
@@ -120,6 +123,7 @@ export class RestorePreflight extends pulumi.ComponentResource {
     });
     this.scaleUpReplicas = pulumi.all(scaleUp).apply((pairs) => Object.fromEntries(pairs));
 
+    const capacities: pulumi.Output<readonly [string, number | undefined]>[] = [];
     for (const id of new Set(args.pvcs ?? [])) {
       const [namespace, pvc] = id.split("/");
       const read = k8s.core.v1.PersistentVolumeClaim.get(
@@ -128,11 +132,23 @@ export class RestorePreflight extends pulumi.ComponentResource {
         child,
       );
       exists.push(read.metadata.apply(() => true));
+      // What the volume holds: the bound capacity, else what the claim requests.
+      capacities.push(
+        pulumi.all([read.status, read.spec]).apply(([status, spec]) => {
+          const q = status?.capacity?.storage ?? spec?.resources?.requests?.storage;
+          return [id, q === undefined ? undefined : quantityBytes(q)] as const;
+        }),
+      );
     }
+    this.pvcCapacity = pulumi.all(capacities).apply((pairs) => Object.fromEntries(pairs));
 
     this.ready = pulumi
       .all([...exists, ...running, ...keysPresent, this.scaleUpReplicas.apply(() => true)])
       .apply(() => true);
-    this.registerOutputs({ scaleUpReplicas: this.scaleUpReplicas, ready: this.ready });
+    this.registerOutputs({
+      scaleUpReplicas: this.scaleUpReplicas,
+      pvcCapacity: this.pvcCapacity,
+      ready: this.ready,
+    });
   }
 }

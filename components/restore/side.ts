@@ -10,6 +10,7 @@ import { formatKey } from "../shared/config-parts";
 import { type RestoreConfig } from "./config";
 import { DumpRestore } from "./dump-restore";
 import { MediaRestore } from "./media-restore";
+import { restorePlan, restorePlanText } from "./plan";
 import { RestorePreflight } from "./preflight";
 import { ScaleUp } from "./scale-up";
 import { sourceOutput, type SourceOutput } from "./source";
@@ -78,7 +79,27 @@ export function restoreSide(config: RestoreConfig) {
     { providers: [cluster] },
   );
   // The Jobs start only once every database runs and every Secret holds its key.
-  const ready = preflight.ready.apply(() => preflight);
+  // The plan (shown by preview) and its problems (a tree larger than its volume fails preview):
+  // the Jobs also wait for it.
+  const plan = pulumi
+    .all([backups, originalReplicas, preflight.scaleUpReplicas, preflight.pvcCapacity])
+    .apply(([b, original, now, capacity]) => {
+      const p = restorePlan({
+        databases: config.databases,
+        media: config.media,
+        scaleUp: config.scaleUp,
+        backups: b,
+        originalReplicas: original,
+        scaleUpNow: now,
+        pvcCapacity: capacity,
+      });
+      if (pulumi.runtime.isDryRun()) {
+        void pulumi.log.info(restorePlanText(p).join("\n"));
+      }
+      if (p.problems.length > 0) throw new OperatorError(p.problems.join("\n"), undefined);
+      return p;
+    });
+  const ready = pulumi.all([preflight.ready, plan]).apply(() => preflight);
 
   // Bring-your-own: the operator's key that may read the bucket.
   const credentials = {

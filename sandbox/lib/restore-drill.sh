@@ -184,6 +184,30 @@ run_restore_corrupt() {
     check restore-corrupt-stack-destroyed false "destroy failed; see .sandbox/run/restore-corrupt-destroy.log"
 }
 
+# The restore preview's plan names each dump object with the target server, the tree with its
+# files and the volume, and each scale-up's counts (what `up` then does).
+check_restore_plan() {
+  local log="$SANDBOX_RUN/restore-preview.log" out="$SANDBOX_RUN/outputs-up.json" want missing=()
+  local files
+  files="$(jq -r '.backups["stack-media"].files' "$out")"
+  for want in \
+    "restore plan (nothing has changed yet):" \
+    "dump keycloak-db: s3://$SANDBOX_BUCKET/$(jq -r '.backups["keycloak-db"].key' "$out")" \
+    "dump stack-db: s3://$SANDBOX_BUCKET/$(jq -r '.backups["stack-db"].key' "$out")" \
+    "-> $DEST_STACK_NS/database ($SANDBOX_ADDRESS:${DEST_PORT[$DEST_STACK_NS]} as postgres), into an empty server; then logins fragalysis@frag" \
+    "media stack-media: $files files" \
+    "-> PVC $DEST_STACK_NS/media (capacity 1.0 GiB)" \
+    "scale up $DEST_STACK_NS/stack: 0 replicas now -> $(jq -r '.originalReplicas["production-stack/stack"]' "$out") (the count production-stack/stack had)" \
+    "scale up $DEST_KEYCLOAK_NS/keycloak: 0 replicas now -> $(jq -r '.originalReplicas["im-infra/keycloak"]' "$out") (the count im-infra/keycloak had)"; do
+    grep -qF -- "$want" "$log" || missing+=("$want")
+  done
+  if ((${#missing[@]} == 0)); then
+    check restore-preview-shows-plan true "both dump objects and their servers, the tree's $files files into PVC $DEST_STACK_NS/media (1.0 GiB), both scale-ups with the old counts"
+  else
+    check restore-preview-shows-plan false "not in the preview: $(printf '"%s" ' "${missing[@]}")"
+  fi
+}
+
 # Every restored server equals the old one table by table (rows and content hash), and the
 # program's own summary of each restore is what it checked.
 check_restored_dumps() {
@@ -345,6 +369,7 @@ run_restore_drill() {
   init_stack local-restore
   write_restore_config local-restore "keycloak-db stack-db" false full
   step restore-preview-succeeds restore-preview.log pl local-restore preview --diff || true
+  check_restore_plan
   step restore-up-succeeds restore-up.log pl local-restore up --yes --skip-preview || {
     check restore-dumps-rows-equal false "the restore stack's up failed"
     return 0
