@@ -41,7 +41,9 @@
 #    leaves size, mtime and ctime as they were. ctime cannot be set from user space (a write
 #    that restores size and mtime still moves it), so only a clock set back, a filesystem
 #    without ctime, or a raw write to the block device could; REHASH=true reads every file
-#    anyway. Every other file is hashed, both digests from
+#    anyway. (This shard's manifest and the unfinished multipart uploads are asked for in the
+#    background while the prefix is listed: each aws CLI start costs ~0.5-1 s of CPU.) Every
+#    other file is hashed, both digests from
 #    one read (MD5, per part above MULTIPART_THRESHOLD_BYTES as S3 computes ETags, and SHA-256;
 #    nothing opened that blocks; a file no longer regular fails the run; see "Hash" below):
 #    it is skipped if the object has its size and that ETag, otherwise sent. A same-size object with other content has
@@ -266,6 +268,15 @@ part_size_for() { # size -> $part
 }
 
 # 3. What to send.
+# Asked now, so their aws CLI start-up overlaps the listing: this shard's own manifest (read
+# below when the listing has it) and, unless this is a plan, the unfinished multipart uploads
+# (used after the upload step when nothing was sent: this run then made none).
+start_background manifest s3api get-object --bucket "$DEST_BUCKET" --key "$manifest_key" \
+  "$WORK_DIR/bg.manifest.jsonl" --query 'Metadata.sha256' --output text
+if [[ "${PLAN_ONLY:-false}" == false ]]; then
+  start_background uploads s3api list-multipart-uploads --bucket "$DEST_BUCKET" \
+    --prefix "$DEST_PREFIX" --encoding-type url --query 'Uploads[].[UploadId, Key]' --output text
+fi
 list_destination
 # Previous manifests (of any shard split: a file may have moved between shards), each used only
 # if its bytes have the SHA-256 stored with it (a manifest vouches for what is not read again).
@@ -275,9 +286,14 @@ declare -A prev=()
 old_manifest_sha=""
 : >"$WORK_DIR/prev.tsv"
 for key in "${manifest_objects[@]+"${manifest_objects[@]}"}"; do
-  stored_sha=$(s3 s3api get-object --bucket "$DEST_BUCKET" --key "$key" "$WORK_DIR/prev.jsonl" \
-    --query 'Metadata.sha256' --output text) ||
-    fail "$(s3_error "read the manifest s3://$DEST_BUCKET/$key")"
+  if [[ "$key" == "$manifest_key" ]] && background_status manifest; then
+    mv -- "$WORK_DIR/bg.manifest.jsonl" "$WORK_DIR/prev.jsonl"
+    stored_sha=$(<"$WORK_DIR/bg.manifest.out")
+  else
+    stored_sha=$(s3 s3api get-object --bucket "$DEST_BUCKET" --key "$key" "$WORK_DIR/prev.jsonl" \
+      --query 'Metadata.sha256' --output text) ||
+      fail "$(s3_error "read the manifest s3://$DEST_BUCKET/$key")"
+  fi
   got_sha=$(sha256sum <"$WORK_DIR/prev.jsonl" | cut -c1-64)
   [[ "$key" != "$manifest_key" ]] || old_manifest_sha=$got_sha
   if [[ "$stored_sha" != "$got_sha" ]]; then
@@ -536,11 +552,15 @@ fi
 # run or an earlier one): aborted. Other keys (another shard's, anyone else's) are left alone.
 # S3 not answering (an outage): skipped, the next run does it.
 abort_leftover_uploads() {
-  s3 s3api list-multipart-uploads --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" --encoding-type url \
-    --query 'Uploads[].[UploadId, Key]' --output text >"$WORK_DIR/uploads" || {
-    log "warning: $(s3_error "list incomplete multipart uploads under $dest"); a re-run aborts this part's"
-    return 0
-  }
+  if ((planned == 0)) && background_status uploads; then
+    mv -- "$WORK_DIR/bg.uploads.out" "$WORK_DIR/uploads"
+  else
+    s3 s3api list-multipart-uploads --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" --encoding-type url \
+      --query 'Uploads[].[UploadId, Key]' --output text >"$WORK_DIR/uploads" || {
+      log "warning: $(s3_error "list incomplete multipart uploads under $dest"); a re-run aborts this part's"
+      return 0
+    }
+  fi
   local id key decoded rel aborted=0 kept=()
   while IFS=$'\t' read -r -u 3 id key; do
     [[ -n "$key" ]] || continue # "None" when there are none

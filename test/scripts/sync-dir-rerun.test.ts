@@ -73,6 +73,26 @@ interface Result {
 
 const md5 = (b: Buffer | string) => createHash("md5").update(b).digest("hex");
 
+/** Keys with an unfinished multipart upload under a prefix. */
+async function unfinished(prefix: string): Promise<string[]> {
+  const r = await run(
+    "aws",
+    [
+      "s3api",
+      "list-multipart-uploads",
+      "--bucket",
+      BUCKET,
+      "--prefix",
+      prefix,
+      "--query",
+      "Uploads[].Key",
+    ],
+    { env },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout.trim() || "null") as string[] | null) ?? [];
+}
+
 for (const tool of ["aws", "rclone"]) {
   describe(`sync-dir.sh re-run reads only what changed (${tool})`, () => {
     const root = tempDir(`sync-dir-rerun-${tool}-`);
@@ -165,6 +185,21 @@ for (const tool of ["aws", "rclone"]) {
       assert.equal(full.result.hashed, ALL.length + 1);
       assert.equal(full.result.uploaded, 0);
       assert.ok(full.manifest.equals(current.manifest), "the manifest changed");
+    });
+
+    it("an unfinished multipart upload of a recorded file = aborted by a no-change re-run", async () => {
+      const created = await run(
+        "aws",
+        ["s3api", "create-multipart-upload", "--bucket", BUCKET, "--key", `${prefix}a.txt`],
+        { env },
+      );
+      assert.equal(created.code, 0, created.stderr);
+      assert.deepEqual(await unfinished(prefix), [`${prefix}a.txt`]);
+      const r = await syncDir();
+      assert.deepEqual(r.reads, []);
+      assert.equal(r.result.uploaded, 0);
+      assert.deepEqual(await unfinished(prefix), []);
+      assert.match(r.stderr, /aborted 1 incomplete multipart upload/);
     });
 
     it("a manifest without its recorded SHA-256 = not trusted, every file read again", async () => {
