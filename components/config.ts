@@ -149,6 +149,11 @@ const backup = z.strictObject({
   preSync: flag(true),
   /** `tree` only: copy a sourceDir without regular files (refused otherwise: unmounted?). @default false */
   allowEmpty: z.boolean({ error: hint("true or false") }).optional(),
+  /**
+   * `tree` only: every copy reads and hashes every file, instead of trusting the previous
+   * manifest for files whose size, mtime and ctime and object ETag are unchanged. @default false
+   */
+  rehash: z.boolean({ error: hint("true or false") }).optional(),
   /** `tree` with the `job` executor only: split the tree into this many balanced shards. */
   shards: z
     .number({ error: hint("a whole number from 1 to 64, e.g. 4") })
@@ -372,6 +377,13 @@ const schema = z
           code: "custom",
           path: ["backups", i, b.select !== undefined ? "select" : "notBefore"],
           message: 'only for kind "latest"; remove it from this "tree" backup',
+        });
+      }
+      if (b.kind === "latest" && b.rehash !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backups", i, "rehash"],
+          message: 'only for kind "tree" (a dump is always read whole); remove it from this backup',
         });
       }
       if (b.shards > 1 && (b.kind !== "tree" || b.executor !== "job")) {

@@ -93,6 +93,7 @@ export function copySettings(
   };
   if (target.endpoint) env.AWS_ENDPOINT_URL = target.endpoint;
   if (backup.kind === "tree" && backup.allowEmpty === true) env.ALLOW_EMPTY_TREE = "true";
+  if (backup.kind === "tree" && backup.rehash === true) env.REHASH = "true";
   if (backup.kind === "latest") {
     env.PATTERN = backup.pattern;
     env.MIN_AGE_SECONDS = String(backup.minAgeSeconds);

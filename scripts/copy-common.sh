@@ -102,17 +102,27 @@ make_work_dir() {
   case "$base/" in "${SOURCE_DIR%/}"/*) fail "TMPDIR $base is inside SOURCE_DIR; point it elsewhere" ;; esac
   WORK_DIR=$(mktemp -d -- "$base/${ME}.XXXXXX" 2>/dev/null) ||
     fail "cannot create a temporary directory in $base; point TMPDIR at a writable one"
-  trap 'rm -rf -- "$WORK_DIR"' EXIT
+  trap 'stop_background; rm -rf -- "$WORK_DIR"' EXIT
   export TMPDIR="$WORK_DIR"
 }
 
 # SIGTERM/SIGINT/SIGHUP: stop the children (each started by run_child in its own process group
 # under `timeout`, which passes the signal on to all of it), then fail with one line.
 CHILD_PID=""
+BACKGROUND_PIDS=() # started by start_background, each under `timeout` too
+stop_background() {
+  local pid
+  for pid in "${BACKGROUND_PIDS[@]+"${BACKGROUND_PIDS[@]}"}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  BACKGROUND_PIDS=()
+}
 on_signal() {
   trap - TERM INT HUP
   [[ -z "$CHILD_PID" ]] || kill -TERM "$CHILD_PID" 2>/dev/null || true
   [[ -z "$CHILD_PID" ]] || wait "$CHILD_PID" 2>/dev/null || true
+  stop_background
   fail "stopped by SIG$1; its child processes were stopped too. Re-run to resume"
 }
 trap 'on_signal TERM' TERM
@@ -197,6 +207,25 @@ s3() {
   done
 }
 
+# An aws CLI request started now and read later (its start-up, ~0.5-1 s of CPU, overlaps other
+# work): stdout to $WORK_DIR/bg.NAME.out, stderr to bg.NAME.err; background_status NAME waits
+# and returns its status. A failure is not reported: the caller repeats the request with s3().
+declare -A BACKGROUND_PID=()
+start_background() { # name aws-args...
+  local name=$1
+  shift
+  timeout -k 10 0 aws ${ENDPOINT_ARGS[@]+"${ENDPOINT_ARGS[@]}"} "$@" \
+    >"$WORK_DIR/bg.$name.out" 2>"$WORK_DIR/bg.$name.err" &
+  BACKGROUND_PID["$name"]=$!
+  BACKGROUND_PIDS+=("$!")
+}
+background_status() { # name -> its exit status (1 if never started)
+  local pid="${BACKGROUND_PID["$1"]:-}" rc=0
+  [[ -n "$pid" ]] || return 1
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
 # One line explaining the last failed aws call, credentials never included (the CLI never
 # prints them; we only quote its error line).
 s3_error() {
@@ -232,6 +261,11 @@ json_str() {
 }
 # The same into $JSON_STR, without a subshell (per-file loops: a fork each would dominate).
 json_str_v() {
+  # Most names need no escaping: one pattern test instead of five substitutions.
+  if [[ "$1" != *[\\\"[:cntrl:]]* ]]; then
+    JSON_STR="\"$1\""
+    return 0
+  fi
   local s="$1" out="" c i
   s="${s//\\/\\\\}"
   s="${s//\"/\\\"}"

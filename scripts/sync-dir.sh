@@ -19,6 +19,8 @@
 #                     too stale for the backup's maxRpoSeconds)
 #   PLAN_ONLY         true: steps 1-3 without hashing (scan, one listing, the manifests), print
 #                     the plan line (see Stdout) and stop: no hash, no upload, no manifest write
+#   REHASH            true: no previous manifest vouches for anything, every file is read and
+#                     hashed again (default false; see step 3 for what that can miss)
 #   AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 #   AWS_DEFAULT_REGION: as for the aws CLI. CONCURRENCY (parallel uploads, default 32 here),
 #   REQUEST_TIMEOUT_SECONDS, multipart tuning and RESULT_FILE: see copy-common.sh.
@@ -32,9 +34,16 @@
 #    dealt greedily to the least-loaded part (size + SHARD_FILE_WEIGHT_BYTES; ties to the lowest
 #    index). Every shard computes the same split from the same tree.
 # 3. Delta: the destination prefix is listed once (URL-encoded keys: any bytes survive) with
-#    sizes and ETags, and the previous manifests are read. A file is skipped without reading it
-#    when a previous manifest has it with the same size, mtime and ctime and the object still
-#    has that size and the ETag recorded there. Every other file is hashed, both digests from
+#    sizes and ETags, and the previous manifests are read (each only if its bytes have the
+#    SHA-256 stored with it). A file is skipped without reading it, its manifest line reused,
+#    when a previous manifest has it with the same size, mtime (ns) and ctime (ns) and the
+#    object still has that size and the ETag recorded there. What that misses: a write that
+#    leaves size, mtime and ctime as they were. ctime cannot be set from user space (a write
+#    that restores size and mtime still moves it), so only a clock set back, a filesystem
+#    without ctime, or a raw write to the block device could; REHASH=true reads every file
+#    anyway. (This shard's manifest and the unfinished multipart uploads are asked for in the
+#    background while the prefix is listed: each aws CLI start costs ~0.5-1 s of CPU.) Every
+#    other file is hashed, both digests from
 #    one read (MD5, per part above MULTIPART_THRESHOLD_BYTES as S3 computes ETags, and SHA-256;
 #    nothing opened that blocks; a file no longer regular fails the run; see "Hash" below):
 #    it is skipped if the object has its size and that ETag, otherwise sent. A same-size object with other content has
@@ -88,6 +97,11 @@ esac
 case "${PLAN_ONLY:-false}" in
 true | false) ;;
 *) fail "PLAN_ONLY must be true or false, got '$PLAN_ONLY'" ;;
+esac
+REHASH="${REHASH:-false}"
+case "$REHASH" in
+true | false) ;;
+*) fail "REHASH must be true (read every file again) or false (the default), got '$REHASH'" ;;
 esac
 SHARD_COUNT="${SHARD_COUNT:-1}"
 SHARD_INDEX="${SHARD_INDEX:-${JOB_COMPLETION_INDEX:-0}}"
@@ -232,7 +246,8 @@ list_destination() {
   local size etag key decoded rel
   while IFS=$'\t' read -r size etag key; do
     [[ "$size" =~ ^[0-9]+$ ]] || continue # "None" when the prefix is empty
-    url_decode "$key"
+    # Most keys need no decoding ('+' is a space, '%' starts an escape; nothing else changes).
+    if [[ "$key" == *[%+]* ]]; then url_decode "$key"; else decoded=$key; fi
     rel="${decoded#"$DEST_PREFIX"}"
     if [[ "$rel" == "$MANIFEST_DIR"/* ]]; then
       manifest_objects+=("$decoded")
@@ -253,24 +268,46 @@ part_size_for() { # size -> $part
 }
 
 # 3. What to send.
+# Asked now, so their aws CLI start-up overlaps the listing: this shard's own manifest (read
+# below when the listing has it) and, unless this is a plan, the unfinished multipart uploads
+# (used after the upload step when nothing was sent: this run then made none).
+start_background manifest s3api get-object --bucket "$DEST_BUCKET" --key "$manifest_key" \
+  "$WORK_DIR/bg.manifest.jsonl" --query 'Metadata.sha256' --output text
+if [[ "${PLAN_ONLY:-false}" == false ]]; then
+  start_background uploads s3api list-multipart-uploads --bucket "$DEST_BUCKET" \
+    --prefix "$DEST_PREFIX" --encoding-type url --query 'Uploads[].[UploadId, Key]' --output text
+fi
 list_destination
-# Previous manifests (of any shard split: a file may have moved between shards).
+# Previous manifests (of any shard split: a file may have moved between shards), each used only
+# if its bytes have the SHA-256 stored with it (a manifest vouches for what is not read again).
+# REHASH=true: none used, every file is read. One sed pass turns the lines into
+# "json-path<TAB>size mtime ctime etag sha256" (bash's own regex matching cost ~0.3 ms a line).
 declare -A prev=()
 old_manifest_sha=""
+: >"$WORK_DIR/prev.tsv"
 for key in "${manifest_objects[@]+"${manifest_objects[@]}"}"; do
-  s3 s3api get-object --bucket "$DEST_BUCKET" --key "$key" "$WORK_DIR/prev.jsonl" >/dev/null ||
-    fail "$(s3_error "read the manifest s3://$DEST_BUCKET/$key")"
-  [[ "$key" != "$manifest_key" ]] || old_manifest_sha=$(sha256sum <"$WORK_DIR/prev.jsonl" | cut -c1-64)
-  re='^\{"path":("([^"\\]|\\.)*"),"size":([0-9]+),"mtime":"([^"]*)","ctime":"([^"]*)","sha256":"([0-9a-f]{64})","etag":"([^"]*)"\}$'
-  while IFS= read -r line; do
-    [[ "$line" =~ $re ]] || continue
-    prev["${BASH_REMATCH[1]}"]="${BASH_REMATCH[3]} ${BASH_REMATCH[4]%Z} ${BASH_REMATCH[5]} ${BASH_REMATCH[7]} ${BASH_REMATCH[6]}"
-  done <"$WORK_DIR/prev.jsonl"
+  if [[ "$key" == "$manifest_key" ]] && background_status manifest; then
+    mv -- "$WORK_DIR/bg.manifest.jsonl" "$WORK_DIR/prev.jsonl"
+    stored_sha=$(<"$WORK_DIR/bg.manifest.out")
+  else
+    stored_sha=$(s3 s3api get-object --bucket "$DEST_BUCKET" --key "$key" "$WORK_DIR/prev.jsonl" \
+      --query 'Metadata.sha256' --output text) ||
+      fail "$(s3_error "read the manifest s3://$DEST_BUCKET/$key")"
+  fi
+  got_sha=$(sha256sum <"$WORK_DIR/prev.jsonl" | cut -c1-64)
+  [[ "$key" != "$manifest_key" ]] || old_manifest_sha=$got_sha
+  if [[ "$stored_sha" != "$got_sha" ]]; then
+    log "warning: the manifest s3://$DEST_BUCKET/$key does not have its recorded SHA-256 (${stored_sha:0:64} recorded, $got_sha read): not used, its files are read again"
+    continue
+  fi
+  [[ "$REHASH" == false ]] || continue
+  sed -nE 's/^\{"path":("([^"\\]|\\.)*"),"size":([0-9]+),"mtime":"([^"]*)Z","ctime":"([^"]*)","sha256":"([0-9a-f]{64})","etag":"([^"]*)"\}$/\1\t\3 \4 \5 \7 \6/p' \
+    -- "$WORK_DIR/prev.jsonl" >>"$WORK_DIR/prev.tsv"
 done
-((${#manifest_objects[@]} == 0)) || log "read ${#manifest_objects[@]} previous manifest(s): ${#prev[@]} entries"
+while IFS=$'\t' read -r path entry; do prev["$path"]=$entry; done <"$WORK_DIR/prev.tsv"
+((${#manifest_objects[@]} == 0)) || log "read ${#manifest_objects[@]} previous manifest(s): ${#prev[@]} entries$([[ "$REHASH" == false ]] || echo ", not used (REHASH=true)")"
 
 declare -A etag_of=() sha_of=()
-: >"$WORK_DIR/hash-todo"
 hashed=0 hashed_bytes=0
 while IFS=/ read -r -d '' _ size mtime ctime rel; do
   if [[ "${remote["$rel"]:-missing}" == "$size" ]]; then
@@ -282,8 +319,8 @@ while IFS=/ read -r -d '' _ size mtime ctime rel; do
     fi
   fi
   hashed=$((hashed + 1)) hashed_bytes=$((hashed_bytes + size))
-  printf '%s/%s\0' "$size" "$rel" >>"$WORK_DIR/hash-todo"
-done <"$WORK_DIR/mine"
+  printf '%s/%s\0' "$size" "$rel"
+done <"$WORK_DIR/mine" >"$WORK_DIR/hash-todo"
 
 # The plan (PLAN_ONLY): the delta as far as sizes and manifests tell, nothing read or written.
 if [[ "${PLAN_ONLY:-false}" == true ]]; then
@@ -515,11 +552,15 @@ fi
 # run or an earlier one): aborted. Other keys (another shard's, anyone else's) are left alone.
 # S3 not answering (an outage): skipped, the next run does it.
 abort_leftover_uploads() {
-  s3 s3api list-multipart-uploads --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" --encoding-type url \
-    --query 'Uploads[].[UploadId, Key]' --output text >"$WORK_DIR/uploads" || {
-    log "warning: $(s3_error "list incomplete multipart uploads under $dest"); a re-run aborts this part's"
-    return 0
-  }
+  if ((planned == 0)) && background_status uploads; then
+    mv -- "$WORK_DIR/bg.uploads.out" "$WORK_DIR/uploads"
+  else
+    s3 s3api list-multipart-uploads --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" --encoding-type url \
+      --query 'Uploads[].[UploadId, Key]' --output text >"$WORK_DIR/uploads" || {
+      log "warning: $(s3_error "list incomplete multipart uploads under $dest"); a re-run aborts this part's"
+      return 0
+    }
+  fi
   local id key decoded rel aborted=0 kept=()
   while IFS=$'\t' read -r -u 3 id key; do
     [[ -n "$key" ]] || continue # "None" when there are none
@@ -559,25 +600,29 @@ fi
 log "verifying $dest$shard_name"
 # The tree's state now: a file whose size, mtime or ctime moved since the scan was written to
 # while it was hashed or sent, so its digests may describe other bytes than the object's.
+# Nothing read (hashed 0): every line is a previous manifest's, whose digests are the stored
+# object's (its ETag is still the recorded one), whatever the file does now; no rescan.
 declare -A now_stat=()
-TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 -type f -printf "$STAT_FORMAT/%P\0" >"$WORK_DIR/rescan" 2>/dev/null || true
-while IFS=/ read -r -d '' size mtime ctime rel; do now_stat["$rel"]="$size/$mtime/$ctime"; done <"$WORK_DIR/rescan"
+if ((hashed > 0)); then
+  TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 -type f -printf "$STAT_FORMAT/%P\0" >"$WORK_DIR/rescan" 2>/dev/null || true
+  while IFS=/ read -r -d '' size mtime ctime rel; do now_stat["$rel"]="$size/$mtime/$ctime"; done <"$WORK_DIR/rescan"
+fi
 # Nothing sent: the delta's listing is still the destination's state (list once, not twice).
 if ((planned > 0)); then list_destination; fi
 missing=() different=() changed=() other_content=()
-: >"$WORK_DIR/manifest.jsonl.unsorted"
 while IFS=/ read -r -d '' _ size mtime ctime rel; do
   have="${remote["$rel"]:-missing}"
-  if [[ "${now_stat["$rel"]:-gone}" == "$size/$mtime/$ctime" && "$have" == "$size" &&
+  now="${now_stat["$rel"]:-gone}"
+  ((hashed > 0)) || now="$size/$mtime/$ctime"
+  if [[ "$now" == "$size/$mtime/$ctime" && "$have" == "$size" &&
     "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]]; then
     json_str_v "$rel"
     printf '{"path":%s,"size":%s,"mtime":"%sZ","ctime":"%s","sha256":"%s","etag":"%s"}\n' \
-      "$JSON_STR" "$size" "${mtime%Z}" "$ctime" "${sha_of["$rel"]}" "${etag_of["$rel"]}" \
-      >>"$WORK_DIR/manifest.jsonl.unsorted"
+      "$JSON_STR" "$size" "${mtime%Z}" "$ctime" "${sha_of["$rel"]}" "${etag_of["$rel"]}"
     continue
   fi
   # Changed since the scan (still being written: a live tree)? Say so rather than blame S3.
-  if [[ "${now_stat["$rel"]:-gone}" != "$size/$mtime/$ctime" ]]; then
+  if [[ "$now" != "$size/$mtime/$ctime" ]]; then
     changed+=("$rel")
   elif [[ "$have" == missing ]]; then
     missing+=("$rel")
@@ -586,7 +631,7 @@ while IFS=/ read -r -d '' _ size mtime ctime rel; do
   else
     other_content+=("$rel (ETag ${remote_etag["$rel"]} at the destination, ${etag_of["$rel"]} here)")
   fi
-done <"$WORK_DIR/mine"
+done <"$WORK_DIR/mine" >"$WORK_DIR/manifest.jsonl.unsorted"
 if ((${#missing[@]} + ${#different[@]} + ${#changed[@]} + ${#other_content[@]} > 0)); then
   problems=()
   ((${#missing[@]} == 0)) || problems+=("${#missing[@]} file(s) missing: $(first "${missing[@]}")")

@@ -265,6 +265,18 @@ describe("invalid config = one line naming the full key", () => {
       /true or false/,
     ],
     [
+      "rehash not a boolean",
+      () => edit("backups", (b) => [b[0], b[1], { ...b[2], rehash: "yes" }]),
+      "backups[2].rehash",
+      /true or false/,
+    ],
+    [
+      "rehash on a dump",
+      () => edit("backups", (b) => [{ ...b[0], rehash: true }, b[1], b[2]]),
+      "backups[0].rehash",
+      /only for kind "tree"/,
+    ],
+    [
       "shards with ssh",
       () => edit("backups", (b) => [b[0], b[1], { ...b[2], shards: 4 }]),
       "backups[2].shards",

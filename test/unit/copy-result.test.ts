@@ -1,5 +1,5 @@
 // The tree result's manifest fields (key + SHA-256) as parsed, merged over shards and exported,
-// and the allowEmpty setting passed to sync-dir.sh.
+// and the allowEmpty and rehash settings passed to sync-dir.sh.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
@@ -74,5 +74,13 @@ describe("allowEmpty setting", () => {
     assert.equal(on.ALLOW_EMPTY_TREE, "true");
     const off = copySettings(mediaFixture(), TARGET, "/src");
     assert.equal(off.ALLOW_EMPTY_TREE, undefined);
+  });
+});
+
+describe("rehash setting", () => {
+  it("rehash true = REHASH=true; default = not set (the previous manifest vouches)", () => {
+    assert.equal(copySettings(mediaFixture({ rehash: true }), TARGET, "/src").REHASH, "true");
+    assert.equal(copySettings(mediaFixture({ rehash: false }), TARGET, "/src").REHASH, undefined);
+    assert.equal(copySettings(mediaFixture(), TARGET, "/src").REHASH, undefined);
   });
 });
