@@ -30,7 +30,7 @@ export interface RestorePreflightArgs {
   }[];
   /** StatefulSets scaled up after the restore. @default [] */
   readonly scaleUp?: readonly { readonly namespace: string; readonly statefulSet: string }[];
-  /** "namespace/name" of PVCs the restore writes into (media, a later slice). @default [] */
+  /** "namespace/name" of PVCs the restore writes into (the media volumes). @default [] */
   readonly pvcs?: readonly string[];
 }
 
