@@ -23,21 +23,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import {
-  AwsCredentialsSecret,
-  SECRET_ACCESS_KEY,
-  SECRET_KEY_ID,
-  type S3Credentials,
-} from "../credentials";
+import { SECRET_ACCESS_KEY, SECRET_KEY_ID, type S3Credentials } from "../credentials";
 import { jobName } from "../job-name";
 import { OperatorError } from "../operator-error";
-import { script } from "../scripts";
 import { dumpEntry, type DumpEntry } from "../shared/outputs";
 import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
 import {
   contractError,
   judgeJobResult,
   parseJobResult,
+  RESTORE_LABELS,
+  restoreJobInputs,
+  restoreJobOptions,
   restoreOf,
   sourceEntry,
 } from "./restore-job";
@@ -47,7 +44,7 @@ export const RESTORE_JOB_USER = 999;
 export const RESTORE_SCRIPTS_DIR = "/scripts";
 export const RESTORE_DUMP_DIR = "/dump";
 export const RESTORE_DUMP_FILE = `${RESTORE_DUMP_DIR}/dump.sql.gz`;
-const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
+const LABELS = RESTORE_LABELS;
 /** The scripts restore-dump.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
 export const SCRIPT_FILES = ["copy-common.sh", "restore/restore-dump.sh", "restore/fingerprint.sh"];
 
@@ -263,7 +260,6 @@ export class DumpRestore extends pulumi.ComponentResource {
     const db = args.database;
     const namespace = db.namespace;
     const timeoutSeconds = args.timeoutSeconds ?? 14400;
-    const files = SCRIPT_FILES.map((f) => script(f));
 
     const backups = pulumi.output(args.backups) as pulumi.Output<unknown>;
     this.entry = backups.apply((value) => {
@@ -274,19 +270,12 @@ export class DumpRestore extends pulumi.ComponentResource {
       }
     });
 
-    const secret = new AwsCredentialsSecret(
-      `${name}-aws`,
-      { namespace, credentials: args.credentials },
-      { parent: this },
+    const inputs = restoreJobInputs(
+      name,
+      { namespace, credentials: args.credentials, scriptFiles: SCRIPT_FILES },
+      this,
     );
-    const scripts = new k8s.core.v1.ConfigMap(
-      `${name}-scripts`,
-      {
-        metadata: { namespace, labels: LABELS },
-        data: Object.fromEntries(files.map((s) => [path.basename(s.name), s.text])),
-      },
-      { parent: this },
-    );
+    const { files, secret, scripts } = inputs;
 
     const aws = {
       AWS_DEFAULT_REGION: args.region,
@@ -421,14 +410,11 @@ export class DumpRestore extends pulumi.ComponentResource {
           },
         },
       },
-      {
-        parent: this,
-        dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [secret, scripts, ...after]),
-        customTimeouts: { create: `${timeoutSeconds + 300}s` },
-        // The old Job (maybe still running) goes before its replacement starts.
-        deleteBeforeReplace: true,
-        retainOnDelete: !(args.deleteDataOnDestroy ?? false),
-      },
+      restoreJobOptions(this, inputs, {
+        timeoutSeconds,
+        runAfter: args.runAfter,
+        deleteDataOnDestroy: args.deleteDataOnDestroy,
+      }),
     );
 
     const message = judgeJobResult(

@@ -13,21 +13,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import {
-  AwsCredentialsSecret,
-  SECRET_ACCESS_KEY,
-  SECRET_KEY_ID,
-  type S3Credentials,
-} from "../credentials";
+import { SECRET_ACCESS_KEY, SECRET_KEY_ID, type S3Credentials } from "../credentials";
 import { jobName } from "../job-name";
 import { OperatorError } from "../operator-error";
-import { script } from "../scripts";
 import { manifests, treeEntry, type TreeEntry } from "../shared/outputs";
 import { type RestoreMedia } from "./config";
 import {
   contractError,
   parseJobResult,
   judgeJobResult,
+  RESTORE_LABELS,
+  restoreJobInputs,
+  restoreJobOptions,
   restoreOf,
   sourceEntry,
 } from "./restore-job";
@@ -48,7 +45,7 @@ export const MEDIA_RETRIES = 2;
  * read (hashed), hard-linked into staging and gets the manifest's mtime.
  */
 export const ROOT_CAPABILITIES = ["DAC_OVERRIDE", "FOWNER"];
-const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
+const LABELS = RESTORE_LABELS;
 /** The scripts restore-tree.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
 export const MEDIA_SCRIPT_FILES = ["copy-common.sh", "restore/restore-tree.sh"];
 
@@ -169,7 +166,6 @@ export class MediaRestore extends pulumi.ComponentResource {
     const namespace = media.namespace;
     const key = args.key ?? "restore.media[].backup";
     const timeoutSeconds = args.timeoutSeconds ?? 14400;
-    const files = MEDIA_SCRIPT_FILES.map((f) => script(f));
 
     const backups = pulumi.output(args.backups) as pulumi.Output<unknown>;
     this.entry = backups.apply((value) => {
@@ -180,19 +176,12 @@ export class MediaRestore extends pulumi.ComponentResource {
       }
     });
 
-    const secret = new AwsCredentialsSecret(
-      `${name}-aws`,
-      { namespace, credentials: args.credentials },
-      { parent: this },
+    const inputs = restoreJobInputs(
+      name,
+      { namespace, credentials: args.credentials, scriptFiles: MEDIA_SCRIPT_FILES },
+      this,
     );
-    const scripts = new k8s.core.v1.ConfigMap(
-      `${name}-scripts`,
-      {
-        metadata: { namespace, labels: LABELS },
-        data: Object.fromEntries(files.map((s) => [path.basename(s.name), s.text])),
-      },
-      { parent: this },
-    );
+    const { files, secret, scripts } = inputs;
 
     const ref = (secretName: string, k: string) => ({ secretKeyRef: { name: secretName, key: k } });
     const env = pulumi.all([this.entry, secret.secretName]).apply(([entry, secretName]) => [
@@ -282,15 +271,11 @@ export class MediaRestore extends pulumi.ComponentResource {
           },
         },
       },
-      {
-        parent: this,
-        dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [secret, scripts, ...after]),
-        customTimeouts: { create: `${timeoutSeconds + 300}s` },
-        // The old Job (maybe still running) goes before its replacement starts: never two
-        // writers in one staging area.
-        deleteBeforeReplace: true,
-        retainOnDelete: !(args.deleteDataOnDestroy ?? false),
-      },
+      restoreJobOptions(this, inputs, {
+        timeoutSeconds,
+        runAfter: args.runAfter,
+        deleteDataOnDestroy: args.deleteDataOnDestroy,
+      }),
     );
 
     const readBack = judgeJobResult(

@@ -4,8 +4,11 @@
 // failure is one line starting "restore of backup <name>:".
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
 import { type z } from "zod";
+import { AwsCredentialsSecret, type S3Credentials } from "../credentials";
 import { OperatorError } from "../operator-error";
+import { script, type Script } from "../scripts";
 import { judgeJob } from "../shared/job-judge";
 import { jobResult } from "./job-outcome";
 
@@ -117,4 +120,71 @@ export function judgeJobResult(
       );
     }
   });
+}
+
+/** The label every object of the restore side carries. */
+export const RESTORE_LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
+
+/** What a restore Job's pod mounts and reads, made before the Job (its inputs). */
+export interface RestoreJobInputs {
+  /** The scripts, in the order given (their sha256s go into the pod's annotation). */
+  readonly files: Script[];
+  /** The read key, for the pod's secretKeyRefs (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). */
+  readonly secret: AwsCredentialsSecret;
+  /** The scripts, each under its base name (mounted at its path below the scripts dir). */
+  readonly scripts: k8s.core.v1.ConfigMap;
+}
+
+/** The credentials Secret and the scripts ConfigMap of a restore Job in `namespace`. */
+export function restoreJobInputs(
+  name: string,
+  args: {
+    readonly namespace: string;
+    readonly credentials: S3Credentials;
+    /** Paths under scripts/, e.g. "restore/restore-dump.sh". */
+    readonly scriptFiles: readonly string[];
+  },
+  parent: pulumi.Resource,
+): RestoreJobInputs {
+  const files = args.scriptFiles.map((f) => script(f));
+  const secret = new AwsCredentialsSecret(
+    `${name}-aws`,
+    { namespace: args.namespace, credentials: args.credentials },
+    { parent },
+  );
+  const scripts = new k8s.core.v1.ConfigMap(
+    `${name}-scripts`,
+    {
+      metadata: { namespace: args.namespace, labels: RESTORE_LABELS },
+      data: Object.fromEntries(files.map((s) => [path.basename(s.name), s.text])),
+    },
+    { parent },
+  );
+  return { files, secret, scripts };
+}
+
+/**
+ * The options every restore Job has: it starts after `runAfter` and its inputs, may run its
+ * deadline plus 5 minutes, goes before its replacement starts (never two at once on one
+ * server or volume), and is kept on destroy (the record of what was restored) unless
+ * deleteDataOnDestroy.
+ */
+export function restoreJobOptions(
+  parent: pulumi.Resource,
+  inputs: RestoreJobInputs,
+  args: {
+    readonly timeoutSeconds: number;
+    readonly runAfter?: pulumi.Input<pulumi.Resource>[];
+    readonly deleteDataOnDestroy?: boolean;
+  },
+): pulumi.CustomResourceOptions {
+  return {
+    parent,
+    dependsOn: pulumi
+      .output(args.runAfter ?? [])
+      .apply((after) => [inputs.secret, inputs.scripts, ...after]),
+    customTimeouts: { create: `${args.timeoutSeconds + 300}s` },
+    deleteBeforeReplace: true,
+    retainOnDelete: !(args.deleteDataOnDestroy ?? false),
+  };
 }
