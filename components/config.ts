@@ -4,7 +4,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { parseRestoreConfig, RESTORE_SECRET_KEYS, type RestoreConfig } from "./restore/config";
-import { ConfigError, DEFAULT_JOB_IMAGE, formatKey, PROJECT } from "./shared/config-parts";
+import {
+  ConfigError,
+  DEFAULT_JOB_IMAGE,
+  flagDuplicate,
+  formatKey,
+  PROJECT,
+} from "./shared/config-parts";
 import { DEFAULT_PLAN_RATES } from "./downtime-estimate";
 
 export { ConfigError, DEFAULT_JOB_IMAGE, formatKey, PROJECT };
@@ -337,34 +343,35 @@ const schema = z
     const seen = new Map<string, number>();
     c.quiesce.forEach((s, i) => {
       const id = `${s.namespace}/${s.statefulSet}`;
-      if (seen.has(id)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["quiesce", i],
-          message: `duplicate of quiesce[${seen.get(id)}] (${id}); list each StatefulSet once`,
-        });
-      }
-      seen.set(id, i);
+      flagDuplicate(
+        ctx,
+        seen,
+        id,
+        i,
+        ["quiesce", i],
+        (j) => `duplicate of quiesce[${j}] (${id}); list each StatefulSet once`,
+      );
     });
     const names = new Map<string, number>();
     const prefixes = new Map<string, number>();
     c.backups.forEach((b, i) => {
-      if (names.has(b.name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["backups", i, "name"],
-          message: `duplicate of backups[${names.get(b.name)}].name; names must be unique`,
-        });
-      }
-      names.set(b.name, i);
-      if (prefixes.has(b.prefix)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["backups", i, "prefix"],
-          message: `same prefix as backups[${prefixes.get(b.prefix)}]; give each backup its own prefix so nothing is overwritten`,
-        });
-      }
-      prefixes.set(b.prefix, i);
+      flagDuplicate(
+        ctx,
+        names,
+        b.name,
+        i,
+        ["backups", i, "name"],
+        (j) => `duplicate of backups[${j}].name; names must be unique`,
+      );
+      flagDuplicate(
+        ctx,
+        prefixes,
+        b.prefix,
+        i,
+        ["backups", i, "prefix"],
+        (j) =>
+          `same prefix as backups[${j}]; give each backup its own prefix so nothing is overwritten`,
+      );
       if (b.prefix === c.envDump.prefix) {
         ctx.addIssue({
           code: "custom",

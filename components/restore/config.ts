@@ -2,7 +2,7 @@
 // its own zod schema, parsed once, every problem reported at once, one line each naming the
 // full key (`fragalysis-relocation:restore.databases[0].namespace`) and what a valid value is.
 import { z } from "zod";
-import { ConfigError, DEFAULT_JOB_IMAGE, formatKey } from "../shared/config-parts";
+import { ConfigError, DEFAULT_JOB_IMAGE, flagDuplicate, formatKey } from "../shared/config-parts";
 
 /**
  * The image the `restore` container runs restore-dump.sh in: bash, gzip, GNU coreutils
@@ -337,47 +337,47 @@ export const restoreSchema = z
     const backups = new Map<string, number>();
     const servers = new Map<string, number>();
     c.databases.forEach((d, i) => {
-      if (backups.has(d.backup)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["databases", i, "backup"],
-          message: `duplicate of databases[${backups.get(d.backup)}].backup; restore each dump once`,
-        });
-      }
-      backups.set(d.backup, i);
+      flagDuplicate(
+        ctx,
+        backups,
+        d.backup,
+        i,
+        ["databases", i, "backup"],
+        (j) => `duplicate of databases[${j}].backup; restore each dump once`,
+      );
       const id = `${d.namespace}/${d.statefulSet}`;
-      if (servers.has(id)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["databases", i, "statefulSet"],
-          message: `same server as databases[${servers.get(id)}] (${id}); one whole-server dump per server (the second would find it non-empty)`,
-        });
-      }
-      servers.set(id, i);
+      flagDuplicate(
+        ctx,
+        servers,
+        id,
+        i,
+        ["databases", i, "statefulSet"],
+        (j) =>
+          `same server as databases[${j}] (${id}); one whole-server dump per server (the second would find it non-empty)`,
+      );
       const logins = new Map<string, number>();
       d.logins.forEach((l, j) => {
-        const who = `${l.user}@${l.database}`;
-        if (logins.has(who)) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["databases", i, "logins", j],
-            message: `duplicate of logins[${logins.get(who)}] (${l.user} to ${l.database}); list each login once`,
-          });
-        }
-        logins.set(who, j);
+        flagDuplicate(
+          ctx,
+          logins,
+          `${l.user}@${l.database}`,
+          j,
+          ["databases", i, "logins", j],
+          (k) => `duplicate of logins[${k}] (${l.user} to ${l.database}); list each login once`,
+        );
       });
     });
     const trees = new Map<string, number>();
     const volumes = new Map<string, number>();
     c.media.forEach((m, i) => {
-      if (trees.has(m.backup)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["media", i, "backup"],
-          message: `duplicate of media[${trees.get(m.backup)}].backup; restore each tree once`,
-        });
-      }
-      trees.set(m.backup, i);
+      flagDuplicate(
+        ctx,
+        trees,
+        m.backup,
+        i,
+        ["media", i, "backup"],
+        (j) => `duplicate of media[${j}].backup; restore each tree once`,
+      );
       if (backups.has(m.backup)) {
         ctx.addIssue({
           code: "custom",
@@ -386,26 +386,27 @@ export const restoreSchema = z
         });
       }
       const id = `${m.namespace}/${m.pvc}`;
-      if (volumes.has(id)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["media", i, "pvc"],
-          message: `same PVC as media[${volumes.get(id)}] (${id}); one tree per volume (two Jobs would write the same staging area)`,
-        });
-      }
-      volumes.set(id, i);
+      flagDuplicate(
+        ctx,
+        volumes,
+        id,
+        i,
+        ["media", i, "pvc"],
+        (j) =>
+          `same PVC as media[${j}] (${id}); one tree per volume (two Jobs would write the same staging area)`,
+      );
     });
     const seen = new Map<string, number>();
     c.scaleUp.forEach((s, i) => {
       const id = `${s.namespace}/${s.statefulSet}`;
-      if (seen.has(id)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["scaleUp", i],
-          message: `duplicate of scaleUp[${seen.get(id)}] (${id}); list each StatefulSet once`,
-        });
-      }
-      seen.set(id, i);
+      flagDuplicate(
+        ctx,
+        seen,
+        id,
+        i,
+        ["scaleUp", i],
+        (j) => `duplicate of scaleUp[${j}] (${id}); list each StatefulSet once`,
+      );
       if (servers.has(id)) {
         ctx.addIssue({
           code: "custom",

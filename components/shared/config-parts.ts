@@ -1,6 +1,8 @@
 // What both sides' config parsers share: the project's key namespace, the one-line-per-problem
-// error and the key formatting. Its own module so components/config.ts (which picks the side)
-// and components/restore/config.ts import it without importing each other.
+// error, the key formatting and the duplicate check of their lists. Its own module so
+// components/config.ts (which picks the side) and components/restore/config.ts import it
+// without importing each other.
+import { type z } from "zod";
 
 export const PROJECT = "fragalysis-relocation";
 
@@ -25,4 +27,23 @@ export function formatKey(path: readonly PropertyKey[]): string {
     else out += i === 0 ? String(part) : `.${String(part)}`;
   });
   return out;
+}
+
+/**
+ * One item's duplicate check in a superRefine over a list: if an earlier item had `key` (in
+ * `seen`, key -> index of the last item with it), adds an issue at `path` with `message(earlier)`
+ * naming that item; then records `key` at `index`. Called per item, inside the loop, so that an
+ * item's problems stay in the order its checks run.
+ */
+export function flagDuplicate(
+  ctx: z.core.$RefinementCtx,
+  seen: Map<string, number>,
+  key: string,
+  index: number,
+  path: PropertyKey[],
+  message: (earlier: number) => string,
+): void {
+  const earlier = seen.get(key);
+  if (earlier !== undefined) ctx.addIssue({ code: "custom", path, message: message(earlier) });
+  seen.set(key, index);
 }
