@@ -40,6 +40,20 @@ export interface AwsCredentialsSecretArgs {
 export const SECRET_KEY_ID = "AWS_ACCESS_KEY_ID";
 export const SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY";
 
+/** A Job's env for the access key: both values by secretKeyRef to the Secret `secretName`. */
+export function accessKeyEnv(secretName: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
+  return [
+    {
+      name: "AWS_ACCESS_KEY_ID",
+      valueFrom: { secretKeyRef: { name: secretName, key: SECRET_KEY_ID } },
+    },
+    {
+      name: "AWS_SECRET_ACCESS_KEY",
+      valueFrom: { secretKeyRef: { name: secretName, key: SECRET_ACCESS_KEY } },
+    },
+  ];
+}
+
 /** A Kubernetes Secret holding the access key for Jobs in one namespace. */
 export class AwsCredentialsSecret extends pulumi.ComponentResource {
   public readonly secretName: pulumi.Output<string>;

@@ -20,12 +20,16 @@
 // deleteDataOnDestroy, so the record of what was restored stays in the cluster.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "node:path";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import { SECRET_ACCESS_KEY, SECRET_KEY_ID, type S3Credentials } from "../credentials";
-import { jobName } from "../job-name";
+import { accessKeyEnv, type S3Credentials } from "../credentials";
 import { OperatorError } from "../operator-error";
+import {
+  NON_ROOT_CONTAINER,
+  podSecurityContext,
+  scriptsAnnotation,
+  valueEnv,
+} from "../shared/job-pod";
 import { dumpEntry, type DumpEntry } from "../shared/outputs";
 import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
 import {
@@ -33,7 +37,9 @@ import {
   judgeJobResult,
   parseJobResult,
   RESTORE_LABELS,
+  RESTORE_SCRIPTS_DIR,
   restoreJobInputs,
+  restoreJobMetadata,
   restoreJobOptions,
   restoreOf,
   sourceEntry,
@@ -41,7 +47,7 @@ import {
 
 /** The postgres image's own `postgres` user: psql finds a passwd entry; both containers share it. */
 export const RESTORE_JOB_USER = 999;
-export const RESTORE_SCRIPTS_DIR = "/scripts";
+export { RESTORE_SCRIPTS_DIR };
 export const RESTORE_DUMP_DIR = "/dump";
 export const RESTORE_DUMP_FILE = `${RESTORE_DUMP_DIR}/dump.sql.gz`;
 const LABELS = RESTORE_LABELS;
@@ -275,75 +281,35 @@ export class DumpRestore extends pulumi.ComponentResource {
       { namespace, credentials: args.credentials, scriptFiles: SCRIPT_FILES },
       this,
     );
-    const { files, secret, scripts } = inputs;
+    const { files, secret } = inputs;
 
     const aws = {
       AWS_DEFAULT_REGION: args.region,
       ...(args.endpoint ? { AWS_ENDPOINT_URL: args.endpoint } : {}),
     };
-    const ref = (secretName: pulumi.Input<string>, key: string) => ({
-      secretKeyRef: { name: secretName, key },
-    });
     const env = (extra: Record<string, string>) =>
-      this.entry.apply((entry) =>
-        Object.entries({ ...restoreSettings(entry, db), ...extra }).map(([n, value]) => ({
-          name: n,
-          value,
-        })),
-      );
-    const locked = {
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
-      // Both images allow it: the scripts write only to /tmp and /dump (emptyDirs).
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
-    };
-    const mounts = [
-      { name: "scripts", mountPath: RESTORE_SCRIPTS_DIR, readOnly: true },
-      { name: "tmp", mountPath: "/tmp" },
-    ];
+      this.entry.apply((entry) => valueEnv({ ...restoreSettings(entry, db), ...extra }));
     const run = ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-dump.sh`];
 
     this.job = new k8s.batch.v1.Job(
       `${name}-job`,
       {
-        metadata: {
-          name: jobName(`${name}-job`),
-          namespace,
-          labels: LABELS,
-          // The judge below waits and says why a restore failed (see the top of this file).
-          annotations: { "pulumi.com/skipAwait": "true" },
-        },
+        // skipAwait: the judge below waits and says why a restore failed (see the top of this file).
+        metadata: restoreJobMetadata(name, namespace),
         spec: {
           backoffLimit: 0,
           activeDeadlineSeconds: timeoutSeconds,
           template: {
-            metadata: {
-              labels: LABELS,
-              annotations: {
-                "relocation.fragalysis/scripts-sha256": files.map((s) => s.sha256).join(" "),
-              },
-            },
+            metadata: { labels: LABELS, annotations: scriptsAnnotation(files) },
             spec: {
               restartPolicy: "Never",
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: RESTORE_JOB_USER,
-                runAsGroup: RESTORE_JOB_USER,
-                fsGroup: RESTORE_JOB_USER,
-                seccompProfile: { type: "RuntimeDefault" },
-              },
+              securityContext: podSecurityContext(
+                RESTORE_JOB_USER,
+                RESTORE_JOB_USER,
+                RESTORE_JOB_USER,
+              ),
               volumes: [
-                {
-                  name: "scripts",
-                  configMap: {
-                    name: scripts.metadata.name,
-                    defaultMode: 0o555,
-                    items: files.map((s) => ({ key: path.basename(s.name), path: s.name })),
-                  },
-                },
-                // No limit: the fingerprint sorts each table's text here.
-                { name: "tmp", emptyDir: {} },
+                ...inputs.volumes,
                 {
                   name: "dump",
                   emptyDir: { sizeLimit: this.entry.apply((e) => dumpVolumeLimit(e.size)) },
@@ -356,18 +322,12 @@ export class DumpRestore extends pulumi.ComponentResource {
                   command: run,
                   env: pulumi
                     .all([env({ FETCH_ONLY: "true", ...aws }), secret.secretName])
-                    .apply(([plain, secretName]) => [
-                      ...plain,
-                      { name: "AWS_ACCESS_KEY_ID", valueFrom: ref(secretName, SECRET_KEY_ID) },
-                      {
-                        name: "AWS_SECRET_ACCESS_KEY",
-                        valueFrom: ref(secretName, SECRET_ACCESS_KEY),
-                      },
-                    ]),
-                  securityContext: locked,
+                    .apply(([plain, secretName]) => [...plain, ...accessKeyEnv(secretName)]),
+                  // Both images allow a read-only filesystem: the scripts write only to /tmp, /dump.
+                  securityContext: NON_ROOT_CONTAINER,
                   // Its log's tail ends with restore-dump.sh's ERROR line: the judge reports it.
                   terminationMessagePolicy: "FallbackToLogsOnError",
-                  volumeMounts: [...mounts, { name: "dump", mountPath: RESTORE_DUMP_DIR }],
+                  volumeMounts: [...inputs.mounts, { name: "dump", mountPath: RESTORE_DUMP_DIR }],
                   resources: {
                     requests: { cpu: "250m", memory: "256Mi" },
                     limits: { memory: "1Gi" },
@@ -389,15 +349,17 @@ export class DumpRestore extends pulumi.ComponentResource {
                     ...plain,
                     {
                       name: "PGPASSWORD",
-                      valueFrom: ref(db.passwordSecret.name, db.passwordSecret.key),
+                      valueFrom: {
+                        secretKeyRef: { name: db.passwordSecret.name, key: db.passwordSecret.key },
+                      },
                     },
                     ...loginEnv(db.logins),
                     ...databaseEnv(db.database),
                   ]),
-                  securityContext: locked,
+                  securityContext: NON_ROOT_CONTAINER,
                   terminationMessagePolicy: "FallbackToLogsOnError",
                   volumeMounts: [
-                    ...mounts,
+                    ...inputs.mounts,
                     { name: "dump", mountPath: RESTORE_DUMP_DIR, readOnly: true },
                   ],
                   resources: {

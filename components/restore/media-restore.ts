@@ -10,12 +10,16 @@
 // kept on destroy (retainOnDelete) unless deleteDataOnDestroy, as the record of the restore.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "node:path";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import { SECRET_ACCESS_KEY, SECRET_KEY_ID, type S3Credentials } from "../credentials";
-import { jobName } from "../job-name";
+import { accessKeyEnv, type S3Credentials } from "../credentials";
 import { OperatorError } from "../operator-error";
+import {
+  lockedContainer,
+  podSecurityContext,
+  scriptsAnnotation,
+  valueEnv,
+} from "../shared/job-pod";
 import { manifests, treeEntry, type TreeEntry } from "../shared/outputs";
 import { type RestoreMedia } from "./config";
 import {
@@ -23,7 +27,9 @@ import {
   parseJobResult,
   judgeJobResult,
   RESTORE_LABELS,
+  RESTORE_SCRIPTS_DIR,
   restoreJobInputs,
+  restoreJobMetadata,
   restoreJobOptions,
   restoreOf,
   sourceEntry,
@@ -31,7 +37,6 @@ import {
 
 /** Where the volume is mounted: the path the stack's own containers mount it at. */
 export const MEDIA_DIR = "/code/media";
-export const MEDIA_SCRIPTS_DIR = "/scripts";
 /**
  * Pod retries. restore-tree.sh resumes (complete downloads stay in the volume's staging area),
  * so a retry costs only the manifests, the listing and hashing what is already in place: a
@@ -181,86 +186,51 @@ export class MediaRestore extends pulumi.ComponentResource {
       { namespace, credentials: args.credentials, scriptFiles: MEDIA_SCRIPT_FILES },
       this,
     );
-    const { files, secret, scripts } = inputs;
+    const { files, secret } = inputs;
 
-    const ref = (secretName: string, k: string) => ({ secretKeyRef: { name: secretName, key: k } });
     const env = pulumi.all([this.entry, secret.secretName]).apply(([entry, secretName]) => [
-      ...Object.entries({
+      ...valueEnv({
         ...mediaSettings(entry, media),
         AWS_DEFAULT_REGION: args.region,
         ...(args.endpoint ? { AWS_ENDPOINT_URL: args.endpoint } : {}),
-      }).map(([n, value]) => ({ name: n, value })),
-      { name: "AWS_ACCESS_KEY_ID", valueFrom: ref(secretName, SECRET_KEY_ID) },
-      { name: "AWS_SECRET_ACCESS_KEY", valueFrom: ref(secretName, SECRET_ACCESS_KEY) },
+      }),
+      ...accessKeyEnv(secretName),
     ]);
     const root = media.runAsUser === 0;
 
     this.job = new k8s.batch.v1.Job(
       `${name}-job`,
       {
-        metadata: {
-          name: jobName(`${name}-job`),
-          namespace,
-          labels: LABELS,
-          // The judge waits and says why a restore failed (restore-job.ts judgeJobResult).
-          annotations: { "pulumi.com/skipAwait": "true" },
-        },
+        // skipAwait: the judge waits and says why a restore failed (restore-job.ts judgeJobResult).
+        metadata: restoreJobMetadata(name, namespace),
         spec: {
           backoffLimit: MEDIA_RETRIES,
           activeDeadlineSeconds: timeoutSeconds,
           template: {
-            metadata: {
-              labels: LABELS,
-              annotations: {
-                "relocation.fragalysis/scripts-sha256": files.map((s) => s.sha256).join(" "),
-              },
-            },
+            metadata: { labels: LABELS, annotations: scriptsAnnotation(files) },
             spec: {
               restartPolicy: "Never",
               // The files belong to this uid/gid (no chown): restore.media[].runAsUser. No
               // fsGroup: it would re-own the whole volume at every mount, and NFS ignores it.
-              securityContext: {
-                runAsNonRoot: !root,
-                runAsUser: media.runAsUser,
-                runAsGroup: media.runAsGroup,
-                seccompProfile: { type: "RuntimeDefault" },
-              },
+              securityContext: podSecurityContext(media.runAsUser, media.runAsGroup),
               volumes: [
-                {
-                  name: "scripts",
-                  configMap: {
-                    name: scripts.metadata.name,
-                    defaultMode: 0o555,
-                    items: files.map((s) => ({ key: path.basename(s.name), path: s.name })),
-                  },
-                },
-                { name: "tmp", emptyDir: {} },
+                ...inputs.volumes,
                 { name: "media", persistentVolumeClaim: { claimName: media.pvc } },
               ],
               containers: [
                 {
                   name: "restore",
                   image: args.image ?? DEFAULT_JOB_IMAGE,
-                  command: ["bash", `${MEDIA_SCRIPTS_DIR}/restore/restore-tree.sh`],
+                  command: ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-tree.sh`],
                   env,
                   // The image's filesystem stays read-only (the script writes to /tmp and the
                   // volume only). Root keeps only what the stack's root uses on these files:
                   // a file already in the volume that another uid owns is hard-linked into
                   // staging and gets the manifest's mtime when kept, which needs FOWNER (and
                   // DAC_OVERRIDE to hash it); without them root fails there like any other uid.
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: root
-                      ? { drop: ["ALL"], add: ROOT_CAPABILITIES }
-                      : { drop: ["ALL"] },
-                  },
+                  securityContext: lockedContainer(root ? ROOT_CAPABILITIES : []),
                   terminationMessagePolicy: "FallbackToLogsOnError",
-                  volumeMounts: [
-                    { name: "scripts", mountPath: MEDIA_SCRIPTS_DIR, readOnly: true },
-                    { name: "tmp", mountPath: "/tmp" },
-                    { name: "media", mountPath: MEDIA_DIR },
-                  ],
+                  volumeMounts: [...inputs.mounts, { name: "media", mountPath: MEDIA_DIR }],
                   resources: {
                     requests: { cpu: "500m", memory: "512Mi" },
                     limits: { memory: "2Gi" },

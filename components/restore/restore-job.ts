@@ -1,12 +1,14 @@
 // What every restore Job shares around its pod (DumpRestore, MediaRestore): finding the source
-// stack's entry for a backup, judging the finished Job (its result from the termination message,
-// or why it failed) and parsing that JSON line with zod. Each
+// stack's entry for a backup, the Job's metadata, its inputs (Secret, scripts ConfigMap) and the
+// volumes and mounts they make, its options, judging the finished Job (its result from the
+// termination message, or why it failed) and parsing that JSON line with zod. Each
 // failure is one line starting "restore of backup <name>:".
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { type z } from "zod";
 import { AwsCredentialsSecret, type S3Credentials } from "../credentials";
+import { jobName } from "../job-name";
 import { OperatorError } from "../operator-error";
 import { script, type Script } from "../scripts";
 import { judgeJob } from "../shared/job-judge";
@@ -124,6 +126,24 @@ export function judgeJobResult(
 
 /** The label every object of the restore side carries. */
 export const RESTORE_LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
+/** Where a restore Job's containers find the scripts (each at its path under scripts/). */
+export const RESTORE_SCRIPTS_DIR = "/scripts";
+
+/**
+ * A restore Job's metadata: a fixed name (job-name.ts) and `pulumi.com/skipAwait`, so the judge
+ * (judgeJobResult) waits and says why a restore failed, not the provider.
+ */
+export function restoreJobMetadata(
+  name: string,
+  namespace: string,
+): k8s.types.input.meta.v1.ObjectMeta {
+  return {
+    name: jobName(`${name}-job`),
+    namespace,
+    labels: RESTORE_LABELS,
+    annotations: { "pulumi.com/skipAwait": "true" },
+  };
+}
 
 /** What a restore Job's pod mounts and reads, made before the Job (its inputs). */
 export interface RestoreJobInputs {
@@ -133,6 +153,10 @@ export interface RestoreJobInputs {
   readonly secret: AwsCredentialsSecret;
   /** The scripts, each under its base name (mounted at its path below the scripts dir). */
   readonly scripts: k8s.core.v1.ConfigMap;
+  /** The pod's first volumes: `scripts` (the ConfigMap, each key at its path) and `tmp`. */
+  readonly volumes: k8s.types.input.core.v1.Volume[];
+  /** Their mounts in each container: the scripts read-only at RESTORE_SCRIPTS_DIR, /tmp. */
+  readonly mounts: k8s.types.input.core.v1.VolumeMount[];
 }
 
 /** The credentials Secret and the scripts ConfigMap of a restore Job in `namespace`. */
@@ -160,7 +184,23 @@ export function restoreJobInputs(
     },
     { parent },
   );
-  return { files, secret, scripts };
+  const volumes = [
+    {
+      name: "scripts",
+      configMap: {
+        name: scripts.metadata.name,
+        defaultMode: 0o555,
+        items: files.map((s) => ({ key: path.basename(s.name), path: s.name })),
+      },
+    },
+    // No limit: the dump's fingerprint sorts each table's text here.
+    { name: "tmp", emptyDir: {} },
+  ];
+  const mounts = [
+    { name: "scripts", mountPath: RESTORE_SCRIPTS_DIR, readOnly: true },
+    { name: "tmp", mountPath: "/tmp" },
+  ];
+  return { files, secret, scripts, volumes, mounts };
 }
 
 /**
