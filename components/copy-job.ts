@@ -37,15 +37,20 @@ import {
   type CopyResult,
 } from "./copy-result";
 import {
+  accessKeyEnv,
   AwsCredentialsSecret,
-  SECRET_ACCESS_KEY,
-  SECRET_KEY_ID,
   type S3Credentials,
   type S3Target,
 } from "./credentials";
 import { jobName } from "./job-name";
 import type { LiveVolumeSource } from "./preflight";
 import { script } from "./scripts";
+import {
+  NON_ROOT_CONTAINER,
+  podSecurityContext,
+  scriptsAnnotation,
+  valueEnv,
+} from "./shared/job-pod";
 
 /** The unprivileged uid/gid the copy runs as ("nobody"): it only reads the backups. */
 export const COPY_JOB_USER = 65534;
@@ -186,13 +191,6 @@ export class CopyJob extends pulumi.ComponentResource {
     // A dump is decompressed once (gzip -dc) to check it is complete; trees need no gzip.
     const gzip =
       backup.kind === "latest" ? gzipProvider(args.gzipImage ?? DEFAULT_GZIP_IMAGE) : undefined;
-    const secretRef = (key: string) => ({ secretKeyRef: { name: secret.secretName, key } });
-    const locked = {
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
-    };
 
     this.job = new k8s.batch.v1.Job(
       `${name}-job`,
@@ -209,20 +207,10 @@ export class CopyJob extends pulumi.ComponentResource {
           backoffLimit: (args.backoffLimit ?? 2) * shards,
           activeDeadlineSeconds: timeoutSeconds,
           template: {
-            metadata: {
-              labels: LABELS,
-              annotations: {
-                "relocation.fragalysis/scripts-sha256": files.map((s) => s.sha256).join(" "),
-              },
-            },
+            metadata: { labels: LABELS, annotations: scriptsAnnotation(files) },
             spec: {
               restartPolicy: "Never",
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: COPY_JOB_USER,
-                runAsGroup: COPY_JOB_USER,
-                seccompProfile: { type: "RuntimeDefault" },
-              },
+              securityContext: podSecurityContext(COPY_JOB_USER, COPY_JOB_USER),
               volumes: [
                 args.liveSource === undefined
                   ? sourceVolume(backup, args.nfsServer)
@@ -231,7 +219,9 @@ export class CopyJob extends pulumi.ComponentResource {
                 { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
                 ...(gzip ? [gzip.volume] : []),
               ],
-              initContainers: gzip ? [{ ...gzip.initContainer, securityContext: locked }] : [],
+              initContainers: gzip
+                ? [{ ...gzip.initContainer, securityContext: NON_ROOT_CONTAINER }]
+                : [],
               containers: [
                 {
                   name: "copy",
@@ -239,18 +229,14 @@ export class CopyJob extends pulumi.ComponentResource {
                   command: ["bash", `${JOB_SCRIPTS_DIR}/${scriptName}`],
                   env: pulumi.output(args.runSettings ?? {}).apply((runSettings) => [
                     // The live volume is mounted at /source whatever directory it is on its server.
-                    ...Object.entries({
+                    ...valueEnv({
                       ...settings,
                       ...runSettings,
                       ...(args.liveSource === undefined ? {} : { SOURCE_DIR: JOB_SOURCE_DIR }),
-                    }).map(([n, value]) => ({
-                      name: n,
-                      value,
-                    })),
-                    { name: "AWS_ACCESS_KEY_ID", valueFrom: secretRef(SECRET_KEY_ID) },
-                    { name: "AWS_SECRET_ACCESS_KEY", valueFrom: secretRef(SECRET_ACCESS_KEY) },
+                    }),
+                    ...accessKeyEnv(secret.secretName),
                   ]),
-                  securityContext: locked,
+                  securityContext: NON_ROOT_CONTAINER,
                   terminationMessagePolicy: "FallbackToLogsOnError",
                   volumeMounts: [
                     { name: "source", mountPath: JOB_SOURCE_DIR, readOnly: true },
