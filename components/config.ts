@@ -5,11 +5,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { parseRestoreConfig, RESTORE_SECRET_KEYS, type RestoreConfig } from "./restore/config";
 import {
+  awsEndpoint,
+  awsRegion,
   ConfigError,
   DEFAULT_JOB_IMAGE,
+  flag,
   flagDuplicate,
   formatKey,
+  hint,
+  HOST,
+  image,
+  k8sName,
+  kubeContext,
   PROJECT,
+  seconds,
 } from "./shared/config-parts";
 import { DEFAULT_PLAN_RATES } from "./downtime-estimate";
 
@@ -19,26 +28,10 @@ export { ConfigError, DEFAULT_JOB_IMAGE, formatKey, PROJECT };
 export const SECRET_KEYS = ["awsAccessKeyId", "awsSecretAccessKey", "sshPrivateKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
-const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const PREFIX = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const ABSOLUTE_PATH = /^\/[^\0]*$/;
-const HOST = /^[A-Za-z0-9.:-]+$/;
-
-/** A value that is absent gets "required", anything else the hint. */
-function hint(text: string) {
-  return (issue: { input?: unknown }) =>
-    issue.input === undefined ? `required; ${text}` : `invalid; ${text}`;
-}
-
-const k8sName = (example: string) =>
-  z
-    .string({ error: hint(`a Kubernetes name such as "${example}"`) })
-    .max(63, { error: `at most 63 characters, e.g. "${example}"` })
-    .regex(K8S_NAME, {
-      error: `lowercase letters, digits and '-' only, e.g. "${example}"`,
-    });
 
 const s3Prefix = (example: string) =>
   z.string({ error: hint(`an S3 prefix such as "${example}"`) }).regex(PREFIX, {
@@ -49,16 +42,6 @@ const absolutePath = (example: string) =>
   z.string({ error: hint(`an absolute path such as "${example}"`) }).regex(ABSOLUTE_PATH, {
     error: `an absolute path, e.g. "${example}"`,
   });
-
-const seconds = (fallback: number, max: number) =>
-  z
-    .number({ error: hint(`whole seconds between 1 and ${max}, e.g. ${fallback}`) })
-    .int({ error: `whole seconds between 1 and ${max}, e.g. ${fallback}` })
-    .min(1, { error: `whole seconds between 1 and ${max}, e.g. ${fallback}` })
-    .max(max, { error: `whole seconds between 1 and ${max}, e.g. ${fallback}` })
-    .default(fallback);
-
-const flag = (fallback: boolean) => z.boolean({ error: hint("true or false") }).default(fallback);
 
 /** Host key types that work with the Go SSH client against current OpenSSH (not ssh-rsa). */
 export const HOST_KEY_TYPES = [
@@ -235,12 +218,8 @@ const bucket = z.strictObject(
 const aws = z.strictObject(
   {
     manage: flag(true),
-    region: z
-      .string({ error: hint('an AWS region such as "eu-central-1"') })
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'an AWS region, e.g. "eu-central-1"' }),
-    endpoint: z
-      .url({ error: 'an http(s) URL of an S3-compatible endpoint, e.g. "http://127.0.0.1:5000"' })
-      .optional(),
+    region: awsRegion,
+    endpoint: awsEndpoint,
   },
   { error: hint("an object such as {manage: true, region: eu-central-1}") },
 );
@@ -255,14 +234,8 @@ const jobs = z
        * quotas, RBAC); the stack neither creates nor deletes it.
        */
       createNamespace: flag(true),
-      image: z
-        .string({ error: hint("a container image with bash and the aws CLI") })
-        .min(1, { error: "a container image with bash and the aws CLI" })
-        .default(DEFAULT_JOB_IMAGE),
-      gzipImage: z
-        .string({ error: hint("a container image with a static /bin/busybox") })
-        .min(1, { error: "a container image with a static /bin/busybox" })
-        .default(DEFAULT_GZIP_IMAGE),
+      image: image("a container image with bash and the aws CLI", DEFAULT_JOB_IMAGE),
+      gzipImage: image("a container image with a static /bin/busybox", DEFAULT_GZIP_IMAGE),
     },
     { error: hint("an object such as {namespace: fragalysis-relocation}") },
   )
@@ -300,10 +273,10 @@ const envDump = z.strictObject(
       error: hint("a list such as [{namespace: im-infra, pod: keycloak-0}]"),
     }),
     manifests: flag(true),
-    image: z
-      .string({ error: hint("a container image with kubectl, sh and cp (its kubectl is copied)") })
-      .min(1, { error: "a container image with kubectl, sh and cp (its kubectl is copied)" })
-      .default(DEFAULT_ENV_DUMP_IMAGE),
+    image: image(
+      "a container image with kubectl, sh and cp (its kubectl is copied)",
+      DEFAULT_ENV_DUMP_IMAGE,
+    ),
   },
   { error: hint("an object such as {prefix: production-env/, pods: [...]}") },
 );
@@ -316,10 +289,7 @@ const schema = z
       })
       .min(1, { error: "list at least one StatefulSet to scale to zero" }),
     quiesceTimeoutSeconds: seconds(600, 3600),
-    kubeContext: z
-      .string({ error: hint("a kubeconfig context name") })
-      .min(1, { error: "a kubeconfig context name" })
-      .optional(),
+    kubeContext,
     nfs,
     bucket,
     aws,

@@ -2,7 +2,21 @@
 // its own zod schema, parsed once, every problem reported at once, one line each naming the
 // full key (`fragalysis-relocation:restore.databases[0].namespace`) and what a valid value is.
 import { z } from "zod";
-import { ConfigError, DEFAULT_JOB_IMAGE, flagDuplicate, formatKey } from "../shared/config-parts";
+import {
+  awsEndpoint,
+  awsRegion,
+  ConfigError,
+  DEFAULT_JOB_IMAGE,
+  flag,
+  flagDuplicate,
+  formatKey,
+  hint,
+  HOST,
+  image,
+  k8sName,
+  kubeContext,
+  seconds,
+} from "../shared/config-parts";
 
 /**
  * The image the `restore` container runs restore-dump.sh in: bash, gzip, GNU coreutils
@@ -16,31 +30,10 @@ export const DEFAULT_PSQL_IMAGE = "postgres:15.8";
 /** Secrets of the restore side: an access key to read the bucket, always brought by the operator. */
 export const RESTORE_SECRET_KEYS = ["awsAccessKeyId", "awsSecretAccessKey"] as const;
 
-const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** A Secret's data key (Kubernetes: alphanumerics, '-', '_' and '.'). */
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 /** "stack", "project/stack" or "organization/project/stack" (Pulumi's StackReference names). */
 const STACK_NAME = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/;
-const HOST = /^[A-Za-z0-9.:-]+$/;
-
-function hint(text: string) {
-  return (issue: { input?: unknown }) =>
-    issue.input === undefined ? `required; ${text}` : `invalid; ${text}`;
-}
-
-const k8sName = (example: string) =>
-  z
-    .string({ error: hint(`a Kubernetes name such as "${example}"`) })
-    .max(63, { error: `at most 63 characters, e.g. "${example}"` })
-    .regex(K8S_NAME, { error: `lowercase letters, digits and '-' only, e.g. "${example}"` });
-
-const flag = (fallback: boolean) => z.boolean({ error: hint("true or false") }).default(fallback);
-
-const image = (what: string, fallback: string) =>
-  z
-    .string({ error: hint(what) })
-    .min(1, { error: what })
-    .default(fallback);
 
 /** "namespace/statefulSet" as the source's originalReplicas output keys it. */
 const STATEFULSET_ID = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -272,21 +265,12 @@ export const restoreSchema = z
         }),
       aws: z.strictObject(
         {
-          region: z
-            .string({ error: hint('an AWS region such as "eu-central-1"') })
-            .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'an AWS region, e.g. "eu-central-1"' }),
-          endpoint: z
-            .url({
-              error: 'an http(s) URL of an S3-compatible endpoint, e.g. "http://127.0.0.1:5000"',
-            })
-            .optional(),
+          region: awsRegion,
+          endpoint: awsEndpoint,
         },
         { error: hint("an object such as {region: eu-central-1}") },
       ),
-      kubeContext: z
-        .string({ error: hint("a kubeconfig context name") })
-        .min(1, { error: "a kubeconfig context name" })
-        .optional(),
+      kubeContext,
       jobs,
       psqlImage: image(
         "a Debian-based image with bash, gzip, coreutils and psql",
@@ -312,22 +296,12 @@ export const restoreSchema = z
         })
         .default([]),
       /** How long one restore Job may run. */
-      restoreTimeoutSeconds: z
-        .number({ error: hint("whole seconds between 1 and 86400, e.g. 14400") })
-        .int({ error: "whole seconds between 1 and 86400, e.g. 14400" })
-        .min(1, { error: "whole seconds between 1 and 86400, e.g. 14400" })
-        .max(86400, { error: "whole seconds between 1 and 86400, e.g. 14400" })
-        .default(14400),
+      restoreTimeoutSeconds: seconds(14400, 86400),
       /**
        * How long each scale-up may wait for its pods to be Ready: the stack's first start pulls
        * its image and migrates Django, Keycloak loads its realm.
        */
-      scaleUpTimeoutSeconds: z
-        .number({ error: hint("whole seconds between 1 and 86400, e.g. 900") })
-        .int({ error: "whole seconds between 1 and 86400, e.g. 900" })
-        .min(1, { error: "whole seconds between 1 and 86400, e.g. 900" })
-        .max(86400, { error: "whole seconds between 1 and 86400, e.g. 900" })
-        .default(900),
+      scaleUpTimeoutSeconds: seconds(900, 86400),
       /** false: destroy leaves every resource that could hold or lead to data in the cluster. */
       deleteDataOnDestroy: flag(false),
     },
