@@ -4,7 +4,7 @@
 # of 1-64 KiB (fixed seed). Each line: wall and client CPU (user+sys of sync-dir.sh and every
 # child it waited for: steadier than wall on a shared machine) and the load average.
 #   bash bench/rerun-local.sh FILES TOOL ROUNDS DIR...
-# DIR: a directory holding sync-dir.sh and copy-common.sh (e.g. scripts, or an older commit's,
+# DIR: a directory holding sync-dir.sh, sync-dir.awk and copy-common.sh (e.g. scripts, or an older commit's,
 # from `git show`); the first one makes the full copy, then each re-runs in turn, ROUNDS times.
 set -euo pipefail
 n=$1 tool=$2 rounds=$3

@@ -72,9 +72,14 @@ export function scriptFor(kind: Backup["kind"]): "copy-latest.sh" | "sync-dir.sh
   return kind === "latest" ? "copy-latest.sh" : "sync-dir.sh";
 }
 
-/** Every script file an executor must ship for a kind (the script sources copy-common.sh). */
+/**
+ * Every script file an executor must ship for a kind (the script sources copy-common.sh;
+ * sync-dir.sh runs its per-file passes from sync-dir.awk).
+ */
 export function scriptFiles(kind: Backup["kind"]): string[] {
-  return [scriptFor(kind), "copy-common.sh"];
+  return kind === "latest"
+    ? ["copy-latest.sh", "copy-common.sh"]
+    : ["sync-dir.sh", "copy-common.sh", "sync-dir.awk"];
 }
 
 /**

@@ -50,7 +50,7 @@ fi
 # install NAME BYTES SHA256: reads the file's bytes from stdin; writes it only if it differs.
 install_file() {
   local name=$1 bytes=$2 sum=$3 body have
-  [[ "$name" =~ ^[a-z0-9-]+\.sh$ && "$bytes" =~ ^[0-9]+$ && "$sum" =~ ^[0-9a-f]{64}$ ]] ||
+  [[ "$name" =~ ^[a-z0-9-]+\.(sh|awk)$ && "$bytes" =~ ^[0-9]+$ && "$sum" =~ ^[0-9a-f]{64}$ ]] ||
     fail "malformed #file line for '$name'"
   IFS= read -r -d '' -N "$bytes" body || [[ ${#body} -eq "$bytes" ]] ||
     fail "$name: stdin ended after ${#body} of $bytes bytes"

@@ -80,7 +80,9 @@ shopt -s lastpipe
 # shellcheck disable=SC1091 # shipped next to this script by both executors
 . "$(dirname -- "${BASH_SOURCE[0]}")/copy-common.sh" sync-dir
 
-require_tools aws find sort xargs cp stat date mktemp md5sum sha256sum split grep timeout mkfifo dd tee
+require_tools aws awk find sort xargs cp stat date mktemp md5sum sha256sum split grep timeout mkfifo dd tee
+SYNC_AWK="$(dirname -- "${BASH_SOURCE[0]}")/sync-dir.awk"
+[[ -r "$SYNC_AWK" ]] || fail "$SYNC_AWK is missing: ship it next to sync-dir.sh"
 [[ -n "${SOURCE_DIR:-}" ]] || fail "SOURCE_DIR is required"
 [[ -n "${DEST_URI:-}" ]] || fail "DEST_URI is required"
 PROGRESS_SECONDS="${PROGRESS_SECONDS:-30}"
@@ -145,6 +147,31 @@ readonly STAT_FORMAT='%s/%TY-%Tm-%TdT%TH:%TM:%TS/%C@'
 readonly MANIFEST_DIR=".relocation-manifest"
 manifest_key="$DEST_PREFIX$MANIFEST_DIR/shard-$SHARD_INDEX-of-$SHARD_COUNT.jsonl"
 
+# Runs one pass of sync-dir.awk over INPUT (NAME=value settings for it after that); its summary
+# line (stdout) into $PASS_OUT. The lists it writes are emptied first (awk creates a file only
+# when it writes to it).
+sync_pass() { # pass input [NAME=value ...]
+  local pass=$1 input=$2 list
+  local -a lists
+  shift 2
+  case "$pass" in
+  scan) lists=(regular scan.links scan.others scan.unreadable scan.too_long scan.reserved) ;;
+  shard) lists=(mine) ;;
+  listing) lists=(remote manifest-keys) ;;
+  delta) lists=(known) ;;
+  todo) lists=(not-hashed todo.nul todo.abs todo.lst) ;;
+  uploads) lists=(abort-list) ;;
+  verify) lists=(manifest.jsonl.unsorted verify.changed verify.missing verify.different verify.other-content) ;;
+  *) lists=() ;;
+  esac
+  for list in "${lists[@]+"${lists[@]}"}"; do : >"$WORK_DIR/$list"; done
+  run_child env PASS="$pass" WORK_DIR="$WORK_DIR" SOURCE_DIR="$SOURCE_DIR" DEST_PREFIX="$DEST_PREFIX" \
+    MANIFEST_DIR="$MANIFEST_DIR" "$@" LC_ALL=C awk -f "$SYNC_AWK" -- "$input" \
+    >"$WORK_DIR/pass.out" 2>"$WORK_DIR/awk.err" ||
+    fail "the $pass pass over the file list failed: $(head -c 500 "$WORK_DIR/awk.err")"
+  PASS_OUT=$(<"$WORK_DIR/pass.out")
+}
+
 first() { # up to 5 names, quoted, each cut to 300 bytes, and how many more
   local out="" name
   for name in "${@:1:5}"; do out+="${out:+, }'${name:0:300}'"; done
@@ -162,22 +189,11 @@ TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 \
   \( -type d ! -executable -printf 'D/0/-/-/%P\0' \) -o \
   \( ! -type d -printf '%y/0/-/-/%P\0' \) \
   >"$WORK_DIR/scan" 2>"$WORK_DIR/find.err" || find_status=$?
-tree_files=0 tree_bytes=0 unreadable=() links=() others=() too_long=() reserved=() newest=""
-while IFS=/ read -r -d '' type size mtime ctime rel; do
-  case "$type" in
-  f | u)
-    [[ "$mtime" > "$newest" ]] && newest="$mtime"
-    tree_files=$((tree_files + 1)) tree_bytes=$((tree_bytes + size))
-    [[ "$type" == u ]] && unreadable+=("$rel")
-    ((${#DEST_PREFIX} + ${#rel} <= 1024)) || too_long+=("$rel")
-    [[ "$rel" != "$MANIFEST_DIR"/* ]] || reserved+=("$rel")
-    printf '%s/%s/%s/%s/%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"
-    ;;
-  D) unreadable+=("$rel/") ;;
-  l) links+=("$rel") ;;
-  *) others+=("$rel") ;;
-  esac
-done <"$WORK_DIR/scan" >"$WORK_DIR/regular"
+sync_pass scan "$WORK_DIR/scan"
+read -r tree_files tree_bytes newest <<<"$PASS_OUT"
+mapfile -d '' links <"$WORK_DIR/scan.links"
+mapfile -d '' others <"$WORK_DIR/scan.others"
+mapfile -d '' unreadable <"$WORK_DIR/scan.unreadable"
 ((${#links[@]} == 0)) || log "not copied: ${#links[@]} symbolic link(s) (not followed): $(first "${links[@]}")"
 ((${#others[@]} == 0)) || log "not copied: ${#others[@]} FIFO/socket/device file(s): $(first "${others[@]}")"
 ((${#unreadable[@]} == 0)) ||
@@ -185,14 +201,16 @@ done <"$WORK_DIR/scan" >"$WORK_DIR/regular"
 find_errors=$(grep -ac . "$WORK_DIR/find.err" || true)
 ((find_errors == 0 && find_status == 0)) ||
   fail "find could not read $find_errors path(s) under $SOURCE_DIR as $(id -un): $(head -n 1 "$WORK_DIR/find.err" | cut -c1-1000); nothing was copied"
-# S3 keys are UTF-8: a name in other bytes cannot be stored as it is.
-while IFS=/ read -r -d '' _ _ _ _ rel; do printf '%s\0' "$rel"; done <"$WORK_DIR/regular" >"$WORK_DIR/names"
+# S3 keys are UTF-8: a name in other bytes cannot be stored as it is (the records' other
+# fields are ASCII, so a record that is not UTF-8 is a name that is not).
 [[ -n "$(printf 'x\xff\0' | LC_ALL=C.UTF-8 grep -zavx '.*' 2>/dev/null | tr -d '\0')" ]] ||
   fail "the C.UTF-8 locale is missing, so file names cannot be checked; use an image that has it"
 not_utf8=()
-while IFS= read -r -d '' rel; do not_utf8+=("$rel"); done < <(LC_ALL=C.UTF-8 grep -zavx '.*' "$WORK_DIR/names" || true)
+while IFS=/ read -r -d '' _ _ _ _ rel; do not_utf8+=("$rel"); done < <(LC_ALL=C.UTF-8 grep -zavx '.*' "$WORK_DIR/regular" || true)
 ((${#not_utf8[@]} == 0)) ||
   fail "${#not_utf8[@]} file name(s) are not valid UTF-8, which S3 keys must be: $(first "${not_utf8[@]}"); rename them (e.g. convmv -f latin1 -t utf8), nothing was copied"
+mapfile -d '' too_long <"$WORK_DIR/scan.too_long"
+mapfile -d '' reserved <"$WORK_DIR/scan.reserved"
 ((${#too_long[@]} == 0)) ||
   fail "${#too_long[@]} file(s) would get an S3 key over 1024 bytes: $(first "${too_long[@]}"); shorten their paths or the prefix, nothing was copied"
 ((${#reserved[@]} == 0)) ||
@@ -210,61 +228,23 @@ fi
 # 2. This shard's part (the whole tree with one shard).
 if ((SHARD_COUNT == 1)); then
   mv -- "$WORK_DIR/regular" "$WORK_DIR/mine"
+  files=$tree_files bytes=$tree_bytes
 else
-  loads=()
-  for ((i = 0; i < SHARD_COUNT; i++)); do loads[i]=0; done
-  sort -z -T "$WORK_DIR" -t / -k2,2nr -k5 -- "$WORK_DIR/regular" |
-    while IFS=/ read -r -d '' type size mtime ctime rel; do
-      best=0
-      for ((i = 1; i < SHARD_COUNT; i++)); do
-        if ((loads[i] < loads[best])); then best=$i; fi
-      done
-      loads[best]=$((loads[best] + size + SHARD_FILE_WEIGHT_BYTES))
-      if ((best == SHARD_INDEX)); then printf '%s/%s/%s/%s/%s\0' "$type" "$size" "$mtime" "$ctime" "$rel"; fi
-    done >"$WORK_DIR/mine"
+  sort -z -T "$WORK_DIR" -t / -k2,2nr -k5 -o "$WORK_DIR/regular.sorted" -- "$WORK_DIR/regular"
+  sync_pass shard "$WORK_DIR/regular.sorted" SHARD_COUNT="$SHARD_COUNT" SHARD_INDEX="$SHARD_INDEX" \
+    SHARD_FILE_WEIGHT_BYTES="$SHARD_FILE_WEIGHT_BYTES"
+  read -r files bytes <<<"$PASS_OUT"
 fi
-files=0 bytes=0
-while IFS=/ read -r -d '' _ size _ _ _; do
-  files=$((files + 1)) bytes=$((bytes + size))
-done <"$WORK_DIR/mine"
 log "$files regular file(s), $bytes bytes$shard_name of $tree_files file(s), $tree_bytes bytes in the tree, to $dest"
 
-# The destination into remote (size) and remote_etag, by relative key, and manifest_objects.
-# Keys come URL-encoded (%XX, '+' for a space in AWS's encoding), so every byte survives the
-# text output.
-declare -A remote=() remote_etag=()
-manifest_objects=()
-url_decode() { # encoded -> $decoded
-  local s="${1//+/ }"
-  printf -v decoded '%b' "${s//%/\\x}"
-}
+# The destination into $WORK_DIR/remote (size/etag/rel records) and the manifests' keys into
+# manifest-keys. Keys come URL-encoded (%XX, '+' for a space in AWS's encoding), so every byte
+# survives the text output.
 list_destination() {
   s3 s3api list-objects-v2 --bucket "$DEST_BUCKET" --prefix "$DEST_PREFIX" --encoding-type url \
-    --query 'Contents[].[Size, ETag, Key]' --output text >"$WORK_DIR/remote" ||
+    --query 'Contents[].[Size, ETag, Key]' --output text >"$WORK_DIR/listing" ||
     fail "$(s3_error "list $dest")"
-  remote=() remote_etag=() manifest_objects=()
-  local size etag key decoded rel
-  while IFS=$'\t' read -r size etag key; do
-    [[ "$size" =~ ^[0-9]+$ ]] || continue # "None" when the prefix is empty
-    # Most keys need no decoding ('+' is a space, '%' starts an escape; nothing else changes).
-    if [[ "$key" == *[%+]* ]]; then url_decode "$key"; else decoded=$key; fi
-    rel="${decoded#"$DEST_PREFIX"}"
-    if [[ "$rel" == "$MANIFEST_DIR"/* ]]; then
-      manifest_objects+=("$decoded")
-      continue
-    fi
-    remote["$rel"]="$size"
-    etag="${etag//\"/}"
-    remote_etag["$rel"]="$etag"
-  done <"$WORK_DIR/remote"
-}
-
-# The ETag S3 gives this content when uploaded as we upload it: MD5 below the multipart
-# threshold, else MD5 of the parts' MD5s and "-parts" (part size doubled to stay within 10000
-# parts, as the aws CLI and rclone do).
-part_size_for() { # size -> $part
-  part=$MULTIPART_CHUNKSIZE_BYTES
-  while ((($1 + part - 1) / part > 10000)); do part=$((part * 2)); done
+  sync_pass listing "$WORK_DIR/listing"
 }
 
 # 3. What to send.
@@ -282,9 +262,9 @@ list_destination
 # if its bytes have the SHA-256 stored with it (a manifest vouches for what is not read again).
 # REHASH=true: none used, every file is read. One sed pass turns the lines into
 # "json-path<TAB>size mtime ctime etag sha256" (bash's own regex matching cost ~0.3 ms a line).
-declare -A prev=()
 old_manifest_sha=""
 : >"$WORK_DIR/prev.tsv"
+mapfile -d '' manifest_objects <"$WORK_DIR/manifest-keys"
 for key in "${manifest_objects[@]+"${manifest_objects[@]}"}"; do
   if [[ "$key" == "$manifest_key" ]] && background_status manifest; then
     mv -- "$WORK_DIR/bg.manifest.jsonl" "$WORK_DIR/prev.jsonl"
@@ -304,31 +284,14 @@ for key in "${manifest_objects[@]+"${manifest_objects[@]}"}"; do
   sed -nE 's/^\{"path":("([^"\\]|\\.)*"),"size":([0-9]+),"mtime":"([^"]*)Z","ctime":"([^"]*)","sha256":"([0-9a-f]{64})","etag":"([^"]*)"\}$/\1\t\3 \4 \5 \7 \6/p' \
     -- "$WORK_DIR/prev.jsonl" >>"$WORK_DIR/prev.tsv"
 done
-while IFS=$'\t' read -r path entry; do prev["$path"]=$entry; done <"$WORK_DIR/prev.tsv"
-((${#manifest_objects[@]} == 0)) || log "read ${#manifest_objects[@]} previous manifest(s): ${#prev[@]} entries$([[ "$REHASH" == false ]] || echo ", not used (REHASH=true)")"
-
-declare -A etag_of=() sha_of=()
-hashed=0 hashed_bytes=0
-while IFS=/ read -r -d '' _ size mtime ctime rel; do
-  if [[ "${remote["$rel"]:-missing}" == "$size" ]]; then
-    json_str_v "$rel"
-    entry="${prev["$JSON_STR"]:-}"
-    if [[ -n "$entry" && "$entry" == "$size $mtime $ctime ${remote_etag["$rel"]} "* ]]; then
-      etag_of["$rel"]="${remote_etag["$rel"]}" sha_of["$rel"]="${entry##* }"
-      continue
-    fi
-  fi
-  hashed=$((hashed + 1)) hashed_bytes=$((hashed_bytes + size))
-  printf '%s/%s\0' "$size" "$rel"
-done <"$WORK_DIR/mine" >"$WORK_DIR/hash-todo"
+streams=$(((HASH_CONCURRENCY + 1) / 2)) # a small-file batch runs MD5 and SHA-256 side by side
+sync_pass delta "$WORK_DIR/mine" STREAMS="$streams" MULTIPART_THRESHOLD_BYTES="$MULTIPART_THRESHOLD_BYTES" \
+  MULTIPART_CHUNKSIZE_BYTES="$MULTIPART_CHUNKSIZE_BYTES"
+read -r hashed hashed_bytes in_s3 in_s3_bytes prev_entries <<<"$PASS_OUT"
+((${#manifest_objects[@]} == 0)) || log "read ${#manifest_objects[@]} previous manifest(s): $prev_entries entries$([[ "$REHASH" == false ]] || echo ", not used (REHASH=true)")"
 
 # The plan (PLAN_ONLY): the delta as far as sizes and manifests tell, nothing read or written.
 if [[ "${PLAN_ONLY:-false}" == true ]]; then
-  in_s3=0 in_s3_bytes=0
-  while IFS=/ read -r -d '' _ size _ _ rel; do
-    [[ "${remote["$rel"]:-missing}" == "$size" ]] || continue
-    in_s3=$((in_s3 + 1)) in_s3_bytes=$((in_s3_bytes + size))
-  done <"$WORK_DIR/mine"
   log "plan: $files file(s), $bytes bytes; in $dest with that size: $in_s3 ($((files - hashed)) recorded by a manifest); to send: at least $((files - in_s3)) file(s), $((bytes - in_s3_bytes)) bytes; nothing hashed or uploaded"
   emit_result "{\"bucket\":$(json_str "$DEST_BUCKET"),\"prefix\":$(json_str "$DEST_PREFIX"),\"treeFiles\":$tree_files,\"treeBytes\":$tree_bytes,\"files\":$files,\"bytes\":$bytes,\"inS3Files\":$in_s3,\"inS3Bytes\":$in_s3_bytes,\"recordedFiles\":$((files - hashed)),\"deltaFiles\":$((files - in_s3)),\"deltaBytes\":$((bytes - in_s3_bytes)),\"newest\":\"$newest\"}"
   exit 0
@@ -345,31 +308,28 @@ fi
 # Multipart files, one at a time: dd opens with O_NONBLOCK and reads at most size + 1 bytes
 # (a FIFO gives EOF or EAGAIN, a device a bounded read), tee feeds split (per-part MD5s) and
 # sha256sum; then the name must still be a regular file.
-# Records: "sha256 md5|Pparts-hex rel<NUL>"; failures "reason/rel<NUL>".
+# Records: "sha256 etag rel<NUL>" (the multipart ETag from the part digests at once);
+# failures "reason/rel<NUL>". The delta pass dealt the files to the streams.
 hash_started=$SECONDS
 if ((hashed > 0)); then
   log "hashing $hashed file(s), $hashed_bytes bytes (not recorded with this size, mtime and ctime and this ETag)"
-  streams=$(((HASH_CONCURRENCY + 1) / 2)) # a small-file batch runs MD5 and SHA-256 side by side
   cd -- "$SOURCE_DIR"
-  # Deal the files round-robin into $streams lists of "size/part/rel" (part 0: single-part).
-  n=0
-  while IFS=/ read -r -d '' size rel; do
-    part=0
-    ((size < MULTIPART_THRESHOLD_BYTES)) || part_size_for "$size"
-    printf '%s/%s/%s\0' "$size" "$part" "$rel" >>"$WORK_DIR/hash-list.$((n % streams))"
-    n=$((n + 1))
-  done <"$WORK_DIR/hash-todo"
   # shellcheck disable=SC2016 # expanded by the inner bash
   run_child bash -c '
     set -o pipefail
+    dir=$1 awk_file=$2 streams=$3
+    hex_bytes() {
+      local esc="" i
+      for ((i = 0; i < ${#1}; i += 2)); do esc+="\\x${1:i:2}"; done
+      printf "%b" "$esc"
+    }
     hash_stream() {
-      local list=$1 out=$2 bad=$3 tmp=$4 size part rel sha md5 _ batch_bytes=0 batch_files=0
+      local s=$1 out="$dir/hashes.$1" bad="$dir/hash-bad.$1" tmp="$dir/hash-tmp.$1" batch size part rel sha parts
       mkfifo -- "$tmp.fifo"
-      : >"$tmp.batch"
-      flush() { # the batch: copied (one read each), the copies checked and hashed
-        ((batch_files > 0)) || return 0
+      for batch in "$dir/hash-batch.$s".*; do # small files: copied (one read each), copies hashed
+        [[ -e "$batch" ]] || continue
         rm -rf -- "$tmp.copy" && mkdir -- "$tmp.copy"
-        xargs -0 -r cp -R -P --parents -t "$tmp.copy" -- <"$tmp.batch" 2>>"$tmp.err"
+        xargs -0 -r cp -R -P --parents -t "$tmp.copy" -- <"$batch" 2>>"$tmp.err"
         (
           cd -- "$tmp.copy" || exit 1
           find . -mindepth 1 ! -type d ! -type f -printf "nonregular/%P\0" >>"$bad"
@@ -379,22 +339,11 @@ if ((hashed > 0)); then
           xargs -0 -r sha256sum -z -- <"$tmp.names" >"$tmp.sha" || exit 1
           wait "$!"
         ) || true
-        # md5sum and sha256sum list the same names in the same order (a name missing from one
-        # pairs with nothing and is then reported as not hashed).
-        while IFS= read -r -d "" md5 <&3 && IFS= read -r -d "" sha <&4; do
-          [[ "${md5:34}" != "${sha:66}" ]] || printf "%s %s %s\0" "${sha:0:64}" "${md5:0:32}" "${sha:68}"
-        done 3<"$tmp.md5" 4<"$tmp.sha" >>"$out"
+        PASS=pair SHA="$tmp.sha" LC_ALL=C awk -f "$awk_file" -- "$tmp.md5" >>"$out"
         rm -rf -- "$tmp.copy"
-        : >"$tmp.batch"
-        batch_bytes=0 batch_files=0
-      }
-      while IFS=/ read -r -d "" size part rel; do
-        if ((part == 0)); then
-          printf "%s\0" "$rel" >>"$tmp.batch"
-          batch_bytes=$((batch_bytes + size)) batch_files=$((batch_files + 1))
-          ((batch_bytes < 67108864 && batch_files < 4096)) || flush
-          continue
-        fi
+      done
+      [[ -e "$dir/hash-big.$s" ]] || return 0
+      while IFS=/ read -r -d "" size part rel; do # multipart files, one at a time
         split -b "$part" --filter=md5sum <"$tmp.fifo" | cut -c1-32 | tr -d "\n" >"$tmp.md5" &
         sha=$(dd if="./$rel" iflag=nonblock,count_bytes count=$((size + 1)) bs=1M status=none 2>>"$tmp.err" |
           tee -- "$tmp.fifo" | sha256sum) || sha=""
@@ -403,22 +352,18 @@ if ((hashed > 0)); then
           printf "nonregular/%s\0" "$rel" >>"$bad"
           continue
         fi
-        md5=""
-        read -r md5 _ <"$tmp.md5" || true # no newline after the part digests
-        if [[ -n "$sha" && -n "$md5" ]]; then
-          printf "%s P%s %s\0" "${sha:0:64}" "$md5" "$rel" >>"$out"
+        parts=""
+        read -r parts _ <"$tmp.md5" || true # no newline after the part digests
+        if [[ -n "$sha" && -n "$parts" ]]; then
+          printf "%s %s-%s %s\0" "${sha:0:64}" "$(hex_bytes "$parts" | md5sum | cut -c1-32)" \
+            "$((${#parts} / 32))" "$rel" >>"$out"
         fi
-      done <"$list"
-      flush
+      done <"$dir/hash-big.$s"
     }
-    dir=$1 streams=$2
-    for ((i = 0; i < streams; i++)); do
-      [[ -s "$dir/hash-list.$i" ]] || continue
-      hash_stream "$dir/hash-list.$i" "$dir/hashes.$i" "$dir/hash-bad.$i" "$dir/hash-tmp.$i" &
-    done
+    for ((i = 0; i < streams; i++)); do hash_stream "$i" & done
     rc=0
     for job in $(jobs -p); do wait "$job" || rc=1; done
-    exit "$rc"' _ "$WORK_DIR" "$streams" || true
+    exit "$rc"' _ "$WORK_DIR" "$SYNC_AWK" "$streams" || true
   cd - >/dev/null
   for ((i = 0; i < streams; i++)); do
     if [[ -s "$WORK_DIR/hash-bad.$i" ]]; then
@@ -427,33 +372,18 @@ if ((hashed > 0)); then
         fail "$rel is no longer a regular file (replaced by a FIFO, socket, device or link after the scan); nothing was sent. Re-run once the tree is quiet"
       fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-tmp.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
     fi
-    [[ -s "$WORK_DIR/hashes.$i" ]] || continue
-    while IFS= read -r -d '' rec; do
-      rel="${rec:65}" md5="${rel%% *}" rel="${rel#* }"
-      sha_of["$rel"]="${rec:0:64}"
-      if [[ "$md5" == P* ]]; then
-        parts="${md5#P}"
-        md5="$(hex_bytes "$parts" | md5sum | cut -c1-32)-$((${#parts} / 32))"
-      fi
-      etag_of["$rel"]=$md5
-    done <"$WORK_DIR/hashes.$i"
   done
   log "hashed $hashed file(s) in $((SECONDS - hash_started))s"
 fi
 
-planned=0 planned_bytes=0 line_break_names=0
-: >"$WORK_DIR/todo.nul"
-: >"$WORK_DIR/todo.abs"
-while IFS=/ read -r -d '' _ size _ _ rel; do
-  if [[ -z "${etag_of["$rel"]:-}" || -z "${sha_of["$rel"]:-}" ]]; then
-    fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-tmp.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
-  fi
-  [[ "${remote["$rel"]:-missing}" == "$size" && "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]] && continue
-  planned=$((planned + 1)) planned_bytes=$((planned_bytes + size))
-  [[ "$rel" != *[$'\n\r']* ]] || line_break_names=$((line_break_names + 1))
-  printf '%s\0' "$rel" >>"$WORK_DIR/todo.nul"
-  printf '%s\0' "$SOURCE_DIR/$rel" >>"$WORK_DIR/todo.abs"
-done <"$WORK_DIR/mine"
+# Every file's digests: vouched for by a manifest (known) or hashed now.
+cat -- "$WORK_DIR/known" "$WORK_DIR"/hashes.* >"$WORK_DIR/digests" 2>/dev/null || true
+sync_pass todo "$WORK_DIR/mine"
+read -r planned planned_bytes line_break_names <<<"$PASS_OUT"
+if [[ -s "$WORK_DIR/not-hashed" ]]; then
+  IFS= read -r -d '' rel <"$WORK_DIR/not-hashed"
+  fail "cannot hash $rel (removed or unreadable while being read: $(cat -- "$WORK_DIR"/hash-tmp.*.err 2>/dev/null | head -n 1 | cut -c1-500)); re-run once the tree is quiet"
+fi
 if [[ "$tool" == rclone ]] && ((line_break_names > 0)); then
   log "$line_break_names file name(s) with a newline or CR: rclone's file list cannot carry them; using the aws CLI"
   tool=aws
@@ -471,7 +401,6 @@ prepare_aws() {
     ${SSE_ARGS[@]+"${SSE_ARGS[@]}"} "$stage$SOURCE_DIR/" "$dest")
 }
 prepare_rclone() {
-  tr '\0' '\n' <"$WORK_DIR/todo.nul" >"$WORK_DIR/todo.lst"
   : >"$WORK_DIR/rclone.conf"
   local endpoint="${AWS_ENDPOINT_URL_S3:-${AWS_ENDPOINT_URL:-}}"
   local -a settings=(RCLONE_CONFIG="$WORK_DIR/rclone.conf" RCLONE_CONFIG_DEST_TYPE=s3
@@ -561,18 +490,15 @@ abort_leftover_uploads() {
       return 0
     }
   fi
-  local id key decoded rel aborted=0 kept=()
-  while IFS=$'\t' read -r -u 3 id key; do
-    [[ -n "$key" ]] || continue # "None" when there are none
-    url_decode "$key"
-    rel="${decoded#"$DEST_PREFIX"}"
-    [[ -n "${etag_of["$rel"]+set}" ]] || continue
-    if s3 s3api abort-multipart-upload --bucket "$DEST_BUCKET" --key "$decoded" --upload-id "$id"; then
+  sync_pass uploads "$WORK_DIR/uploads" # abort-list: "id<NUL>key<NUL>" of this part's keys
+  local id key aborted=0 kept=()
+  while IFS= read -r -d '' -u 3 id && IFS= read -r -d '' -u 3 key; do
+    if s3 s3api abort-multipart-upload --bucket "$DEST_BUCKET" --key "$key" --upload-id "$id"; then
       aborted=$((aborted + 1))
     else
-      kept+=("$rel")
+      kept+=("${key#"$DEST_PREFIX"}")
     fi
-  done 3<"$WORK_DIR/uploads"
+  done 3<"$WORK_DIR/abort-list"
   ((aborted == 0)) || log "aborted $aborted incomplete multipart upload(s) of this part's files under $dest"
   ((${#kept[@]} == 0)) ||
     log "warning: could not abort ${#kept[@]} incomplete multipart upload(s) ($(s3_error "abort them")): $(first "${kept[@]}"); a re-run tries again"
@@ -602,36 +528,18 @@ log "verifying $dest$shard_name"
 # while it was hashed or sent, so its digests may describe other bytes than the object's.
 # Nothing read (hashed 0): every line is a previous manifest's, whose digests are the stored
 # object's (its ETag is still the recorded one), whatever the file does now; no rescan.
-declare -A now_stat=()
+rescan=""
 if ((hashed > 0)); then
-  TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 -type f -printf "$STAT_FORMAT/%P\0" >"$WORK_DIR/rescan" 2>/dev/null || true
-  while IFS=/ read -r -d '' size mtime ctime rel; do now_stat["$rel"]="$size/$mtime/$ctime"; done <"$WORK_DIR/rescan"
+  rescan="$WORK_DIR/rescan"
+  TZ=UTC run_child find "$SOURCE_DIR" -mindepth 1 -type f -printf "$STAT_FORMAT/%P\0" >"$rescan" 2>/dev/null || true
 fi
 # Nothing sent: the delta's listing is still the destination's state (list once, not twice).
 if ((planned > 0)); then list_destination; fi
-missing=() different=() changed=() other_content=()
-while IFS=/ read -r -d '' _ size mtime ctime rel; do
-  have="${remote["$rel"]:-missing}"
-  now="${now_stat["$rel"]:-gone}"
-  ((hashed > 0)) || now="$size/$mtime/$ctime"
-  if [[ "$now" == "$size/$mtime/$ctime" && "$have" == "$size" &&
-    "${remote_etag["$rel"]}" == "${etag_of["$rel"]}" ]]; then
-    json_str_v "$rel"
-    printf '{"path":%s,"size":%s,"mtime":"%sZ","ctime":"%s","sha256":"%s","etag":"%s"}\n' \
-      "$JSON_STR" "$size" "${mtime%Z}" "$ctime" "${sha_of["$rel"]}" "${etag_of["$rel"]}"
-    continue
-  fi
-  # Changed since the scan (still being written: a live tree)? Say so rather than blame S3.
-  if [[ "$now" != "$size/$mtime/$ctime" ]]; then
-    changed+=("$rel")
-  elif [[ "$have" == missing ]]; then
-    missing+=("$rel")
-  elif [[ "$have" != "$size" ]]; then
-    different+=("$rel ($have bytes at the destination, $size here)")
-  else
-    other_content+=("$rel (ETag ${remote_etag["$rel"]} at the destination, ${etag_of["$rel"]} here)")
-  fi
-done <"$WORK_DIR/mine" >"$WORK_DIR/manifest.jsonl.unsorted"
+sync_pass verify "$WORK_DIR/mine" RESCAN="$rescan"
+mapfile -d '' missing <"$WORK_DIR/verify.missing"
+mapfile -d '' different <"$WORK_DIR/verify.different"
+mapfile -d '' changed <"$WORK_DIR/verify.changed"
+mapfile -d '' other_content <"$WORK_DIR/verify.other-content"
 if ((${#missing[@]} + ${#different[@]} + ${#changed[@]} + ${#other_content[@]} > 0)); then
   problems=()
   ((${#missing[@]} == 0)) || problems+=("${#missing[@]} file(s) missing: $(first "${missing[@]}")")

@@ -23,6 +23,7 @@ import {
   putObject,
   writeManyFiles,
 } from "../helpers/fixtures";
+import { scriptFiles } from "../../components/copy-result";
 import { lastJson, oneErrorLine, run, type RunResult } from "../helpers/run";
 import { S3Proxy } from "../helpers/s3-proxy";
 import { startMoto, tempDir, type Moto } from "../helpers/servers";
@@ -309,7 +310,7 @@ describe("unreadable parts (the Job runs as uid 65534)", () => {
       writeFileSync(path.join(bin, "aws"), "#!/bin/bash\necho 'aws was called' >&2; exit 3\n", {
         mode: 0o755,
       });
-      for (const f of ["sync-dir.sh", "copy-common.sh"])
+      for (const f of scriptFiles("tree"))
         copyFileSync(path.join(SCRIPTS, f), path.join(scripts, f));
       mkdirSync(path.join(base, "tmp"));
       chmodSync(path.join(base, "tmp"), 0o1777);

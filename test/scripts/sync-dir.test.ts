@@ -377,6 +377,17 @@ describe("sync-dir.sh with rclone", () => {
       /SYNC_TOOL=rclone but rclone is not on PATH; install it or set SYNC_TOOL=auto/,
     );
   });
+
+  it("no awk on PATH = exit 1 naming it, before any request", async () => {
+    const root = tempDir("media");
+    writeManyFiles(root, 3, 1000);
+    // No S3 at this endpoint: a request would fail with another line.
+    const r = await syncDir(root, "noawk/", {
+      PATH: pathWithout("awk"),
+      AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+    });
+    assert.match(failure(r), /missing tools: awk; install them or use an image that has them/);
+  });
 });
 
 describe("sync-dir.sh interrupted by an S3 outage", () => {

@@ -433,7 +433,7 @@ describe("job executor graph", () => {
       ],
     );
     const data = rec.named("media-job-scripts").inputs.data as Record<string, string>;
-    assert.deepEqual(Object.keys(data).sort(), ["copy-common.sh", "sync-dir.sh"]);
+    assert.deepEqual(Object.keys(data).sort(), ["copy-common.sh", "sync-dir.awk", "sync-dir.sh"]);
     assert.equal(data["sync-dir.sh"], script("sync-dir.sh").text);
   });
 
@@ -443,7 +443,7 @@ describe("job executor graph", () => {
     assert.equal(spec.template.spec.restartPolicy, "Never");
     assert.equal(
       spec.template.metadata.annotations["relocation.fragalysis/scripts-sha256"],
-      `${script("sync-dir.sh").sha256} ${script("copy-common.sh").sha256}`,
+      ["sync-dir.sh", "copy-common.sh", "sync-dir.awk"].map((f) => script(f).sha256).join(" "),
     );
     const meta = rec.named("media-job-job").inputs.metadata as any;
     assert.equal(meta.namespace, "fragalysis-relocation");
