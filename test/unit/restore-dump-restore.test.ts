@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/dump-restore");
 let config: typeof import("../../components/restore/config");
-const unhandled: unknown[] = [];
 
 const SHA = "a".repeat(64);
 const ENTRY = {
@@ -74,8 +74,7 @@ const succeeded = (message: string) =>
 const FETCH_ERROR = `restore-dump.sh: ERROR: /dump/dump.sql.gz has sha256 ${"e".repeat(64)}, EXPECTED_SHA256 is ${SHA}; not the object the backup recorded, nothing restored`;
 
 before(async () => {
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   rec = await useMocks({
     commandStdout: (name) =>
       name === "other-sha-result"
@@ -114,21 +113,7 @@ before(async () => {
   config = await import("../../components/restore/config");
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 function database(change: Record<string, unknown> = {}) {
   const c = config.parseRestoreConfig(

@@ -7,12 +7,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 import { judgedSuccess } from "../helpers/judged";
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/media-restore");
 let config: typeof import("../../components/restore/config");
-const unhandled: unknown[] = [];
 
 const M1 = "a".repeat(64);
 const M2 = "b".repeat(64);
@@ -52,8 +52,7 @@ const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
 const KEY = "fragalysis-relocation:restore.media[0].backup";
 
 before(async () => {
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   rec = await useMocks({
     commandStdout: (name) =>
       judgedSuccess(
@@ -78,21 +77,7 @@ before(async () => {
   config = await import("../../components/restore/config");
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 /** restore.media[0] as the config parser fills it in. */
 function media(change: Record<string, unknown> = {}) {

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackSettings, stackFilePath } from "../../components/stack-file";
 import { useMocks, type Recorder } from "../helpers/mocks";
-import { useStackConfig } from "../helpers/stack";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
 const SOURCE = "organization/fragalysis-relocation/production";
 const dump = (prefix: string, sha: string) => ({
@@ -28,12 +28,10 @@ const SOURCE_OUTPUTS = {
 };
 let recorder: Recorder;
 let outputs: Record<string, pulumi.Output<unknown>>;
-const unhandled: unknown[] = [];
 
 before(async () => {
   // A rejected output fails the program as `pulumi preview` sees it: a rejection nobody handles.
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   recorder = await useMocks({
     preview: true,
     statefulSets: {
@@ -58,35 +56,16 @@ before(async () => {
       return {};
     },
   });
-  const restore = JSON.parse(readStackSettings(stackFilePath("destination")).restore!);
-  restore.scaleUp = [
-    { namespace: "production-stack", statefulSet: "stack" },
-    { namespace: "keycloak", statefulSet: "keycloak" },
-  ];
-  useStackConfig("destination", {
-    restore: JSON.stringify(restore),
-    awsAccessKeyId: "AKIA",
-    awsSecretAccessKey: "not-a-secret",
+  useDestinationConfig({
+    scaleUp: [
+      { namespace: "production-stack", statefulSet: "stack" },
+      { namespace: "keycloak", statefulSet: "keycloak" },
+    ],
   });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  outputs = (mod.default ?? mod) as typeof outputs;
+  outputs = (await importProgram()) as typeof outputs;
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 describe("restore.scaleUp entry without a source count (preview)", () => {
   it("scaledUp fails with one line naming restore.scaleUp[1] and listing the source's counts", async () => {

@@ -3,15 +3,15 @@
 // count and starts only after every restore Job and its result read-back; output scaledUp.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { readStackSettings, stackFilePath } from "../../components/stack-file";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { forgetLeakedPromises } from "../helpers/rejections";
 import {
   judgedStackMedia,
   judgedSuccess,
   STACK_MEDIA,
   STACK_MEDIA_VOLUMES,
 } from "../helpers/judged";
-import { useStackConfig } from "../helpers/stack";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: Record<string, unknown>;
@@ -91,28 +91,18 @@ before(async () => {
       return {};
     },
   });
-  const restore = JSON.parse(readStackSettings(stackFilePath("destination")).restore!);
-  restore.scaleUp = [
-    { namespace: "production-stack", statefulSet: "stack" },
-    { namespace: "im-infra", statefulSet: "keycloak" },
-  ];
-  restore.kubeContext = "new-cluster";
-  useStackConfig("destination", {
-    restore: JSON.stringify(restore),
-    awsAccessKeyId: "AKIA",
-    awsSecretAccessKey: "not-a-secret",
+  useDestinationConfig({
+    scaleUp: [
+      { namespace: "production-stack", statefulSet: "stack" },
+      { namespace: "im-infra", statefulSet: "keycloak" },
+    ],
+    kubeContext: "new-cluster",
   });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  stack = (mod.default ?? mod) as Record<string, unknown>;
+  stack = await importProgram();
   await valueOf(stack.scaledUp as never);
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
+after(forgetLeakedPromises);
 
 describe("side restore with restore.scaleUp", () => {
   it("scaledUp = per StatefulSet the source's count, all Ready", async () => {

@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { forgetLeakedPromises } from "../helpers/rejections";
 import { judgedSuccess } from "../helpers/judged";
-import { useStackConfig } from "../helpers/stack";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: Record<string, unknown>;
@@ -104,18 +105,12 @@ before(async () => {
       return {};
     },
   });
-  useStackConfig("destination", { awsAccessKeyId: "AKIA", awsSecretAccessKey: "not-a-secret" });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  stack = (mod.default ?? mod) as Record<string, unknown>;
+  useDestinationConfig();
+  stack = await importProgram();
   await valueOf(stack.restored as never);
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
+after(forgetLeakedPromises);
 
 describe("side restore (destination stack file)", () => {
   it("outputs = restored, restoredMedia, scaledUp, source, verdict and verdictOk only", () => {

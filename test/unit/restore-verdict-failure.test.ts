@@ -7,12 +7,17 @@ import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { useMocks, valueOf } from "../helpers/mocks";
 import {
+  collectUnhandledRejections,
+  forgetLeakedPromises,
+  rejectionError,
+} from "../helpers/rejections";
+import {
   judgedStackMedia,
   judgedSuccess,
   STACK_MEDIA,
   STACK_MEDIA_VOLUMES,
 } from "../helpers/judged";
-import { useStackConfig } from "../helpers/stack";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
 const SOURCE = "organization/fragalysis-relocation/production";
 const sha = (c: string) => c.repeat(64);
@@ -55,12 +60,10 @@ const resultLine = (backup: "keycloak-db" | "stack-db") =>
   });
 
 let outputs: Record<string, pulumi.Output<unknown>>;
-const unhandled: unknown[] = [];
 
 before(async () => {
   // The failed verdict fails the program as `pulumi up` sees it: a rejection nobody handles.
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
     volumes: STACK_MEDIA_VOLUMES,
@@ -97,27 +100,11 @@ before(async () => {
       return {};
     },
   });
-  useStackConfig("destination", { awsAccessKeyId: "AKIA", awsSecretAccessKey: "not-a-secret" });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  outputs = (mod.default ?? mod) as typeof outputs;
+  useDestinationConfig();
+  outputs = (await importProgram()) as typeof outputs;
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-/** The rejection of an Output (valueOf would wait forever). */
-async function rejection(output: pulumi.Output<unknown>): Promise<Error> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 const LINE =
   'restore verdict: the restored data is not the old side\'s: backup stack-db (production-stack/database), database frag: rows 1200 restored, 1201 at dump time, content sha256 differs; do not scale up on it: see README "The restore verdict"';
@@ -129,13 +116,13 @@ describe("restore verdict: a database that differs (program)", () => {
   });
 
   it("verdict = rejects with one line naming the backup, the database and what differs", async () => {
-    const err = await rejection(outputs.verdict!);
+    const err = await rejectionError(outputs.verdict!);
     assert.equal(err.message, LINE);
     // The operator's line as written: no SDK prefix, no stack trace.
     assert.equal(err.name, "OperatorError");
   });
 
   it("verdictOk (what the scale-up waits on) = rejects with the same line, never resolves", async () => {
-    assert.equal((await rejection(outputs.verdictOk!)).message, LINE);
+    assert.equal((await rejectionError(outputs.verdictOk!)).message, LINE);
   });
 });
