@@ -4,25 +4,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { ALL_PASSWORDS, SOURCE, sourceDump } from "../helpers/destination";
 import { useMocks, type Recorder } from "../helpers/mocks";
 import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 import { importProgram, useDestinationConfig } from "../helpers/stack";
 
-const SOURCE = "organization/fragalysis-relocation/production";
-const dump = (prefix: string, sha: string) => ({
-  bucket: "im-fragalysis",
-  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
-  size: 1024,
-  sha256: sha,
-  sourceTime: "2026-12-07T00:00:00Z",
-  capturedAt: "2026-12-07T00:00:00Z",
-  rpoSeconds: 0,
-});
 /** The backup stack's outputs: production quiesced the stack and Keycloak in im-infra. */
 const SOURCE_OUTPUTS = {
   backups: {
-    "keycloak-db": dump("production-keycloak-db/", "a".repeat(64)),
-    "stack-db": dump("production-stack-db/", "b".repeat(64)),
+    "keycloak-db": sourceDump("production-keycloak-db/", "a".repeat(64)),
+    "stack-db": sourceDump("production-stack-db/", "b".repeat(64)),
   },
   originalReplicas: { "production-stack/stack": 1, "im-infra/keycloak": 1 },
 };
@@ -44,14 +35,7 @@ before(async () => {
     state: (type, name) => {
       if (type === "pulumi:pulumi:StackReference") return { outputs: SOURCE_OUTPUTS };
       if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return {
-          data: {
-            root_password: "eA==",
-            user_password: "eA==",
-            database_admin_user_password: "eA==",
-            database_user_password: "eA==",
-          },
-        };
+        return { data: ALL_PASSWORDS };
       }
       return {};
     },

@@ -5,12 +5,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { SOURCE as STACK } from "../helpers/destination";
 import { useMocks, type Recorder } from "../helpers/mocks";
 import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 import { importProgram, useDestinationConfig } from "../helpers/stack";
 import { sourceOutput } from "../../components/restore/source";
 
-const STACK = "organization/fragalysis-relocation/production";
 let recorder: Recorder;
 let outputs: { restored: pulumi.Output<unknown>; source: pulumi.Output<unknown> };
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { destinationState, dumpResultLine, sourceDump } from "../helpers/destination";
 import { useMocks, valueOf } from "../helpers/mocks";
 import {
   collectUnhandledRejections,
@@ -19,20 +20,10 @@ import {
 } from "../helpers/judged";
 import { importProgram, useDestinationConfig } from "../helpers/stack";
 
-const SOURCE = "organization/fragalysis-relocation/production";
 const sha = (c: string) => c.repeat(64);
-const dump = (prefix: string, sha256: string) => ({
-  bucket: "im-fragalysis",
-  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
-  size: 1024,
-  sha256,
-  sourceTime: "2026-12-07T00:00:00Z",
-  capturedAt: "2026-12-07T00:00:00Z",
-  rpoSeconds: 0,
-});
 const BACKUPS = {
-  "keycloak-db": dump("production-keycloak-db/", sha("a")),
-  "stack-db": dump("production-stack-db/", sha("b")),
+  "keycloak-db": sourceDump("production-keycloak-db/", sha("a")),
+  "stack-db": sourceDump("production-stack-db/", sha("b")),
   "stack-media": STACK_MEDIA,
 };
 const postgres = { tables: 0, rows: 0, sha256: sha("c") };
@@ -49,15 +40,7 @@ const SUMMARIES = {
   "stack-db": { frag: { ...frag, rows: 1200, sha256: sha("f") }, postgres },
 };
 const resultLine = (backup: "keycloak-db" | "stack-db") =>
-  JSON.stringify({
-    source: `s3://${BACKUPS[backup].bucket}/${BACKUPS[backup].key}`,
-    sha256: BACKUPS[backup].sha256,
-    size: BACKUPS[backup].size,
-    kind: "cluster",
-    dumpedFrom: "15.8",
-    skippedRoleLines: 3,
-    summary: SUMMARIES[backup],
-  });
+  dumpResultLine(BACKUPS[backup], SUMMARIES[backup]);
 
 let outputs: Record<string, pulumi.Output<unknown>>;
 
@@ -73,32 +56,11 @@ before(async () => {
         : judgedSuccess(
             resultLine(name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"),
           ),
-    state: (type, name, inputs) => {
-      if (type === "pulumi:pulumi:StackReference") {
-        assert.equal(inputs.name, SOURCE);
-        return {
-          outputs: {
-            backups: BACKUPS,
-            originalReplicas: { "production-stack/stack": 1 },
-            fingerprints: FINGERPRINTS,
-          },
-        };
-      }
-      if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return {
-          data: {
-            root_password: "eA==",
-            user_password: "eA==",
-            database_admin_user_password: "eA==",
-            database_user_password: "eA==",
-          },
-        };
-      }
-      if (type === "kubernetes:batch/v1:Job") {
-        return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
-      }
-      return {};
-    },
+    state: destinationState({
+      backups: BACKUPS,
+      originalReplicas: { "production-stack/stack": 1 },
+      fingerprints: FINGERPRINTS,
+    }),
   });
   useDestinationConfig();
   outputs = (await importProgram()) as typeof outputs;

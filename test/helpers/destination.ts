@@ -1,0 +1,62 @@
+// The restore side's program (index.ts on the destination file) under mocks: the backup stack it
+// reads (restore.source), the dump entries of its `backups` output, what a restore Job reports
+// for one, and the cluster's answers to the reads (preflight Secrets, the Jobs' uids).
+import assert from "node:assert/strict";
+import type { MockOptions } from "./mocks";
+
+/** restore.source in the destination file. */
+export const SOURCE = "organization/fragalysis-relocation/production";
+
+/** A `backups` entry for a dump under `prefix`, taken at midnight, of this content. */
+export const sourceDump = (prefix: string, sha256: string) => ({
+  bucket: "im-fragalysis",
+  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
+  size: 1024,
+  sha256,
+  sourceTime: "2026-12-07T00:00:00Z",
+  capturedAt: "2026-12-07T00:00:00Z",
+  rpoSeconds: 0,
+});
+
+/** What restore-dump.sh leaves as its result line after restoring `entry` into these databases. */
+export const dumpResultLine = (entry: ReturnType<typeof sourceDump>, summary: object) =>
+  JSON.stringify({
+    source: `s3://${entry.bucket}/${entry.key}`,
+    sha256: entry.sha256,
+    size: entry.size,
+    kind: "cluster",
+    dumpedFrom: "15.8",
+    skippedRoleLines: 3,
+    summary,
+  });
+
+/** A preflight Secret holding every password key the destination file names ("x" each). */
+export const ALL_PASSWORDS = {
+  root_password: "eA==",
+  user_password: "eA==",
+  database_admin_user_password: "eA==",
+  database_user_password: "eA==",
+};
+
+/**
+ * useMocks' `state` for the restore side: the StackReference (which must name SOURCE) holds
+ * `sourceOutputs`; preflight Secret "namespace-name" holds `secretData` of it; a Job gets a uid.
+ */
+export function destinationState(
+  sourceOutputs: object,
+  secretData: (secret: string) => Record<string, string> | undefined = () => ALL_PASSWORDS,
+): NonNullable<MockOptions["state"]> {
+  return (type, name, inputs) => {
+    if (type === "pulumi:pulumi:StackReference") {
+      assert.equal(inputs.name, SOURCE);
+      return { outputs: sourceOutputs };
+    }
+    if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
+      return { data: secretData(name.replace("preflight-secret-", "")) };
+    }
+    if (type === "kubernetes:batch/v1:Job") {
+      return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
+    }
+    return {};
+  };
+}
