@@ -30,6 +30,15 @@ export const dumpResultLine = (entry: ReturnType<typeof sourceDump>, summary: ob
     summary,
   });
 
+/** restore.databases[] for stack-db as the destination file has it (no logins, no database). */
+export const STACK_DB_RESTORE = {
+  backup: "stack-db",
+  namespace: "production-stack",
+  statefulSet: "database",
+  host: "database",
+  passwordSecret: { name: "database", key: "root_password" },
+};
+
 /** A preflight Secret holding every password key the destination file names ("x" each). */
 export const ALL_PASSWORDS = {
   root_password: "eA==",
@@ -54,9 +63,23 @@ export function destinationState(
     if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
       return { data: secretData(name.replace("preflight-secret-", "")) };
     }
-    if (type === "kubernetes:batch/v1:Job") {
-      return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
-    }
+    if (type === "kubernetes:batch/v1:Job") return jobWithUid(name, inputs);
     return {};
   };
 }
+
+/** A created Job's state: its metadata with the uid the API server gives it. */
+function jobWithUid(name: string, inputs: Record<string, unknown>) {
+  return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
+}
+
+/**
+ * useMocks' `state` for a restore Job's own resources: the Job's uid, and the provider's
+ * auto-naming for the credentials Secret the fetch refers to.
+ */
+export const restoreJobState: NonNullable<MockOptions["state"]> = (type, name, inputs) =>
+  type === "kubernetes:batch/v1:Job"
+    ? jobWithUid(name, inputs)
+    : type === "kubernetes:core/v1:Secret"
+      ? { metadata: { ...(inputs.metadata as object), name: `${name}-1a2b3c` } }
+      : {};

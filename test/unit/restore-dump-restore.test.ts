@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { restoreJobState, SOURCE, STACK_DB_RESTORE } from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 
@@ -101,13 +102,7 @@ before(async () => {
                       containerStatuses: [{ name: "restore", state: { waiting: {} } }],
                     })
                   : succeeded(`some log\n${resultLine(SHA)}\n`),
-    // The provider's auto-naming, for the credentials Secret the fetch refers to.
-    state: (type, name, inputs) =>
-      type === "kubernetes:batch/v1:Job"
-        ? { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } }
-        : type === "kubernetes:core/v1:Secret"
-          ? { metadata: { ...(inputs.metadata as object), name: `${name}-1a2b3c` } }
-          : {},
+    state: restoreJobState,
   });
   mod = await import("../../components/restore/dump-restore");
   config = await import("../../components/restore/config");
@@ -118,18 +113,9 @@ after(forgetLeakedPromises);
 function database(change: Record<string, unknown> = {}) {
   const c = config.parseRestoreConfig(
     {
-      source: "organization/fragalysis-relocation/production",
+      source: SOURCE,
       aws: { region: "eu-central-1" },
-      databases: [
-        {
-          backup: "stack-db",
-          namespace: "production-stack",
-          statefulSet: "database",
-          host: "database",
-          passwordSecret: { name: "database", key: "root_password" },
-          ...change,
-        },
-      ],
+      databases: [{ ...STACK_DB_RESTORE, ...change }],
     },
     { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
   );

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { restoreJobState, SOURCE, STACK_DB_RESTORE } from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 import { judgedSuccess } from "../helpers/judged";
@@ -66,12 +67,7 @@ before(async () => {
                 ? result({ files: "135000" })
                 : `progress: ...\n${result()}\n`,
       ),
-    state: (type, name, inputs) =>
-      type === "kubernetes:batch/v1:Job"
-        ? { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } }
-        : type === "kubernetes:core/v1:Secret"
-          ? { metadata: { ...(inputs.metadata as object), name: `${name}-1a2b3c` } }
-          : {},
+    state: restoreJobState,
   });
   mod = await import("../../components/restore/media-restore");
   config = await import("../../components/restore/config");
@@ -83,17 +79,9 @@ after(forgetLeakedPromises);
 function media(change: Record<string, unknown> = {}) {
   const c = config.parseRestoreConfig(
     {
-      source: "organization/fragalysis-relocation/production",
+      source: SOURCE,
       aws: { region: "eu-central-1" },
-      databases: [
-        {
-          backup: "stack-db",
-          namespace: "production-stack",
-          statefulSet: "database",
-          host: "database",
-          passwordSecret: { name: "database", key: "root_password" },
-        },
-      ],
+      databases: [STACK_DB_RESTORE],
       media: [{ backup: "stack-media", namespace: "production-stack", pvc: "media", ...change }],
     },
     { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
