@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { SCRIPTS, putObject, sha256 } from "./fixtures";
+import { SCRIPTS, createBucket, putObject, sha256 } from "./fixtures";
 import { PG_BIN, startCluster, type Cluster } from "./postgres";
+import { startMoto, type Moto } from "./servers";
 
 export const RESTORE_DUMP = path.join(SCRIPTS, "restore", "restore-dump.sh");
 
@@ -51,6 +52,14 @@ export async function seedCluster(c: Cluster, sql: string): Promise<void> {
     sql,
   );
   assert.equal(seeded.code, 0, seeded.stderr);
+}
+
+/** moto with `bucket` made, and a source cluster seeded from `seed` (as seedCluster). */
+export async function startSeededSource(bucket: string, seed: string): Promise<[Moto, Cluster]> {
+  const [moto, source] = await Promise.all([startMoto(), startCluster()]);
+  await createBucket(moto.env, bucket);
+  await seedCluster(source, seed);
+  return [moto, source];
 }
 
 /** An empty target reached over TCP, its superuser's password `adminPassword`. */

@@ -7,18 +7,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SCRIPTS, createBucket, sha256 } from "../helpers/fixtures";
-import { startCluster, type Cluster } from "../helpers/postgres";
+import { SCRIPTS, sha256 } from "../helpers/fixtures";
+import type { Cluster } from "../helpers/postgres";
 import {
   gzip,
   RESTORE_DUMP,
-  seedCluster,
+  startSeededSource,
   startPasswordTarget,
   superuserEnv,
   uploadDump,
 } from "../helpers/restore-dump";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { tempDir, type Moto } from "../helpers/servers";
 
 const FINGERPRINT = path.join(SCRIPTS, "restore", "fingerprint.sh");
 const BUCKET = "relocation-checks";
@@ -91,9 +91,7 @@ const SECRETS =
   /frag-user-secret|kc-db-secret|root-secret|wrong-secret|any-secret|target-admin-secret/;
 
 before(async () => {
-  [moto, source] = await Promise.all([startMoto(), startCluster()]);
-  await createBucket(moto.env, BUCKET);
-  await seedCluster(source, SEED);
+  [moto, source] = await startSeededSource(BUCKET, SEED);
   const sql = (await source.client("pg_dumpall", ["--clean", "--if-exists"])).stdout;
   // The real dump writes both forms the parser must read.
   assert.match(sql, /^CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;$/m);

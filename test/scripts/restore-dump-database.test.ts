@@ -10,18 +10,18 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SCRIPTS, createBucket } from "../helpers/fixtures";
-import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
+import { SCRIPTS } from "../helpers/fixtures";
+import { PG_BIN, type Cluster } from "../helpers/postgres";
 import {
   gzip,
   RESTORE_DUMP,
-  seedCluster,
+  startSeededSource,
   startPasswordTarget,
   superuserEnv,
   uploadDump,
 } from "../helpers/restore-dump";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { tempDir, type Moto } from "../helpers/servers";
 
 const OLD_FINGERPRINT = path.join(SCRIPTS, "fingerprint-old.sh");
 const BUCKET = "relocation-pgdump";
@@ -84,9 +84,7 @@ async function state(c: Cluster) {
 const SECRETS = new RegExp(`${OWNER_PASSWORD}|${TARGET_ADMIN}|source-frag-secret`);
 
 before(async () => {
-  [moto, source] = await Promise.all([startMoto(), startCluster()]);
-  await createBucket(moto.env, BUCKET);
-  await seedCluster(source, SEED);
+  [moto, source] = await startSeededSource(BUCKET, SEED);
   // As bandr sql-backup/backup.py runs it when DATABASE is set.
   const sql = (await source.client("pg_dump", ["--clean", "--if-exists", "frag"])).stdout;
   assert.match(sql, /^-- PostgreSQL database dump$/m);

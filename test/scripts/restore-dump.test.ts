@@ -7,11 +7,17 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SCRIPT_FILES } from "../../components/restore/dump-restore";
-import { SCRIPTS, createBucket, sha256 } from "../helpers/fixtures";
+import { SCRIPTS, sha256 } from "../helpers/fixtures";
 import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
-import { gzip, RESTORE_DUMP, seedCluster, superuserEnv, uploadDump } from "../helpers/restore-dump";
+import {
+  gzip,
+  RESTORE_DUMP,
+  startSeededSource,
+  superuserEnv,
+  uploadDump,
+} from "../helpers/restore-dump";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { tempDir, type Moto } from "../helpers/servers";
 
 const FINGERPRINT = path.join(SCRIPTS, "restore", "fingerprint.sh");
 const BUCKET = "relocation-restore";
@@ -72,9 +78,7 @@ async function state(c: Cluster) {
 }
 
 before(async () => {
-  [moto, source] = await Promise.all([startMoto(), startCluster()]);
-  await createBucket(moto.env, BUCKET);
-  await seedCluster(source, SEED);
+  [moto, source] = await startSeededSource(BUCKET, SEED);
   // The bandr sql-backup image's command, as production makes its dumps.
   dump = gzip(
     execFileSync("/usr/sbin/runuser", [
