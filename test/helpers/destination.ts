@@ -2,6 +2,7 @@
 // reads (restore.source), the dump entries of its `backups` output, what a restore Job reports
 // for one, and the cluster's answers to the reads (preflight Secrets, the Jobs' uids).
 import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import type { MockOptions } from "./mocks";
 
 /** restore.source in the destination file. */
@@ -83,3 +84,28 @@ export const restoreJobState: NonNullable<MockOptions["state"]> = (type, name, i
     : type === "kubernetes:core/v1:Secret"
       ? { metadata: { ...(inputs.metadata as object), name: `${name}-1a2b3c` } }
       : {};
+
+/** The secret access key the restore Job tests hand over; it must never show in plain text. */
+export const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
+
+/** The S3 side of a restore Job's arguments (the fetch image included), as the tests hand it. */
+export const restoreJobS3 = () => ({
+  region: "eu-central-1",
+  endpoint: "http://s3.example:9000",
+  credentials: {
+    accessKeyId: pulumi.secret("AKIAEXAMPLE"),
+    secretAccessKey: pulumi.secret(AWS_SECRET),
+  },
+  image: "amazon/aws-cli:2.31.39",
+});
+
+/** A container env entry: a value, or a reference to a Secret's key. */
+export type EnvEntry = {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef: { name: string; key: string } };
+};
+
+/** A container's env by name: the value, or the secretKeyRef it reads. */
+export const envOf = (list: EnvEntry[]) =>
+  Object.fromEntries(list.map((e) => [e.name, e.value ?? e.valueFrom]));

@@ -4,8 +4,15 @@
 // source entry that breaks the shared contract fails with one line naming the backup.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
-import { restoreJobState, SOURCE, STACK_DB_RESTORE } from "../helpers/destination";
+import {
+  AWS_SECRET,
+  envOf,
+  type EnvEntry,
+  restoreJobS3,
+  restoreJobState,
+  SOURCE,
+  STACK_DB_RESTORE,
+} from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 
@@ -61,7 +68,6 @@ const databaseLine = () =>
     ownerRole: "created",
     databaseCreated: true,
   });
-const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
 // What scripts/refresh-judge.sh prints: the Job's status, then each pod's.
 const judged = (complete: boolean, pod: object) =>
   `${JSON.stringify({ conditions: [{ type: complete ? "Complete" : "Failed", status: "True" }] })}\n${JSON.stringify(pod)}\n`;
@@ -126,25 +132,11 @@ function restore(name: string, backups: unknown, opts: Record<string, unknown> =
   return new mod.DumpRestore(name, {
     database: database(opts.database as Record<string, unknown>),
     backups,
-    region: "eu-central-1",
-    endpoint: "http://s3.example:9000",
-    credentials: {
-      accessKeyId: pulumi.secret("AKIAEXAMPLE"),
-      secretAccessKey: pulumi.secret(AWS_SECRET),
-    },
-    image: "amazon/aws-cli:2.31.39",
+    ...restoreJobS3(),
     psqlImage: "postgres:15.8",
     ...(opts.deleteDataOnDestroy ? { deleteDataOnDestroy: true } : {}),
   });
 }
-
-type Env = {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef: { name: string; key: string } };
-};
-const envOf = (list: Env[]) =>
-  Object.fromEntries(list.map((e) => [e.name, e.value ?? e.valueFrom]));
 
 describe("DumpRestore", () => {
   it("children, Job, containers, env from the source entry, secrets only by reference, result read back", async () => {
@@ -271,7 +263,7 @@ describe("DumpRestore", () => {
     const r = restore("logins", { "stack-db": ENTRY }, { database: { logins } });
     assert.deepEqual((await valueOf(r.result)).logins, LOGINS);
     const pod = (rec.named("logins-job").inputs as any).spec.template.spec;
-    const main = pod.containers[0].env as Env[];
+    const main = pod.containers[0].env as EnvEntry[];
     const env = envOf(main);
     assert.equal(env.LOGIN_COUNT, "2");
     assert.equal(env.LOGIN_0_USER, "fragalysis");
@@ -291,7 +283,7 @@ describe("DumpRestore", () => {
     }
     // The superuser's stays required: without it nothing can be restored.
     assert.deepEqual(env.PGPASSWORD, { secretKeyRef: { name: "database", key: "root_password" } });
-    const fetch = envOf(pod.initContainers[0].env as Env[]);
+    const fetch = envOf(pod.initContainers[0].env as EnvEntry[]);
     assert.deepEqual(
       Object.keys(fetch).filter((n) => n.startsWith("LOGIN_")),
       [],
@@ -333,7 +325,7 @@ describe("DumpRestore", () => {
     assert.deepEqual(result.summary, { frag: SUMMARY.frag });
     if (result.kind === "database") assert.equal(result.ownerRole, "created");
     const pod = (rec.named("pgdump-job").inputs as any).spec.template.spec;
-    const main = pod.containers[0].env as Env[];
+    const main = pod.containers[0].env as EnvEntry[];
     const env = envOf(main);
     assert.equal(env.DATABASE_NAME, "frag");
     assert.equal(env.DATABASE_OWNER, "fragalysis");
@@ -343,7 +335,7 @@ describe("DumpRestore", () => {
     assert.deepEqual(password.valueFrom, {
       secretKeyRef: { name: "database", key: "user_password", optional: true },
     });
-    const fetch = envOf(pod.initContainers[0].env as Env[]);
+    const fetch = envOf(pod.initContainers[0].env as EnvEntry[]);
     assert.deepEqual(
       Object.keys(fetch).filter((n) => n.startsWith("DATABASE_")),
       [],
@@ -379,7 +371,7 @@ describe("DumpRestore", () => {
     const r = restore("no-logins", { "stack-db": ENTRY });
     await valueOf(r.result);
     const env = (rec.named("no-logins-job").inputs as any).spec.template.spec.containers[0]
-      .env as Env[];
+      .env as EnvEntry[];
     assert.deepEqual(
       env.filter((e) => e.name.startsWith("LOGIN_")),
       [{ name: "LOGIN_COUNT", value: "0" }],

@@ -5,8 +5,14 @@
 // one line naming the backup and the setting.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
-import { restoreJobState, SOURCE, STACK_DB_RESTORE } from "../helpers/destination";
+import {
+  AWS_SECRET,
+  envOf,
+  restoreJobS3,
+  restoreJobState,
+  SOURCE,
+  STACK_DB_RESTORE,
+} from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
 import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 import { judgedSuccess } from "../helpers/judged";
@@ -49,7 +55,6 @@ const result = (change: Record<string, unknown> = {}) =>
     verifiedAt: "2026-12-07T03:00:00Z",
     ...change,
   });
-const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
 const KEY = "fragalysis-relocation:restore.media[0].backup";
 
 before(async () => {
@@ -94,24 +99,10 @@ function restore(name: string, backups: unknown, opts: Record<string, unknown> =
     media: media(opts.media as Record<string, unknown>),
     key: KEY,
     backups,
-    region: "eu-central-1",
-    endpoint: "http://s3.example:9000",
-    credentials: {
-      accessKeyId: pulumi.secret("AKIAEXAMPLE"),
-      secretAccessKey: pulumi.secret(AWS_SECRET),
-    },
-    image: "amazon/aws-cli:2.31.39",
+    ...restoreJobS3(),
     ...(opts.deleteDataOnDestroy ? { deleteDataOnDestroy: true } : {}),
   });
 }
-
-type Env = {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef: { name: string; key: string } };
-};
-const envOf = (list: Env[]) =>
-  Object.fromEntries(list.map((e) => [e.name, e.value ?? e.valueFrom]));
 
 describe("MediaRestore", () => {
   it("children, Job, mount, env from the tree entry, key only by reference, result read back", async () => {
