@@ -3,7 +3,7 @@
 // for one, and the cluster's answers to the reads (preflight Secrets, the Jobs' uids).
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import type { MockOptions } from "./mocks";
+import type { MockOptions, Recorder } from "./mocks";
 
 /** restore.source in the destination file. */
 export const SOURCE = "organization/fragalysis-relocation/production";
@@ -109,3 +109,38 @@ export type EnvEntry = {
 /** A container's env by name: the value, or the secretKeyRef it reads. */
 export const envOf = (list: EnvEntry[]) =>
   Object.fromEntries(list.map((e) => [e.name, e.value ?? e.valueFrom]));
+
+/**
+ * Asserts what every restore Job component `name` registers around its Job (restore-job.ts):
+ * the credentials Secret, the Job, its result read-back and the scripts ConfigMap as children;
+ * the Job named after it in `namespace`, replaced by delete first, kept on destroy, awaited by
+ * the judge, not the provider, within one deadline and never reaped. Returns the Job's inputs.
+ */
+export function assertRestoreJob(
+  rec: Recorder,
+  name: string,
+  type: string,
+  namespace: string,
+): any {
+  const component = rec.named(name);
+  assert.equal(component.type, type);
+  const children = rec.resources.filter((x) => x.parent === component.urn);
+  assert.deepEqual(children.map((x) => [x.name, x.type]).sort(), [
+    [`${name}-aws`, "relocation:credentials:AwsCredentialsSecret"],
+    [`${name}-job`, "kubernetes:batch/v1:Job"],
+    [`${name}-result`, "command:local:Command"],
+    [`${name}-scripts`, "kubernetes:core/v1:ConfigMap"],
+  ]);
+
+  const jobRes = rec.named(`${name}-job`);
+  assert.equal(jobRes.deleteBeforeReplace, true);
+  assert.equal(jobRes.retainOnDelete, true);
+  const job = jobRes.inputs as any;
+  assert.equal(job.metadata.name, `${name}-job`);
+  assert.equal(job.metadata.namespace, namespace);
+  // The judge waits, not the provider (whose failure would not say why).
+  assert.equal(job.metadata.annotations["pulumi.com/skipAwait"], "true");
+  assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
+  assert.equal(job.spec.activeDeadlineSeconds, 14400);
+  return job;
+}

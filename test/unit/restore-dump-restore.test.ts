@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  assertRestoreJob,
   AWS_SECRET,
   envOf,
   type EnvEntry,
@@ -142,27 +143,13 @@ describe("DumpRestore", () => {
   it("children, Job, containers, env from the source entry, secrets only by reference, result read back", async () => {
     const r = restore("stack-db", { "stack-db": ENTRY, media: TREE });
     assert.deepEqual(await valueOf(r.result), JSON.parse(resultLine(SHA)));
-    const component = rec.named("stack-db");
-    assert.equal(component.type, "relocation:restore:DumpRestore");
-    const children = rec.resources.filter((x) => x.parent === component.urn);
-    assert.deepEqual(children.map((x) => [x.name, x.type]).sort(), [
-      ["stack-db-aws", "relocation:credentials:AwsCredentialsSecret"],
-      ["stack-db-job", "kubernetes:batch/v1:Job"],
-      ["stack-db-result", "command:local:Command"],
-      ["stack-db-scripts", "kubernetes:core/v1:ConfigMap"],
-    ]);
-
-    const jobRes = rec.named("stack-db-job");
-    assert.equal(jobRes.deleteBeforeReplace, true);
-    assert.equal(jobRes.retainOnDelete, true);
-    const job = jobRes.inputs as any;
-    assert.equal(job.metadata.name, "stack-db-job");
-    assert.equal(job.metadata.namespace, "production-stack");
-    // The judge waits, not the provider (whose failure would not say why).
-    assert.equal(job.metadata.annotations["pulumi.com/skipAwait"], "true");
+    const job = assertRestoreJob(
+      rec,
+      "stack-db",
+      "relocation:restore:DumpRestore",
+      "production-stack",
+    );
     assert.equal(job.spec.backoffLimit, 0);
-    assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
-    assert.equal(job.spec.activeDeadlineSeconds, 14400);
     const pod = job.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(pod.securityContext.runAsUser, 999);
@@ -237,7 +224,7 @@ describe("DumpRestore", () => {
     assert.equal(reader.environment.TIMEOUT_SECONDS, String(14400 + 120));
     assert.equal(reader.environment.TIMEOUT_SETTING, "restore.restoreTimeoutSeconds");
     assert.equal(reader.environment.JUDGE_NAME, "restore-judge");
-    assert.ok(rec.waitsFor(rec.named("stack-db-result"), jobRes));
+    assert.ok(rec.waitsFor(rec.named("stack-db-result"), rec.named("stack-db-job")));
 
     // Nothing secret in plain inputs: the access key only in the credentials Secret.
     for (const x of rec.resources.filter((y) => y.name.startsWith("stack-db"))) {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  assertRestoreJob,
   AWS_SECRET,
   envOf,
   restoreJobS3,
@@ -108,28 +109,14 @@ describe("MediaRestore", () => {
   it("children, Job, mount, env from the tree entry, key only by reference, result read back", async () => {
     const r = restore("stack-media", { "stack-db": DUMP, "stack-media": TREE });
     assert.deepEqual(await valueOf(r.result), JSON.parse(result()));
-    const component = rec.named("stack-media");
-    assert.equal(component.type, "relocation:restore:MediaRestore");
-    const children = rec.resources.filter((x) => x.parent === component.urn);
-    assert.deepEqual(children.map((x) => [x.name, x.type]).sort(), [
-      ["stack-media-aws", "relocation:credentials:AwsCredentialsSecret"],
-      ["stack-media-job", "kubernetes:batch/v1:Job"],
-      ["stack-media-result", "command:local:Command"],
-      ["stack-media-scripts", "kubernetes:core/v1:ConfigMap"],
-    ]);
-
-    const jobRes = rec.named("stack-media-job");
-    assert.equal(jobRes.deleteBeforeReplace, true);
-    assert.equal(jobRes.retainOnDelete, true);
-    const job = jobRes.inputs as any;
-    assert.equal(job.metadata.name, "stack-media-job");
-    assert.equal(job.metadata.namespace, "production-stack");
-    // The judge waits, not the provider (whose failure would not say why).
-    assert.equal(job.metadata.annotations["pulumi.com/skipAwait"], "true");
+    const job = assertRestoreJob(
+      rec,
+      "stack-media",
+      "relocation:restore:MediaRestore",
+      "production-stack",
+    );
     // Resumable: retried, within one deadline for all attempts.
     assert.equal(job.spec.backoffLimit, 2);
-    assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
-    assert.equal(job.spec.activeDeadlineSeconds, 14400);
 
     const pod = job.spec.template.spec;
     assert.deepEqual(pod.securityContext, {
@@ -196,7 +183,7 @@ describe("MediaRestore", () => {
     const reader = rec.named("stack-media-result");
     assert.equal((reader.inputs as any).environment.NAMESPACE, "production-stack");
     assert.equal((reader.inputs as any).environment.JOB_NAME, "stack-media-job");
-    assert.ok(rec.waitsFor(reader, jobRes));
+    assert.ok(rec.waitsFor(reader, rec.named("stack-media-job")));
 
     // Nothing secret in plain inputs: the access key only in the credentials Secret.
     for (const x of rec.resources.filter((y) => y.name.startsWith("stack-media"))) {
