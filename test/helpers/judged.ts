@@ -34,20 +34,20 @@ export const STACK_MEDIA = {
   rpoSeconds: null,
 };
 
-/** What the media Job's restore container leaves for STACK_MEDIA, as the judge prints it. */
-export const judgedStackMedia = () =>
-  judgedSuccess(
-    JSON.stringify({
-      prefix: "s3://im-fragalysis/production-stack-media/",
-      dest: "/code/media",
-      files: 3,
-      bytes: 10,
-      downloaded: 3,
-      kept: 0,
-      ignored: 1,
-      verifiedAt: "2026-12-07T03:00:00Z",
-    }),
-  );
+/** What the media Job's restore container leaves (its termination message) for STACK_MEDIA. */
+export const STACK_MEDIA_RESULT = {
+  prefix: "s3://im-fragalysis/production-stack-media/",
+  dest: "/code/media",
+  files: 3,
+  bytes: 10,
+  downloaded: 3,
+  kept: 0,
+  ignored: 1,
+  verifiedAt: "2026-12-07T03:00:00Z",
+};
+
+/** STACK_MEDIA_RESULT as the judge prints it for the media Job. */
+export const judgedStackMedia = () => judgedSuccess(JSON.stringify(STACK_MEDIA_RESULT));
 
 /** The PVC the destination file's media restore mounts, for useMocks' `volumes`. */
 export const STACK_MEDIA_VOLUMES = { "production-stack/media": { pv: "pv-media", spec: {} } };

@@ -1,55 +1,32 @@
 // The quiesce/restore pair run for real (bash, exactly the text the local.Command runs) against a
 // stand-in kubectl that keeps StatefulSets in a file: up, second up, destroy as behaviour.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { script } from "../../components/scripts";
+import { FAKE_KUBE_BIN, FakeKube, type FakeStatefulSet } from "../helpers/fake-kube";
 import { lastJson, run, type RunResult } from "../helpers/run";
 import { tempDir } from "../helpers/servers";
 
-const FAKE_BIN = path.join(__dirname, "..", "fixtures", "fake-kube");
-
-interface FakeStatefulSet {
-  replicas: number;
-  annotations: Record<string, string>;
-  pods: string[];
+interface QuiesceStatefulSet extends FakeStatefulSet {
   lingerPolls?: number;
   stuck?: boolean;
 }
 
-class FakeCluster {
-  readonly file = path.join(tempDir("fake-kube"), "state.json");
-
-  constructor(statefulSets: Record<string, Partial<FakeStatefulSet> & { replicas: number }>) {
-    const full: Record<string, FakeStatefulSet> = {};
-    for (const [key, s] of Object.entries(statefulSets)) {
-      const name = key.split("/")[1];
-      full[key] = {
-        annotations: {},
-        pods: Array.from({ length: s.replicas }, (_, i) => `${name}-${i}`),
-        ...s,
-      };
-    }
-    writeFileSync(this.file, JSON.stringify({ statefulSets: full }));
-  }
-
-  get(key: string): FakeStatefulSet {
-    return JSON.parse(readFileSync(this.file, "utf8")).statefulSets[key];
+class FakeCluster extends FakeKube<QuiesceStatefulSet> {
+  constructor(statefulSets: Record<string, Partial<QuiesceStatefulSet> & { replicas: number }>) {
+    super("fake-kube", statefulSets);
   }
 
   /** kubectl calls that changed something (annotate/scale). */
   writes(): string[] {
-    return readFileSync(`${this.file}.log`, "utf8")
-      .split("\n")
-      .filter((l) => /^--namespace \S+ (annotate|scale) /.test(l));
+    return this.calls().filter((l) => /^--namespace \S+ (annotate|scale) /.test(l));
   }
 
   /** Runs a script the way the Command does: `bash -c <text>` with the Command's environment. */
   run(name: string, env: Record<string, string>): Promise<RunResult> {
-    return run("/bin/bash", ["-c", script(name).text], {
-      env: { ...env, FAKE_KUBE_STATE: this.file, PATH: `${FAKE_BIN}:${process.env.PATH}` },
-    });
+    return this.runScript(name, env);
   }
 }
 
@@ -144,7 +121,7 @@ describe("quiesce-statefulset.sh", () => {
         STATEFULSET: "keycloak",
         TIMEOUT_SECONDS: "600",
         FAKE_KUBE_STATE: kube.file,
-        PATH: `${FAKE_BIN}:${process.env.PATH}`,
+        PATH: `${FAKE_KUBE_BIN}:${process.env.PATH}`,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -169,7 +146,7 @@ describe("quiesce-statefulset.sh", () => {
       path.join(bin, "kubectl"),
       `#!/bin/bash\nif [[ "$*" == *"get pods"* ]]; then touch "$FAKE_KUBE_STATE.down"; fi\n` +
         `if [[ -e "$FAKE_KUBE_STATE.down" ]]; then echo 'Unable to connect to the server' >&2; exit 1; fi\n` +
-        `exec ${path.join(FAKE_BIN, "kubectl")} "$@"\n`,
+        `exec ${path.join(FAKE_KUBE_BIN, "kubectl")} "$@"\n`,
       { mode: 0o755 },
     );
     const result = await run("/bin/bash", ["-c", script("quiesce-statefulset.sh").text], {

@@ -7,12 +7,19 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SCRIPTS, createBucket, putObject, sha256 } from "../helpers/fixtures";
-import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
+import { SCRIPTS, sha256 } from "../helpers/fixtures";
+import type { Cluster } from "../helpers/postgres";
+import {
+  gzip,
+  RESTORE_DUMP,
+  startSeededSource,
+  startPasswordTarget,
+  superuserEnv,
+  uploadDump,
+} from "../helpers/restore-dump";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { tempDir, type Moto } from "../helpers/servers";
 
-const SCRIPT = path.join(SCRIPTS, "restore", "restore-dump.sh");
 const FINGERPRINT = path.join(SCRIPTS, "restore", "fingerprint.sh");
 const BUCKET = "relocation-checks";
 const TARGET_ADMIN = "target-admin-secret";
@@ -49,29 +56,11 @@ let source: Cluster;
 let dump: Buffer;
 let sourceFingerprint: unknown;
 const work = tempDir("restore-checks");
-const gzip = (sql: Buffer | string) => execFileSync("gzip", ["-c"], { input: sql });
 
 /** The target as the Job reaches it: over TCP, the superuser with its password. */
-function tcpEnv(c: Cluster): Record<string, string> {
-  return {
-    PATH: `${PG_BIN}:${process.env.PATH}`,
-    PGHOST: c.tcpHost!,
-    PGPORT: String(c.port),
-    PGUSER: "postgres",
-    PGPASSWORD: TARGET_ADMIN,
-  };
-}
+const tcpEnv = (c: Cluster) => superuserEnv(c, TARGET_ADMIN);
 
-async function upload(key: string, body: Buffer): Promise<Record<string, string>> {
-  const file = path.join(work, key.replace(/\//g, "_"));
-  writeFileSync(file, body);
-  await putObject(moto.env, BUCKET, key, file);
-  return {
-    SOURCE_URI: `s3://${BUCKET}/${key}`,
-    EXPECTED_SHA256: sha256(body),
-    EXPECTED_SIZE: String(body.length),
-  };
-}
+const upload = (key: string, body: Buffer) => uploadDump(moto.env, BUCKET, work, key, body);
 
 /** Settings of logins: [user, database, password, tables?]. */
 function logins(list: Array<[string, string, string, string?]>): Record<string, string> {
@@ -86,14 +75,10 @@ function logins(list: Array<[string, string, string, string?]>): Record<string, 
   return env;
 }
 
-async function tcpTarget(): Promise<Cluster> {
-  const c = await startCluster({ tcp: true });
-  await c.query("postgres", `ALTER ROLE postgres PASSWORD '${TARGET_ADMIN}'`);
-  return c;
-}
+const tcpTarget = () => startPasswordTarget(TARGET_ADMIN);
 
 function restore(target: Cluster, settings: Record<string, string>) {
-  return run("bash", [SCRIPT], { env: { ...moto.env, ...tcpEnv(target), ...settings } });
+  return run("bash", [RESTORE_DUMP], { env: { ...moto.env, ...tcpEnv(target), ...settings } });
 }
 
 async function fingerprint(c: Cluster): Promise<unknown> {
@@ -106,27 +91,13 @@ const SECRETS =
   /frag-user-secret|kc-db-secret|root-secret|wrong-secret|any-secret|target-admin-secret/;
 
 before(async () => {
-  [moto, source] = await Promise.all([startMoto(), startCluster()]);
-  await createBucket(moto.env, BUCKET);
-  const seeded = await source.client(
-    "psql",
-    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"],
-    SEED,
-  );
-  assert.equal(seeded.code, 0, seeded.stderr);
+  [moto, source] = await startSeededSource(BUCKET, SEED);
   const sql = (await source.client("pg_dumpall", ["--clean", "--if-exists"])).stdout;
   // The real dump writes both forms the parser must read.
   assert.match(sql, /^CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;$/m);
   assert.match(sql, /^CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;$/m);
   dump = gzip(sql);
-  const fp = await run("bash", [FINGERPRINT], {
-    env: {
-      PATH: `${PG_BIN}:${process.env.PATH}`,
-      PGHOST: source.socketDir,
-      PGPORT: String(source.port),
-      PGUSER: "postgres",
-    },
-  });
+  const fp = await run("bash", [FINGERPRINT], { env: superuserEnv(source) });
   assert.equal(fp.code, 0, fp.stderr);
   sourceFingerprint = lastJson(fp.stdout).databases;
 });
@@ -256,7 +227,7 @@ describe("restore-dump.sh destination checks", () => {
         // Not a glob: the working directory holds a name that would pass.
         [{ LOGIN_0_TABLES: "django_migrations *" }, /LOGIN_0_TABLES must list .*, got '\*'$/],
       ] as const) {
-        const r = await run("bash", [SCRIPT], {
+        const r = await run("bash", [RESTORE_DUMP], {
           env: { ...moto.env, ...tcpEnv(target), ...settings, ...ok, ...bad },
           cwd: globbed,
         });
@@ -267,7 +238,7 @@ describe("restore-dump.sh destination checks", () => {
       // The fetch (FETCH_ONLY=true) gets no login settings and checks none.
       const fetchSettings = await upload("dumps/fetch-dumpall.sql.gz", dump);
       const file = path.join(work, "fetched.sql.gz");
-      const fetched = await run("bash", [SCRIPT], {
+      const fetched = await run("bash", [RESTORE_DUMP], {
         env: {
           ...moto.env,
           ...fetchSettings,

@@ -7,16 +7,22 @@
 // fingerprint equals the old side's (fingerprint-old.sh with DATABASE=frag). Refusals: no
 // DATABASE_NAME, a non-empty target, frag owned by another role; nothing changed by any of them.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SCRIPTS, createBucket, putObject, sha256 } from "../helpers/fixtures";
-import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
+import { SCRIPTS } from "../helpers/fixtures";
+import { PG_BIN, type Cluster } from "../helpers/postgres";
+import {
+  gzip,
+  RESTORE_DUMP,
+  startSeededSource,
+  startPasswordTarget,
+  superuserEnv,
+  uploadDump,
+} from "../helpers/restore-dump";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { tempDir, type Moto } from "../helpers/servers";
 
-const SCRIPT = path.join(SCRIPTS, "restore", "restore-dump.sh");
 const OLD_FINGERPRINT = path.join(SCRIPTS, "fingerprint-old.sh");
 const BUCKET = "relocation-pgdump";
 const TARGET_ADMIN = "target-admin-secret";
@@ -47,37 +53,13 @@ let source: Cluster;
 let dump: Buffer;
 let oldSummary: Record<string, unknown>;
 const work = tempDir("restore-pgdump");
-const gzip = (sql: Buffer | string) => execFileSync("gzip", ["-c"], { input: sql });
 
-function tcpEnv(c: Cluster): Record<string, string> {
-  return {
-    PATH: `${PG_BIN}:${process.env.PATH}`,
-    PGHOST: c.tcpHost!,
-    PGPORT: String(c.port),
-    PGUSER: "postgres",
-    PGPASSWORD: TARGET_ADMIN,
-  };
-}
+const tcpEnv = (c: Cluster) => superuserEnv(c, TARGET_ADMIN);
 
-async function upload(key: string, body: Buffer): Promise<Record<string, string>> {
-  const file = path.join(work, key.replace(/\//g, "_"));
-  writeFileSync(file, body);
-  await putObject(moto.env, BUCKET, key, file);
-  return {
-    SOURCE_URI: `s3://${BUCKET}/${key}`,
-    EXPECTED_SHA256: sha256(body),
-    EXPECTED_SIZE: String(body.length),
-  };
-}
+const upload = (key: string, body: Buffer) => uploadDump(moto.env, BUCKET, work, key, body);
 
 /** An empty target that asks for passwords over TCP and logs every statement it runs. */
-async function tcpTarget(): Promise<Cluster> {
-  const c = await startCluster({ tcp: true });
-  await c.query("postgres", `ALTER ROLE postgres PASSWORD '${TARGET_ADMIN}'`);
-  await c.query("postgres", "ALTER SYSTEM SET log_statement = 'all'");
-  await c.query("postgres", "SELECT pg_reload_conf()");
-  return c;
-}
+const tcpTarget = () => startPasswordTarget(TARGET_ADMIN, { logStatements: true });
 
 /** The Job's settings for restore.databases[].database {name: frag, owner: fragalysis, ...}. */
 const FRAG = {
@@ -88,7 +70,7 @@ const FRAG = {
 };
 
 function restore(target: Cluster, settings: Record<string, string>) {
-  return run("bash", [SCRIPT], { env: { ...moto.env, ...tcpEnv(target), ...settings } });
+  return run("bash", [RESTORE_DUMP], { env: { ...moto.env, ...tcpEnv(target), ...settings } });
 }
 
 /** What a refusal must leave as it was. */
@@ -102,14 +84,7 @@ async function state(c: Cluster) {
 const SECRETS = new RegExp(`${OWNER_PASSWORD}|${TARGET_ADMIN}|source-frag-secret`);
 
 before(async () => {
-  [moto, source] = await Promise.all([startMoto(), startCluster()]);
-  await createBucket(moto.env, BUCKET);
-  const seeded = await source.client(
-    "psql",
-    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"],
-    SEED,
-  );
-  assert.equal(seeded.code, 0, seeded.stderr);
+  [moto, source] = await startSeededSource(BUCKET, SEED);
   // As bandr sql-backup/backup.py runs it when DATABASE is set.
   const sql = (await source.client("pg_dump", ["--clean", "--if-exists", "frag"])).stdout;
   assert.match(sql, /^-- PostgreSQL database dump$/m);

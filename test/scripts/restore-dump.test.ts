@@ -7,12 +7,18 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SCRIPT_FILES } from "../../components/restore/dump-restore";
-import { SCRIPTS, createBucket, putObject, sha256 } from "../helpers/fixtures";
+import { SCRIPTS, sha256 } from "../helpers/fixtures";
 import { PG_BIN, startCluster, type Cluster } from "../helpers/postgres";
+import {
+  gzip,
+  RESTORE_DUMP,
+  startSeededSource,
+  superuserEnv,
+  uploadDump,
+} from "../helpers/restore-dump";
 import { lastJson, oneErrorLine, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { tempDir, type Moto } from "../helpers/servers";
 
-const SCRIPT = path.join(SCRIPTS, "restore", "restore-dump.sh");
 const FINGERPRINT = path.join(SCRIPTS, "restore", "fingerprint.sh");
 const BUCKET = "relocation-restore";
 
@@ -48,29 +54,12 @@ let sourceFingerprint: Record<string, Record<string, { rows: number; sha256: str
 let dump: Buffer;
 const work = tempDir("restore-dump");
 
-function pgEnv(c: Cluster): Record<string, string> {
-  return {
-    PATH: `${PG_BIN}:${process.env.PATH}`,
-    PGHOST: c.socketDir,
-    PGPORT: String(c.port),
-    PGUSER: "postgres",
-  };
-}
+const pgEnv = (c: Cluster) => superuserEnv(c);
 
-/** Uploads bytes as an object; returns the settings that name it (as the backups output would). */
-async function upload(key: string, body: Buffer): Promise<Record<string, string>> {
-  const file = path.join(work, key.replace(/\//g, "_"));
-  writeFileSync(file, body);
-  await putObject(moto.env, BUCKET, key, file);
-  return {
-    SOURCE_URI: `s3://${BUCKET}/${key}`,
-    EXPECTED_SHA256: sha256(body),
-    EXPECTED_SIZE: String(body.length),
-  };
-}
+const upload = (key: string, body: Buffer) => uploadDump(moto.env, BUCKET, work, key, body);
 
 function restore(target: Cluster, settings: Record<string, string>) {
-  return run("bash", [SCRIPT], { env: { ...moto.env, ...pgEnv(target), ...settings } });
+  return run("bash", [RESTORE_DUMP], { env: { ...moto.env, ...pgEnv(target), ...settings } });
 }
 
 async function fingerprint(c: Cluster) {
@@ -88,17 +77,8 @@ async function state(c: Cluster) {
   };
 }
 
-const gzip = (sql: Buffer | string) => execFileSync("gzip", ["-c"], { input: sql });
-
 before(async () => {
-  [moto, source] = await Promise.all([startMoto(), startCluster()]);
-  await createBucket(moto.env, BUCKET);
-  const seeded = await source.client(
-    "psql",
-    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"],
-    SEED,
-  );
-  assert.equal(seeded.code, 0, seeded.stderr);
+  [moto, source] = await startSeededSource(BUCKET, SEED);
   // The bandr sql-backup image's command, as production makes its dumps.
   dump = gzip(
     execFileSync("/usr/sbin/runuser", [
@@ -199,7 +179,7 @@ describe("restore-dump.sh", () => {
       const file = path.join(work, "fetched", "dump.sql.gz");
       execFileSync("mkdir", ["-p", path.dirname(file)]);
       // The fetch never connects to PostgreSQL (a dead port), the restore never to S3.
-      const fetched = await run("bash", [SCRIPT], {
+      const fetched = await run("bash", [RESTORE_DUMP], {
         env: { ...moto.env, PGPORT: "1", ...settings, SOURCE_FILE: file, FETCH_ONLY: "true" },
       });
       assert.equal(fetched.code, 0, fetched.stderr);
@@ -209,7 +189,7 @@ describe("restore-dump.sh", () => {
       assert.equal(existsSync(`${file}.part`), false);
 
       const resultFile = path.join(work, "termination-log");
-      const r = await run("bash", [SCRIPT], {
+      const r = await run("bash", [RESTORE_DUMP], {
         env: {
           ...pgEnv(target),
           ...settings,
@@ -244,7 +224,7 @@ describe("restore-dump.sh", () => {
     const settings = await upload("dumps/backup-2026-12-07T06:30:00Z-dumpall.sql.gz", dump);
     const file = path.join(work, "fetched", "wrong.sql.gz");
     execFileSync("mkdir", ["-p", path.dirname(file)]);
-    const r = await run("bash", [SCRIPT], {
+    const r = await run("bash", [RESTORE_DUMP], {
       env: {
         ...moto.env,
         ...settings,
@@ -399,7 +379,7 @@ describe("restore-dump.sh", () => {
           /SOURCE_FILE \/nonexistent\/dump.sql.gz is not a readable file/,
         ],
       ] as const) {
-        const r = await run("bash", [SCRIPT], {
+        const r = await run("bash", [RESTORE_DUMP], {
           env: { ...moto.env, ...pgEnv(target), ...settings, ...bad },
         });
         assert.match(oneErrorLine(r, "restore-dump.sh"), pattern);

@@ -2,48 +2,20 @@
 // against the stand-in kubectl of test/fixtures/fake-kube: scaled to the recorded count and
 // waited for until every pod is Ready; a repeat writes nothing; a timeout names what the pods say.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
 import { describe, it } from "node:test";
-import { script } from "../../components/scripts";
-import { lastJson, run, type RunResult } from "../helpers/run";
-import { tempDir } from "../helpers/servers";
+import { FakeKube, type FakeStatefulSet } from "../helpers/fake-kube";
+import { lastJson, type RunResult } from "../helpers/run";
 
-const FAKE_BIN = path.join(__dirname, "..", "fixtures", "fake-kube");
-
-interface FakeStatefulSet {
-  replicas: number;
-  annotations: Record<string, string>;
-  pods: string[];
+interface UpStatefulSet extends FakeStatefulSet {
   /** Listings before the pods turn Ready. */
   readyPolls?: number;
   /** What every pod says forever ("phase\tready=...\twhy"): never Ready. */
   notReady?: string;
 }
 
-class FakeCluster {
-  readonly file = path.join(tempDir("fake-kube-up"), "state.json");
-
-  constructor(statefulSets: Record<string, Partial<FakeStatefulSet> & { replicas: number }>) {
-    const full: Record<string, FakeStatefulSet> = {};
-    for (const [key, s] of Object.entries(statefulSets)) {
-      const name = key.split("/")[1];
-      full[key] = {
-        annotations: {},
-        pods: Array.from({ length: s.replicas }, (_, i) => `${name}-${i}`),
-        ...s,
-      };
-    }
-    writeFileSync(this.file, JSON.stringify({ statefulSets: full }));
-  }
-
-  get(key: string): FakeStatefulSet {
-    return JSON.parse(readFileSync(this.file, "utf8")).statefulSets[key];
-  }
-
-  /** Every kubectl call, in order. */
-  calls(): string[] {
-    return readFileSync(`${this.file}.log`, "utf8").split("\n").filter(Boolean);
+class FakeCluster extends FakeKube<UpStatefulSet> {
+  constructor(statefulSets: Record<string, Partial<UpStatefulSet> & { replicas: number }>) {
+    super("fake-kube-up", statefulSets);
   }
 
   /** kubectl calls that changed something (annotate/scale). */
@@ -52,9 +24,7 @@ class FakeCluster {
   }
 
   run(env: Record<string, string>): Promise<RunResult> {
-    return run("/bin/bash", ["-c", script("restore/scale-up.sh").text], {
-      env: { ...env, FAKE_KUBE_STATE: this.file, PATH: `${FAKE_BIN}:${process.env.PATH}` },
-    });
+    return this.runScript("restore/scale-up.sh", env);
   }
 }
 

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
 import { backupFixture, JOBS, NFS, TARGET } from "../helpers/copy-fixtures";
 import { settle, useMocks, type Recorder } from "../helpers/mocks";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
 
 let rec: Recorder;
@@ -14,14 +15,13 @@ let preflight: typeof import("../../components/preflight");
 let refresh: typeof import("../../components/backup-refresh");
 let copy: typeof import("../../components/backup-copy");
 let rpo: typeof import("../../components/rpo");
-const unhandled: unknown[] = [];
+let unhandled: unknown[];
 
 before(async () => {
   // A failed verdict fails the program the way `pulumi up` sees it: as a rejection no code of
   // ours handles. Here that is the expected outcome, so collect it (and assert it) instead of
   // letting the runner count it against whichever test is running.
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  unhandled = collectUnhandledRejections();
   rec = await useMocks({
     statefulSets: { "production-stack/stack": 1 },
     cronJobs: CRON_JOBS,
@@ -37,24 +37,7 @@ before(async () => {
   rpo = await import("../../components/rpo");
 });
 
-// The copy that never registered leaves its promises pending; in a real `up` the error is logged
-// and the leak report is skipped. Here, clear the runtime's leak list so the file exits 0.
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-/** The rejection of an Output (valueOf would wait forever). */
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 describe("refresh failures", () => {
   it("missing CronJob = the preflight read fails naming namespace/name", async () => {

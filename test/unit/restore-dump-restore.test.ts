@@ -4,13 +4,22 @@
 // source entry that breaks the shared contract fails with one line naming the backup.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
+import {
+  assertRestoreJob,
+  AWS_SECRET,
+  envOf,
+  type EnvEntry,
+  restoreJobS3,
+  restoreJobState,
+  SOURCE,
+  STACK_DB_RESTORE,
+} from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/dump-restore");
 let config: typeof import("../../components/restore/config");
-const unhandled: unknown[] = [];
 
 const SHA = "a".repeat(64);
 const ENTRY = {
@@ -60,7 +69,6 @@ const databaseLine = () =>
     ownerRole: "created",
     databaseCreated: true,
   });
-const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
 // What scripts/refresh-judge.sh prints: the Job's status, then each pod's.
 const judged = (complete: boolean, pod: object) =>
   `${JSON.stringify({ conditions: [{ type: complete ? "Complete" : "Failed", status: "True" }] })}\n${JSON.stringify(pod)}\n`;
@@ -74,8 +82,7 @@ const succeeded = (message: string) =>
 const FETCH_ERROR = `restore-dump.sh: ERROR: /dump/dump.sql.gz has sha256 ${"e".repeat(64)}, EXPECTED_SHA256 is ${SHA}; not the object the backup recorded, nothing restored`;
 
 before(async () => {
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   rec = await useMocks({
     commandStdout: (name) =>
       name === "other-sha-result"
@@ -102,49 +109,20 @@ before(async () => {
                       containerStatuses: [{ name: "restore", state: { waiting: {} } }],
                     })
                   : succeeded(`some log\n${resultLine(SHA)}\n`),
-    // The provider's auto-naming, for the credentials Secret the fetch refers to.
-    state: (type, name, inputs) =>
-      type === "kubernetes:batch/v1:Job"
-        ? { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } }
-        : type === "kubernetes:core/v1:Secret"
-          ? { metadata: { ...(inputs.metadata as object), name: `${name}-1a2b3c` } }
-          : {},
+    state: restoreJobState,
   });
   mod = await import("../../components/restore/dump-restore");
   config = await import("../../components/restore/config");
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 function database(change: Record<string, unknown> = {}) {
   const c = config.parseRestoreConfig(
     {
-      source: "organization/fragalysis-relocation/production",
+      source: SOURCE,
       aws: { region: "eu-central-1" },
-      databases: [
-        {
-          backup: "stack-db",
-          namespace: "production-stack",
-          statefulSet: "database",
-          host: "database",
-          passwordSecret: { name: "database", key: "root_password" },
-          ...change,
-        },
-      ],
+      databases: [{ ...STACK_DB_RESTORE, ...change }],
     },
     { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
   );
@@ -155,51 +133,23 @@ function restore(name: string, backups: unknown, opts: Record<string, unknown> =
   return new mod.DumpRestore(name, {
     database: database(opts.database as Record<string, unknown>),
     backups,
-    region: "eu-central-1",
-    endpoint: "http://s3.example:9000",
-    credentials: {
-      accessKeyId: pulumi.secret("AKIAEXAMPLE"),
-      secretAccessKey: pulumi.secret(AWS_SECRET),
-    },
-    image: "amazon/aws-cli:2.31.39",
+    ...restoreJobS3(),
     psqlImage: "postgres:15.8",
     ...(opts.deleteDataOnDestroy ? { deleteDataOnDestroy: true } : {}),
   });
 }
 
-type Env = {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef: { name: string; key: string } };
-};
-const envOf = (list: Env[]) =>
-  Object.fromEntries(list.map((e) => [e.name, e.value ?? e.valueFrom]));
-
 describe("DumpRestore", () => {
   it("children, Job, containers, env from the source entry, secrets only by reference, result read back", async () => {
     const r = restore("stack-db", { "stack-db": ENTRY, media: TREE });
     assert.deepEqual(await valueOf(r.result), JSON.parse(resultLine(SHA)));
-    const component = rec.named("stack-db");
-    assert.equal(component.type, "relocation:restore:DumpRestore");
-    const children = rec.resources.filter((x) => x.parent === component.urn);
-    assert.deepEqual(children.map((x) => [x.name, x.type]).sort(), [
-      ["stack-db-aws", "relocation:credentials:AwsCredentialsSecret"],
-      ["stack-db-job", "kubernetes:batch/v1:Job"],
-      ["stack-db-result", "command:local:Command"],
-      ["stack-db-scripts", "kubernetes:core/v1:ConfigMap"],
-    ]);
-
-    const jobRes = rec.named("stack-db-job");
-    assert.equal(jobRes.deleteBeforeReplace, true);
-    assert.equal(jobRes.retainOnDelete, true);
-    const job = jobRes.inputs as any;
-    assert.equal(job.metadata.name, "stack-db-job");
-    assert.equal(job.metadata.namespace, "production-stack");
-    // The judge waits, not the provider (whose failure would not say why).
-    assert.equal(job.metadata.annotations["pulumi.com/skipAwait"], "true");
+    const job = assertRestoreJob(
+      rec,
+      "stack-db",
+      "relocation:restore:DumpRestore",
+      "production-stack",
+    );
     assert.equal(job.spec.backoffLimit, 0);
-    assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
-    assert.equal(job.spec.activeDeadlineSeconds, 14400);
     const pod = job.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(pod.securityContext.runAsUser, 999);
@@ -274,7 +224,7 @@ describe("DumpRestore", () => {
     assert.equal(reader.environment.TIMEOUT_SECONDS, String(14400 + 120));
     assert.equal(reader.environment.TIMEOUT_SETTING, "restore.restoreTimeoutSeconds");
     assert.equal(reader.environment.JUDGE_NAME, "restore-judge");
-    assert.ok(rec.waitsFor(rec.named("stack-db-result"), jobRes));
+    assert.ok(rec.waitsFor(rec.named("stack-db-result"), rec.named("stack-db-job")));
 
     // Nothing secret in plain inputs: the access key only in the credentials Secret.
     for (const x of rec.resources.filter((y) => y.name.startsWith("stack-db"))) {
@@ -300,7 +250,7 @@ describe("DumpRestore", () => {
     const r = restore("logins", { "stack-db": ENTRY }, { database: { logins } });
     assert.deepEqual((await valueOf(r.result)).logins, LOGINS);
     const pod = (rec.named("logins-job").inputs as any).spec.template.spec;
-    const main = pod.containers[0].env as Env[];
+    const main = pod.containers[0].env as EnvEntry[];
     const env = envOf(main);
     assert.equal(env.LOGIN_COUNT, "2");
     assert.equal(env.LOGIN_0_USER, "fragalysis");
@@ -320,7 +270,7 @@ describe("DumpRestore", () => {
     }
     // The superuser's stays required: without it nothing can be restored.
     assert.deepEqual(env.PGPASSWORD, { secretKeyRef: { name: "database", key: "root_password" } });
-    const fetch = envOf(pod.initContainers[0].env as Env[]);
+    const fetch = envOf(pod.initContainers[0].env as EnvEntry[]);
     assert.deepEqual(
       Object.keys(fetch).filter((n) => n.startsWith("LOGIN_")),
       [],
@@ -362,7 +312,7 @@ describe("DumpRestore", () => {
     assert.deepEqual(result.summary, { frag: SUMMARY.frag });
     if (result.kind === "database") assert.equal(result.ownerRole, "created");
     const pod = (rec.named("pgdump-job").inputs as any).spec.template.spec;
-    const main = pod.containers[0].env as Env[];
+    const main = pod.containers[0].env as EnvEntry[];
     const env = envOf(main);
     assert.equal(env.DATABASE_NAME, "frag");
     assert.equal(env.DATABASE_OWNER, "fragalysis");
@@ -372,7 +322,7 @@ describe("DumpRestore", () => {
     assert.deepEqual(password.valueFrom, {
       secretKeyRef: { name: "database", key: "user_password", optional: true },
     });
-    const fetch = envOf(pod.initContainers[0].env as Env[]);
+    const fetch = envOf(pod.initContainers[0].env as EnvEntry[]);
     assert.deepEqual(
       Object.keys(fetch).filter((n) => n.startsWith("DATABASE_")),
       [],
@@ -408,7 +358,7 @@ describe("DumpRestore", () => {
     const r = restore("no-logins", { "stack-db": ENTRY });
     await valueOf(r.result);
     const env = (rec.named("no-logins-job").inputs as any).spec.template.spec.containers[0]
-      .env as Env[];
+      .env as EnvEntry[];
     assert.deepEqual(
       env.filter((e) => e.name.startsWith("LOGIN_")),
       [{ name: "LOGIN_COUNT", value: "0" }],

@@ -5,14 +5,22 @@
 // one line naming the backup and the setting.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
+import {
+  assertRestoreJob,
+  AWS_SECRET,
+  envOf,
+  restoreJobS3,
+  restoreJobState,
+  SOURCE,
+  STACK_DB_RESTORE,
+} from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 import { judgedSuccess } from "../helpers/judged";
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/media-restore");
 let config: typeof import("../../components/restore/config");
-const unhandled: unknown[] = [];
 
 const M1 = "a".repeat(64);
 const M2 = "b".repeat(64);
@@ -48,12 +56,10 @@ const result = (change: Record<string, unknown> = {}) =>
     verifiedAt: "2026-12-07T03:00:00Z",
     ...change,
   });
-const AWS_SECRET = "wJalrXUtnFEMI-not-a-real-secret";
 const KEY = "fragalysis-relocation:restore.media[0].backup";
 
 before(async () => {
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   rec = await useMocks({
     commandStdout: (name) =>
       judgedSuccess(
@@ -67,48 +73,21 @@ before(async () => {
                 ? result({ files: "135000" })
                 : `progress: ...\n${result()}\n`,
       ),
-    state: (type, name, inputs) =>
-      type === "kubernetes:batch/v1:Job"
-        ? { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } }
-        : type === "kubernetes:core/v1:Secret"
-          ? { metadata: { ...(inputs.metadata as object), name: `${name}-1a2b3c` } }
-          : {},
+    state: restoreJobState,
   });
   mod = await import("../../components/restore/media-restore");
   config = await import("../../components/restore/config");
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 /** restore.media[0] as the config parser fills it in. */
 function media(change: Record<string, unknown> = {}) {
   const c = config.parseRestoreConfig(
     {
-      source: "organization/fragalysis-relocation/production",
+      source: SOURCE,
       aws: { region: "eu-central-1" },
-      databases: [
-        {
-          backup: "stack-db",
-          namespace: "production-stack",
-          statefulSet: "database",
-          host: "database",
-          passwordSecret: { name: "database", key: "root_password" },
-        },
-      ],
+      databases: [STACK_DB_RESTORE],
       media: [{ backup: "stack-media", namespace: "production-stack", pvc: "media", ...change }],
     },
     { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
@@ -121,51 +100,23 @@ function restore(name: string, backups: unknown, opts: Record<string, unknown> =
     media: media(opts.media as Record<string, unknown>),
     key: KEY,
     backups,
-    region: "eu-central-1",
-    endpoint: "http://s3.example:9000",
-    credentials: {
-      accessKeyId: pulumi.secret("AKIAEXAMPLE"),
-      secretAccessKey: pulumi.secret(AWS_SECRET),
-    },
-    image: "amazon/aws-cli:2.31.39",
+    ...restoreJobS3(),
     ...(opts.deleteDataOnDestroy ? { deleteDataOnDestroy: true } : {}),
   });
 }
-
-type Env = {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef: { name: string; key: string } };
-};
-const envOf = (list: Env[]) =>
-  Object.fromEntries(list.map((e) => [e.name, e.value ?? e.valueFrom]));
 
 describe("MediaRestore", () => {
   it("children, Job, mount, env from the tree entry, key only by reference, result read back", async () => {
     const r = restore("stack-media", { "stack-db": DUMP, "stack-media": TREE });
     assert.deepEqual(await valueOf(r.result), JSON.parse(result()));
-    const component = rec.named("stack-media");
-    assert.equal(component.type, "relocation:restore:MediaRestore");
-    const children = rec.resources.filter((x) => x.parent === component.urn);
-    assert.deepEqual(children.map((x) => [x.name, x.type]).sort(), [
-      ["stack-media-aws", "relocation:credentials:AwsCredentialsSecret"],
-      ["stack-media-job", "kubernetes:batch/v1:Job"],
-      ["stack-media-result", "command:local:Command"],
-      ["stack-media-scripts", "kubernetes:core/v1:ConfigMap"],
-    ]);
-
-    const jobRes = rec.named("stack-media-job");
-    assert.equal(jobRes.deleteBeforeReplace, true);
-    assert.equal(jobRes.retainOnDelete, true);
-    const job = jobRes.inputs as any;
-    assert.equal(job.metadata.name, "stack-media-job");
-    assert.equal(job.metadata.namespace, "production-stack");
-    // The judge waits, not the provider (whose failure would not say why).
-    assert.equal(job.metadata.annotations["pulumi.com/skipAwait"], "true");
+    const job = assertRestoreJob(
+      rec,
+      "stack-media",
+      "relocation:restore:MediaRestore",
+      "production-stack",
+    );
     // Resumable: retried, within one deadline for all attempts.
     assert.equal(job.spec.backoffLimit, 2);
-    assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
-    assert.equal(job.spec.activeDeadlineSeconds, 14400);
 
     const pod = job.spec.template.spec;
     assert.deepEqual(pod.securityContext, {
@@ -232,7 +183,7 @@ describe("MediaRestore", () => {
     const reader = rec.named("stack-media-result");
     assert.equal((reader.inputs as any).environment.NAMESPACE, "production-stack");
     assert.equal((reader.inputs as any).environment.JOB_NAME, "stack-media-job");
-    assert.ok(rec.waitsFor(reader, jobRes));
+    assert.ok(rec.waitsFor(reader, rec.named("stack-media-job")));
 
     // Nothing secret in plain inputs: the access key only in the credentials Secret.
     for (const x of rec.resources.filter((y) => y.name.startsWith("stack-media"))) {

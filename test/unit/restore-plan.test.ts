@@ -5,17 +5,14 @@ import { describe, it } from "node:test";
 import { restoreSchema } from "../../components/restore/config";
 import { restorePlan, restorePlanText } from "../../components/restore/plan";
 import { formatBytes, quantityBytes } from "../../components/restore/quantity";
+import { SOURCE, STACK_DB_RESTORE } from "../helpers/destination";
 
 const config = restoreSchema.parse({
-  source: "organization/fragalysis-relocation/production",
+  source: SOURCE,
   aws: { region: "eu-central-1" },
   databases: [
     {
-      backup: "stack-db",
-      namespace: "production-stack",
-      statefulSet: "database",
-      host: "database",
-      passwordSecret: { name: "database", key: "root_password" },
+      ...STACK_DB_RESTORE,
       logins: [
         {
           user: "fragalysis",

@@ -3,8 +3,8 @@
 // missing Secret key rejects `ready` with one line naming it, and no Secret data leaks.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/preflight");
@@ -14,12 +14,10 @@ const SECRETS: Record<string, Record<string, string>> = {
   "production-stack/database": { root_password: PASSWORD, user_password: PASSWORD },
   "im-infra/im-postgres": { database_admin_user_password: PASSWORD },
 };
-const unhandled: unknown[] = [];
 
 before(async () => {
   // A failed read fails the program as `pulumi preview` sees it: a rejection nobody handles.
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   rec = await useMocks({
     statefulSets: {
       "production-stack/database": 1,
@@ -48,21 +46,7 @@ before(async () => {
   mod = await import("../../components/restore/preflight");
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 const DATABASES = [
   {

@@ -4,36 +4,25 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackSettings, stackFilePath } from "../../components/stack-file";
+import { ALL_PASSWORDS, SOURCE, sourceDump } from "../helpers/destination";
 import { useMocks, type Recorder } from "../helpers/mocks";
-import { useStackConfig } from "../helpers/stack";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
-const SOURCE = "organization/fragalysis-relocation/production";
-const dump = (prefix: string, sha: string) => ({
-  bucket: "im-fragalysis",
-  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
-  size: 1024,
-  sha256: sha,
-  sourceTime: "2026-12-07T00:00:00Z",
-  capturedAt: "2026-12-07T00:00:00Z",
-  rpoSeconds: 0,
-});
 /** The backup stack's outputs: production quiesced the stack and Keycloak in im-infra. */
 const SOURCE_OUTPUTS = {
   backups: {
-    "keycloak-db": dump("production-keycloak-db/", "a".repeat(64)),
-    "stack-db": dump("production-stack-db/", "b".repeat(64)),
+    "keycloak-db": sourceDump("production-keycloak-db/", "a".repeat(64)),
+    "stack-db": sourceDump("production-stack-db/", "b".repeat(64)),
   },
   originalReplicas: { "production-stack/stack": 1, "im-infra/keycloak": 1 },
 };
 let recorder: Recorder;
 let outputs: Record<string, pulumi.Output<unknown>>;
-const unhandled: unknown[] = [];
 
 before(async () => {
   // A rejected output fails the program as `pulumi preview` sees it: a rejection nobody handles.
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   recorder = await useMocks({
     preview: true,
     statefulSets: {
@@ -46,47 +35,21 @@ before(async () => {
     state: (type, name) => {
       if (type === "pulumi:pulumi:StackReference") return { outputs: SOURCE_OUTPUTS };
       if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return {
-          data: {
-            root_password: "eA==",
-            user_password: "eA==",
-            database_admin_user_password: "eA==",
-            database_user_password: "eA==",
-          },
-        };
+        return { data: ALL_PASSWORDS };
       }
       return {};
     },
   });
-  const restore = JSON.parse(readStackSettings(stackFilePath("destination")).restore!);
-  restore.scaleUp = [
-    { namespace: "production-stack", statefulSet: "stack" },
-    { namespace: "keycloak", statefulSet: "keycloak" },
-  ];
-  useStackConfig("destination", {
-    restore: JSON.stringify(restore),
-    awsAccessKeyId: "AKIA",
-    awsSecretAccessKey: "not-a-secret",
+  useDestinationConfig({
+    scaleUp: [
+      { namespace: "production-stack", statefulSet: "stack" },
+      { namespace: "keycloak", statefulSet: "keycloak" },
+    ],
   });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  outputs = (mod.default ?? mod) as typeof outputs;
+  outputs = (await importProgram()) as typeof outputs;
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 describe("restore.scaleUp entry without a source count (preview)", () => {
   it("scaledUp fails with one line naming restore.scaleUp[1] and listing the source's counts", async () => {

@@ -8,6 +8,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { script } from "../../components/scripts";
 import { settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
 
 let recorder: Recorder;
 let mod: typeof import("../../components/restore/scale-up");
@@ -16,11 +17,9 @@ const RECORDED = { "production-stack/stack": 2, "im-infra/keycloak": 1 };
 const key = (i: number) => `fragalysis-relocation:restore.scaleUp[${i}]`;
 /** What scale-up.sh prints when it reached the count it was given; `ready` overridable. */
 const readyAs: Record<string, number> = {};
-const unhandled: unknown[] = [];
 
 before(async () => {
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   recorder = await useMocks({
     commandStdout: (name, inputs) => {
       const env = (inputs.environment ?? {}) as Record<string, string>;
@@ -38,21 +37,7 @@ before(async () => {
   mod = await import("../../components/restore/scale-up");
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 describe("ScaleUp", () => {
   it("two StatefulSets = a Command each with the source's count, after runAfter, no delete", async () => {

@@ -3,31 +3,22 @@
 // count and starts only after every restore Job and its result read-back; output scaledUp.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { readStackSettings, stackFilePath } from "../../components/stack-file";
+import { destinationState, dumpResultLine, sourceDump } from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
+import { forgetLeakedPromises } from "../helpers/rejections";
 import {
   judgedStackMedia,
   judgedSuccess,
   STACK_MEDIA,
   STACK_MEDIA_VOLUMES,
 } from "../helpers/judged";
-import { useStackConfig } from "../helpers/stack";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: Record<string, unknown>;
-const SOURCE = "organization/fragalysis-relocation/production";
-const dump = (prefix: string, sha: string) => ({
-  bucket: "im-fragalysis",
-  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
-  size: 1024,
-  sha256: sha,
-  sourceTime: "2026-12-07T00:00:00Z",
-  capturedAt: "2026-12-07T00:00:00Z",
-  rpoSeconds: 0,
-});
 const BACKUPS = {
-  "keycloak-db": dump("production-keycloak-db/", "a".repeat(64)),
-  "stack-db": dump("production-stack-db/", "b".repeat(64)),
+  "keycloak-db": sourceDump("production-keycloak-db/", "a".repeat(64)),
+  "stack-db": sourceDump("production-stack-db/", "b".repeat(64)),
   "stack-media": STACK_MEDIA,
 };
 const ORIGINAL = { "production-stack/stack": 2, "im-infra/keycloak": 1 };
@@ -48,16 +39,9 @@ function stdout(name: string, inputs: Record<string, unknown>): string {
   }
   if (name.startsWith("restore-stack-media")) return judgedStackMedia();
   const entry = BACKUPS[name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"];
-  const result = JSON.stringify({
-    source: `s3://${entry.bucket}/${entry.key}`,
-    sha256: entry.sha256,
-    size: entry.size,
-    kind: "cluster",
-    dumpedFrom: "15.8",
-    skippedRoleLines: 3,
-    summary: { postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) } },
-  });
-  return judgedSuccess(result);
+  return judgedSuccess(
+    dumpResultLine(entry, { postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) } }),
+  );
 }
 
 before(async () => {
@@ -70,49 +54,20 @@ before(async () => {
       "im-infra/keycloak": 0,
     },
     commandStdout: stdout,
-    state: (type, name, inputs) => {
-      if (type === "pulumi:pulumi:StackReference") {
-        assert.equal(inputs.name, SOURCE);
-        return { outputs: { backups: BACKUPS, originalReplicas: ORIGINAL } };
-      }
-      if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return {
-          data: {
-            root_password: "eA==",
-            user_password: "eA==",
-            database_admin_user_password: "eA==",
-            database_user_password: "eA==",
-          },
-        };
-      }
-      if (type === "kubernetes:batch/v1:Job") {
-        return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
-      }
-      return {};
-    },
+    state: destinationState({ backups: BACKUPS, originalReplicas: ORIGINAL }),
   });
-  const restore = JSON.parse(readStackSettings(stackFilePath("destination")).restore!);
-  restore.scaleUp = [
-    { namespace: "production-stack", statefulSet: "stack" },
-    { namespace: "im-infra", statefulSet: "keycloak" },
-  ];
-  restore.kubeContext = "new-cluster";
-  useStackConfig("destination", {
-    restore: JSON.stringify(restore),
-    awsAccessKeyId: "AKIA",
-    awsSecretAccessKey: "not-a-secret",
+  useDestinationConfig({
+    scaleUp: [
+      { namespace: "production-stack", statefulSet: "stack" },
+      { namespace: "im-infra", statefulSet: "keycloak" },
+    ],
+    kubeContext: "new-cluster",
   });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  stack = (mod.default ?? mod) as Record<string, unknown>;
+  stack = await importProgram();
   await valueOf(stack.scaledUp as never);
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
+after(forgetLeakedPromises);
 
 describe("side restore with restore.scaleUp", () => {
   it("scaledUp = per StatefulSet the source's count, all Ready", async () => {

@@ -7,36 +7,24 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
-import { judgedSuccess } from "../helpers/judged";
-import { useStackConfig } from "../helpers/stack";
+import { forgetLeakedPromises } from "../helpers/rejections";
+import { destinationState, dumpResultLine, SOURCE, sourceDump } from "../helpers/destination";
+import {
+  judgedSuccess,
+  STACK_MEDIA,
+  STACK_MEDIA_RESULT,
+  STACK_MEDIA_VOLUMES,
+} from "../helpers/judged";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: Record<string, unknown>;
-const SOURCE = "organization/fragalysis-relocation/production";
-const dump = (prefix: string, sha: string) => ({
-  bucket: "im-fragalysis",
-  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
-  size: 1024,
-  sha256: sha,
-  sourceTime: "2026-12-07T00:00:00Z",
-  capturedAt: "2026-12-07T00:00:00Z",
-  rpoSeconds: 0,
-});
 /** The backup stack's outputs, as `pulumi stack output --json` of production shows them. */
 export const SOURCE_OUTPUTS = {
   backups: {
-    "keycloak-db": dump("production-keycloak-db/", "a".repeat(64)),
-    "stack-db": dump("production-stack-db/", "b".repeat(64)),
-    "stack-media": {
-      bucket: "im-fragalysis",
-      prefix: "production-stack-media/",
-      files: 3,
-      bytes: 10,
-      manifestKey: "production-stack-media/.relocation-manifest/shard-0.jsonl",
-      manifestSha256: "d".repeat(64),
-      capturedAt: null,
-      rpoSeconds: null,
-    },
+    "keycloak-db": sourceDump("production-keycloak-db/", "a".repeat(64)),
+    "stack-db": sourceDump("production-stack-db/", "b".repeat(64)),
+    "stack-media": STACK_MEDIA,
   },
   originalReplicas: { "production-stack/stack": 1, "im-infra/keycloak": 1 },
   // Only keycloak-db was refreshed (so fingerprinted), 3 minutes after its dump began.
@@ -53,69 +41,31 @@ const SECRETS: Record<string, Record<string, string>> = {
   "im-infra-im-keycloak": { database_user_password: "cGFzcw==" },
 };
 /** What a restore Job's termination message holds for the dump it restored. */
-const resultLine = (backup: "keycloak-db" | "stack-db") => {
-  const entry = SOURCE_OUTPUTS.backups[backup];
-  return JSON.stringify({
-    source: `s3://${entry.bucket}/${entry.key}`,
-    sha256: entry.sha256,
-    size: entry.size,
-    kind: "cluster",
-    dumpedFrom: "15.8",
-    skippedRoleLines: 3,
-    summary: { postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) } },
+const resultLine = (backup: "keycloak-db" | "stack-db") =>
+  dumpResultLine(SOURCE_OUTPUTS.backups[backup], {
+    postgres: { tables: 0, rows: 0, sha256: "c".repeat(64) },
   });
-};
-
-/** What the media Job's termination message holds. */
-const MEDIA_RESULT = {
-  prefix: "s3://im-fragalysis/production-stack-media/",
-  dest: "/code/media",
-  files: 3,
-  bytes: 10,
-  downloaded: 3,
-  kept: 0,
-  ignored: 1,
-  verifiedAt: "2026-12-07T03:00:00Z",
-};
 
 before(async () => {
   recorder = await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
-    volumes: { "production-stack/media": { pv: "pv-media", spec: {} } },
+    volumes: STACK_MEDIA_VOLUMES,
     commandStdout: (name) =>
       judgedSuccess(
         name.startsWith("restore-keycloak-db")
           ? resultLine("keycloak-db")
           : name.startsWith("restore-stack-media")
-            ? JSON.stringify(MEDIA_RESULT)
+            ? JSON.stringify(STACK_MEDIA_RESULT)
             : resultLine("stack-db"),
       ),
-    state: (type, name, inputs) => {
-      if (type === "pulumi:pulumi:StackReference") {
-        assert.equal(inputs.name, SOURCE);
-        return { outputs: SOURCE_OUTPUTS };
-      }
-      if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return { data: SECRETS[name.replace("preflight-secret-", "")] };
-      }
-      if (type === "kubernetes:batch/v1:Job") {
-        return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
-      }
-      return {};
-    },
+    state: destinationState(SOURCE_OUTPUTS, (secret) => SECRETS[secret]),
   });
-  useStackConfig("destination", { awsAccessKeyId: "AKIA", awsSecretAccessKey: "not-a-secret" });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  stack = (mod.default ?? mod) as Record<string, unknown>;
+  useDestinationConfig();
+  stack = await importProgram();
   await valueOf(stack.restored as never);
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
+after(forgetLeakedPromises);
 
 describe("side restore (destination stack file)", () => {
   it("outputs = restored, restoredMedia, scaledUp, source, verdict and verdictOk only", () => {
@@ -210,7 +160,7 @@ describe("side restore (destination stack file)", () => {
       "media",
     );
     assert.deepEqual(await valueOf(stack.restoredMedia as never), {
-      "stack-media": { pvc: "production-stack/media", ...MEDIA_RESULT },
+      "stack-media": { pvc: "production-stack/media", ...STACK_MEDIA_RESULT },
     });
   });
 

@@ -5,19 +5,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { SOURCE as STACK } from "../helpers/destination";
 import { useMocks, type Recorder } from "../helpers/mocks";
-import { useStackConfig } from "../helpers/stack";
+import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../helpers/rejections";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 import { sourceOutput } from "../../components/restore/source";
 
-const STACK = "organization/fragalysis-relocation/production";
 let recorder: Recorder;
 let outputs: { restored: pulumi.Output<unknown>; source: pulumi.Output<unknown> };
-const unhandled: unknown[] = [];
 
 before(async () => {
   // A rejected output fails the program as `pulumi preview` sees it: a rejection nobody handles.
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   recorder = await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
     state: (type, name) => {
@@ -31,26 +30,11 @@ before(async () => {
       return {};
     },
   });
-  useStackConfig("destination", { awsAccessKeyId: "AKIA", awsSecretAccessKey: "not-a-secret" });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  outputs = (mod.default ?? mod) as typeof outputs;
+  useDestinationConfig();
+  outputs = (await importProgram()) as typeof outputs;
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-async function rejection(output: pulumi.Output<unknown>): Promise<string> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 describe("source stack outputs (program)", () => {
   it("no backups output = restored fails with one line naming the stack and the output; no Job", async () => {

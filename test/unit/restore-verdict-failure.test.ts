@@ -5,29 +5,25 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { destinationState, dumpResultLine, sourceDump } from "../helpers/destination";
 import { useMocks, valueOf } from "../helpers/mocks";
+import {
+  collectUnhandledRejections,
+  forgetLeakedPromises,
+  rejectionError,
+} from "../helpers/rejections";
 import {
   judgedStackMedia,
   judgedSuccess,
   STACK_MEDIA,
   STACK_MEDIA_VOLUMES,
 } from "../helpers/judged";
-import { useStackConfig } from "../helpers/stack";
+import { importProgram, useDestinationConfig } from "../helpers/stack";
 
-const SOURCE = "organization/fragalysis-relocation/production";
 const sha = (c: string) => c.repeat(64);
-const dump = (prefix: string, sha256: string) => ({
-  bucket: "im-fragalysis",
-  key: `${prefix}backup-2026-12-07T00:00:00Z-dumpall.sql.gz`,
-  size: 1024,
-  sha256,
-  sourceTime: "2026-12-07T00:00:00Z",
-  capturedAt: "2026-12-07T00:00:00Z",
-  rpoSeconds: 0,
-});
 const BACKUPS = {
-  "keycloak-db": dump("production-keycloak-db/", sha("a")),
-  "stack-db": dump("production-stack-db/", sha("b")),
+  "keycloak-db": sourceDump("production-keycloak-db/", sha("a")),
+  "stack-db": sourceDump("production-stack-db/", sha("b")),
   "stack-media": STACK_MEDIA,
 };
 const postgres = { tables: 0, rows: 0, sha256: sha("c") };
@@ -44,23 +40,13 @@ const SUMMARIES = {
   "stack-db": { frag: { ...frag, rows: 1200, sha256: sha("f") }, postgres },
 };
 const resultLine = (backup: "keycloak-db" | "stack-db") =>
-  JSON.stringify({
-    source: `s3://${BACKUPS[backup].bucket}/${BACKUPS[backup].key}`,
-    sha256: BACKUPS[backup].sha256,
-    size: BACKUPS[backup].size,
-    kind: "cluster",
-    dumpedFrom: "15.8",
-    skippedRoleLines: 3,
-    summary: SUMMARIES[backup],
-  });
+  dumpResultLine(BACKUPS[backup], SUMMARIES[backup]);
 
 let outputs: Record<string, pulumi.Output<unknown>>;
-const unhandled: unknown[] = [];
 
 before(async () => {
   // The failed verdict fails the program as `pulumi up` sees it: a rejection nobody handles.
-  process.removeAllListeners("unhandledRejection");
-  process.on("unhandledRejection", (e) => unhandled.push(e));
+  collectUnhandledRejections();
   await useMocks({
     statefulSets: { "im-infra/database": 1, "production-stack/database": 1 },
     volumes: STACK_MEDIA_VOLUMES,
@@ -70,54 +56,17 @@ before(async () => {
         : judgedSuccess(
             resultLine(name.startsWith("restore-keycloak-db") ? "keycloak-db" : "stack-db"),
           ),
-    state: (type, name, inputs) => {
-      if (type === "pulumi:pulumi:StackReference") {
-        assert.equal(inputs.name, SOURCE);
-        return {
-          outputs: {
-            backups: BACKUPS,
-            originalReplicas: { "production-stack/stack": 1 },
-            fingerprints: FINGERPRINTS,
-          },
-        };
-      }
-      if (type === "kubernetes:core/v1:Secret" && name.startsWith("preflight-secret-")) {
-        return {
-          data: {
-            root_password: "eA==",
-            user_password: "eA==",
-            database_admin_user_password: "eA==",
-            database_user_password: "eA==",
-          },
-        };
-      }
-      if (type === "kubernetes:batch/v1:Job") {
-        return { metadata: { ...(inputs.metadata as object), uid: `${name}-uid` } };
-      }
-      return {};
-    },
+    state: destinationState({
+      backups: BACKUPS,
+      originalReplicas: { "production-stack/stack": 1 },
+      fingerprints: FINGERPRINTS,
+    }),
   });
-  useStackConfig("destination", { awsAccessKeyId: "AKIA", awsSecretAccessKey: "not-a-secret" });
-  const mod = (await import("../../index")) as Record<string, unknown>;
-  outputs = (mod.default ?? mod) as typeof outputs;
+  useDestinationConfig();
+  outputs = (await importProgram()) as typeof outputs;
 });
 
-after(async () => {
-  const debuggable = (await import("@pulumi/pulumi/runtime/debuggable")) as unknown as {
-    leakedPromises(): unknown;
-  };
-  debuggable.leakedPromises();
-});
-
-/** The rejection of an Output (valueOf would wait forever). */
-async function rejection(output: pulumi.Output<unknown>): Promise<Error> {
-  try {
-    await (output as unknown as { promise(): Promise<unknown> }).promise();
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail("expected the Output to reject");
-}
+after(forgetLeakedPromises);
 
 const LINE =
   'restore verdict: the restored data is not the old side\'s: backup stack-db (production-stack/database), database frag: rows 1200 restored, 1201 at dump time, content sha256 differs; do not scale up on it: see README "The restore verdict"';
@@ -129,13 +78,13 @@ describe("restore verdict: a database that differs (program)", () => {
   });
 
   it("verdict = rejects with one line naming the backup, the database and what differs", async () => {
-    const err = await rejection(outputs.verdict!);
+    const err = await rejectionError(outputs.verdict!);
     assert.equal(err.message, LINE);
     // The operator's line as written: no SDK prefix, no stack trace.
     assert.equal(err.name, "OperatorError");
   });
 
   it("verdictOk (what the scale-up waits on) = rejects with the same line, never resolves", async () => {
-    assert.equal((await rejection(outputs.verdictOk!)).message, LINE);
+    assert.equal((await rejectionError(outputs.verdictOk!)).message, LINE);
   });
 });
