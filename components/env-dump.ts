@@ -21,8 +21,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_ENV_DUMP_IMAGE, DEFAULT_JOB_IMAGE, type PodRef } from "./config";
 import {
   AwsCredentialsSecret,
-  SECRET_ACCESS_KEY,
-  SECRET_KEY_ID,
+  accessKeyEnv,
   awsEnvironment,
   type S3Credentials,
   type S3Target,
@@ -30,6 +29,7 @@ import {
 import { envDumpKey, manifestKey } from "./layout";
 import { jobName } from "./job-name";
 import { script } from "./scripts";
+import { NON_ROOT_CONTAINER, podSecurityContext, valueEnv } from "./shared/job-pod";
 
 export interface PodEnvDumpArgs {
   /** The pods whose `env` to record, e.g. config.envDump.pods. */
@@ -301,15 +301,6 @@ export class PodEnvDump extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      const secretRef = (key: string) => ({
-        secretKeyRef: { name: credentials.secretName, key },
-      });
-      const readOnly = {
-        runAsNonRoot: true,
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
-        capabilities: { drop: ["ALL"] },
-      };
       const job = new k8s.batch.v1.Job(
         `${id}-job`,
         {
@@ -329,7 +320,9 @@ export class PodEnvDump extends pulumi.ComponentResource {
             template: {
               metadata: {
                 labels: LABELS,
-                // An edited script changes the template, which replaces (re-runs) the Job.
+                // An edited script changes the template, which replaces (re-runs) the Job. Not
+                // scriptsAnnotation: with manifests off its value would lose the "-", and that
+                // changed template would re-run every such Job.
                 annotations: {
                   "relocation.fragalysis/scripts-sha256": `${dump.sha256} ${manifests ? snapshot.sha256 : "-"}`,
                 },
@@ -337,12 +330,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
               spec: {
                 serviceAccountName: account.metadata.name,
                 restartPolicy: "Never",
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: NON_ROOT_ID,
-                  runAsGroup: NON_ROOT_ID,
-                  seccompProfile: { type: "RuntimeDefault" },
-                },
+                securityContext: podSecurityContext(NON_ROOT_ID, NON_ROOT_ID),
                 volumes: [
                   {
                     name: "scripts",
@@ -356,7 +344,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
                     name: "kubectl",
                     image: args.image ?? DEFAULT_ENV_DUMP_IMAGE,
                     command: ["sh", "-c", copyKubectlCommand()],
-                    securityContext: readOnly,
+                    securityContext: NON_ROOT_CONTAINER,
                     volumeMounts: [{ name: "tools", mountPath: JOB_TOOLS_DIR }],
                   },
                 ],
@@ -366,20 +354,21 @@ export class PodEnvDump extends pulumi.ComponentResource {
                     image: args.awsImage ?? DEFAULT_JOB_IMAGE,
                     command: ["/bin/bash", "-c", envDumpJobCommand(manifests)],
                     env: [
-                      { name: "NAMESPACE", value: ns },
-                      { name: "PODS", value: pods.join(" ") },
-                      { name: "BUCKET", value: args.target.bucket },
-                      { name: "PREFIX", value: args.prefix },
-                      { name: "AWS_DEFAULT_REGION", value: args.target.region },
-                      ...(args.target.endpoint
-                        ? [{ name: "AWS_ENDPOINT_URL", value: args.target.endpoint }]
-                        : []),
-                      { name: "AWS_ACCESS_KEY_ID", valueFrom: secretRef(SECRET_KEY_ID) },
-                      { name: "AWS_SECRET_ACCESS_KEY", valueFrom: secretRef(SECRET_ACCESS_KEY) },
-                      { name: "PATH", value: `${JOB_TOOLS_DIR}:/usr/local/bin:/usr/bin:/bin` },
-                      { name: "HOME", value: "/tmp" },
+                      ...valueEnv({
+                        NAMESPACE: ns,
+                        PODS: pods.join(" "),
+                        BUCKET: args.target.bucket,
+                        PREFIX: args.prefix,
+                        AWS_DEFAULT_REGION: args.target.region,
+                        ...(args.target.endpoint ? { AWS_ENDPOINT_URL: args.target.endpoint } : {}),
+                      }),
+                      ...accessKeyEnv(credentials.secretName),
+                      ...valueEnv({
+                        PATH: `${JOB_TOOLS_DIR}:/usr/local/bin:/usr/bin:/bin`,
+                        HOME: "/tmp",
+                      }),
                     ],
-                    securityContext: readOnly,
+                    securityContext: NON_ROOT_CONTAINER,
                     volumeMounts: [
                       { name: "scripts", mountPath: JOB_SCRIPTS_DIR, readOnly: true },
                       { name: "tools", mountPath: JOB_TOOLS_DIR, readOnly: true },
