@@ -2,6 +2,7 @@
 // for in-cluster Jobs a Kubernetes Secret the pods read through secretKeyRef.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { MANAGED_BY } from "./shared/labels";
 
 /** An access key for the bucket; both fields are secret Outputs. */
 export interface S3Credentials {
@@ -69,7 +70,7 @@ export class AwsCredentialsSecret extends pulumi.ComponentResource {
       {
         metadata: {
           namespace: args.namespace,
-          labels: { "app.kubernetes.io/managed-by": "fragalysis-relocation" },
+          labels: MANAGED_BY,
         },
         type: "Opaque",
         stringData: {

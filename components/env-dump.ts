@@ -30,6 +30,7 @@ import { envDumpKey, manifestKey } from "./layout";
 import { jobName } from "./job-name";
 import { script } from "./scripts";
 import { NON_ROOT_CONTAINER, podSecurityContext, valueEnv } from "./shared/job-pod";
+import { MANAGED_BY } from "./shared/labels";
 
 export interface PodEnvDumpArgs {
   /** The pods whose `env` to record, e.g. config.envDump.pods. */
@@ -153,7 +154,6 @@ export function parseCaptureResult(stdout: string, what: string): CaptureResult 
   return parsed as CaptureResult;
 }
 
-const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 const NON_ROOT_ID = 65532;
 
 export class PodEnvDump extends pulumi.ComponentResource {
@@ -267,18 +267,18 @@ export class PodEnvDump extends pulumi.ComponentResource {
       const id = `${name}-${ns}`;
       const account = new k8s.core.v1.ServiceAccount(
         `${id}-sa`,
-        { metadata: { namespace: jobsNamespace, labels: LABELS } },
+        { metadata: { namespace: jobsNamespace, labels: MANAGED_BY } },
         { parent: this },
       );
       const role = new k8s.rbac.v1.Role(
         `${id}-role`,
-        { metadata: { namespace: ns, labels: LABELS }, rules: envDumpRules(pods, manifests) },
+        { metadata: { namespace: ns, labels: MANAGED_BY }, rules: envDumpRules(pods, manifests) },
         { parent: this },
       );
       const binding = new k8s.rbac.v1.RoleBinding(
         `${id}-binding`,
         {
-          metadata: { namespace: ns, labels: LABELS },
+          metadata: { namespace: ns, labels: MANAGED_BY },
           roleRef: {
             apiGroup: "rbac.authorization.k8s.io",
             kind: "Role",
@@ -293,7 +293,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
       const scripts = new k8s.core.v1.ConfigMap(
         `${id}-scripts`,
         {
-          metadata: { namespace: jobsNamespace, labels: LABELS },
+          metadata: { namespace: jobsNamespace, labels: MANAGED_BY },
           data: {
             [dump.name]: dump.text,
             ...(manifests ? { [snapshot.name]: snapshot.text } : {}),
@@ -308,7 +308,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
             // Fixed name + deleteBeforeReplace: never two dumps side by side (job-name.ts).
             name: jobName(`${id}-job`),
             namespace: jobsNamespace,
-            labels: LABELS,
+            labels: MANAGED_BY,
             // A failed Job is replaced (re-run) by the next `up` instead of awaited again.
             annotations: { "pulumi.com/replaceUnready": "true" },
           },
@@ -319,7 +319,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
             // `pulumi refresh` and dumped again by the next `up` (after the quiesce: no pods).
             template: {
               metadata: {
-                labels: LABELS,
+                labels: MANAGED_BY,
                 // An edited script changes the template, which replaces (re-runs) the Job. Not
                 // scriptsAnnotation: with manifests off its value would lose the "-", and that
                 // changed template would re-run every such Job.

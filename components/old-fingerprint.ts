@@ -17,12 +17,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { jobFromTemplate, MANAGED_BY, REFRESH_OF_LABEL } from "./backup-refresh";
+import { jobFromTemplate, REFRESH_OF_LABEL } from "./backup-refresh";
 import { FingerprintFailed, judgeFingerprint } from "./fingerprint-verdict";
 import { OperatorError } from "./operator-error";
 import { script, type Script } from "./scripts";
 import { judgeJob } from "./shared/job-judge";
 import { scriptsAnnotation, valueEnv } from "./shared/job-pod";
+import { MANAGED_BY } from "./shared/labels";
 import type { OldFingerprint } from "./shared/outputs";
 
 export const FINGERPRINT_JOB_PREFIX = "relocation-fp-";

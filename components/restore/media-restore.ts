@@ -20,13 +20,13 @@ import {
   scriptsAnnotation,
   valueEnv,
 } from "../shared/job-pod";
+import { MANAGED_BY } from "../shared/labels";
 import { manifests, treeEntry, type TreeEntry } from "../shared/outputs";
 import { type RestoreMedia } from "./config";
 import {
   contractError,
   parseJobResult,
   judgeJobResult,
-  RESTORE_LABELS,
   RESTORE_SCRIPTS_DIR,
   restoreJobInputs,
   restoreJobMetadata,
@@ -50,7 +50,6 @@ export const MEDIA_RETRIES = 2;
  * read (hashed), hard-linked into staging and gets the manifest's mtime.
  */
 export const ROOT_CAPABILITIES = ["DAC_OVERRIDE", "FOWNER"];
-const LABELS = RESTORE_LABELS;
 /** The scripts restore-tree.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
 export const MEDIA_SCRIPT_FILES = ["copy-common.sh", "restore/restore-tree.sh"];
 
@@ -207,7 +206,7 @@ export class MediaRestore extends pulumi.ComponentResource {
           backoffLimit: MEDIA_RETRIES,
           activeDeadlineSeconds: timeoutSeconds,
           template: {
-            metadata: { labels: LABELS, annotations: scriptsAnnotation(files) },
+            metadata: { labels: MANAGED_BY, annotations: scriptsAnnotation(files) },
             spec: {
               restartPolicy: "Never",
               // The files belong to this uid/gid (no chown): restore.media[].runAsUser. No
