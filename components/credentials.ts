@@ -18,6 +18,19 @@ export interface S3Target {
   readonly endpoint?: string;
 }
 
+/**
+ * Where the aws CLI sends a script's requests, as its env: the region, and the endpoint only
+ * when one is set (an empty one would be a URL the CLI refuses).
+ */
+export function awsTargetEnv(
+  target: Pick<S3Target, "region" | "endpoint">,
+): Record<string, string> {
+  return {
+    AWS_DEFAULT_REGION: target.region,
+    ...(target.endpoint ? { AWS_ENDPOINT_URL: target.endpoint } : {}),
+  };
+}
+
 /** The env the scripts read (AWS_* names the aws CLI honours). Values stay secret Outputs. */
 export function awsEnvironment(
   target: S3Target,

@@ -23,6 +23,7 @@ import {
   AwsCredentialsSecret,
   accessKeyEnv,
   awsEnvironment,
+  awsTargetEnv,
   type S3Credentials,
   type S3Target,
 } from "./credentials";
@@ -359,8 +360,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
                         PODS: pods.join(" "),
                         BUCKET: args.target.bucket,
                         PREFIX: args.prefix,
-                        AWS_DEFAULT_REGION: args.target.region,
-                        ...(args.target.endpoint ? { AWS_ENDPOINT_URL: args.target.endpoint } : {}),
+                        ...awsTargetEnv(args.target),
                       }),
                       ...accessKeyEnv(credentials.secretName),
                       ...valueEnv({

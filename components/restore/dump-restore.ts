@@ -22,7 +22,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import { accessKeyEnv, type S3Credentials } from "../credentials";
+import { accessKeyEnv, awsTargetEnv, type S3Credentials } from "../credentials";
 import { OperatorError } from "../operator-error";
 import {
   NON_ROOT_CONTAINER,
@@ -282,10 +282,7 @@ export class DumpRestore extends pulumi.ComponentResource {
     );
     const { files, secret } = inputs;
 
-    const aws = {
-      AWS_DEFAULT_REGION: args.region,
-      ...(args.endpoint ? { AWS_ENDPOINT_URL: args.endpoint } : {}),
-    };
+    const aws = awsTargetEnv(args);
     const env = (extra: Record<string, string>) =>
       this.entry.apply((entry) => valueEnv({ ...restoreSettings(entry, db), ...extra }));
     const run = ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-dump.sh`];

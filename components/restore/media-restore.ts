@@ -12,7 +12,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import { accessKeyEnv, type S3Credentials } from "../credentials";
+import { accessKeyEnv, awsTargetEnv, type S3Credentials } from "../credentials";
 import { OperatorError } from "../operator-error";
 import {
   lockedContainer,
@@ -190,8 +190,7 @@ export class MediaRestore extends pulumi.ComponentResource {
     const env = pulumi.all([this.entry, secret.secretName]).apply(([entry, secretName]) => [
       ...valueEnv({
         ...mediaSettings(entry, media),
-        AWS_DEFAULT_REGION: args.region,
-        ...(args.endpoint ? { AWS_ENDPOINT_URL: args.endpoint } : {}),
+        ...awsTargetEnv(args),
       }),
       ...accessKeyEnv(secretName),
     ]);
