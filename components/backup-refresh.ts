@@ -27,10 +27,10 @@ import { OperatorError } from "./operator-error";
 import { judgeRefresh, RefreshFailed, type RefreshVerdict } from "./refresh-verdict";
 import { script } from "./scripts";
 import { judgeJob } from "./shared/job-judge";
+import { MANAGED_BY } from "./shared/labels";
 
-/** Labels and annotation that mark a refresh Job as this stack's, by CronJob. */
+/** The label and annotation that mark a refresh Job as this stack's, by CronJob (with MANAGED_BY). */
 export const REFRESH_OF_LABEL = "relocation.fragalysis/refresh-of";
-export const MANAGED_BY = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 /** A finished refresh Job and its pod (with the verdict) are kept this long. */
 
 export interface BackupRefreshArgs {

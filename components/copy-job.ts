@@ -51,6 +51,7 @@ import {
   scriptsAnnotation,
   valueEnv,
 } from "./shared/job-pod";
+import { MANAGED_BY } from "./shared/labels";
 
 /** The unprivileged uid/gid the copy runs as ("nobody"): it only reads the backups. */
 export const COPY_JOB_USER = 65534;
@@ -60,7 +61,6 @@ export const JOB_SCRIPTS_DIR = "/scripts";
 export const JOB_TOOLS_DIR = "/opt/relocation/bin";
 /** The image's usual directories first, so its own gzip wins where it has one. */
 export const JOB_PATH = `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${JOB_TOOLS_DIR}`;
-const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 
 /**
  * Where the script sees the backup directory inside the Job: the NFS export is mounted at
@@ -173,7 +173,7 @@ export class CopyJob extends pulumi.ComponentResource {
     const scripts = new k8s.core.v1.ConfigMap(
       `${name}-scripts`,
       {
-        metadata: { namespace, labels: LABELS },
+        metadata: { namespace, labels: MANAGED_BY },
         data: Object.fromEntries(files.map((s) => [s.name, s.text])),
       },
       { parent: this },
@@ -198,7 +198,7 @@ export class CopyJob extends pulumi.ComponentResource {
         metadata: {
           name: jobName(`${name}-job`),
           namespace,
-          labels: LABELS,
+          labels: MANAGED_BY,
           annotations: { "pulumi.com/replaceUnready": "true" },
         },
         spec: {
@@ -207,7 +207,7 @@ export class CopyJob extends pulumi.ComponentResource {
           backoffLimit: (args.backoffLimit ?? 2) * shards,
           activeDeadlineSeconds: timeoutSeconds,
           template: {
-            metadata: { labels: LABELS, annotations: scriptsAnnotation(files) },
+            metadata: { labels: MANAGED_BY, annotations: scriptsAnnotation(files) },
             spec: {
               restartPolicy: "Never",
               securityContext: podSecurityContext(COPY_JOB_USER, COPY_JOB_USER),

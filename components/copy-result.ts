@@ -1,7 +1,7 @@
 // The copy scripts' interface as the program sees it: the settings each script reads and the
 // JSON result it prints last, parsed into typed results. Pure; shared by both executors.
 import type { Backup } from "./config";
-import type { S3Target } from "./credentials";
+import { awsTargetEnv, type S3Target } from "./credentials";
 import { destinationUri } from "./layout";
 
 /** What `copy-latest.sh` prints last. */
@@ -94,9 +94,8 @@ export function copySettings(
   const env: Record<string, string> = {
     SOURCE_DIR: sourceDir,
     DEST_URI: destinationUri(target.bucket, backup.prefix),
-    AWS_DEFAULT_REGION: target.region,
+    ...awsTargetEnv(target),
   };
-  if (target.endpoint) env.AWS_ENDPOINT_URL = target.endpoint;
   if (backup.kind === "tree" && backup.allowEmpty === true) env.ALLOW_EMPTY_TREE = "true";
   if (backup.kind === "tree" && backup.rehash === true) env.REHASH = "true";
   if (backup.kind === "latest") {

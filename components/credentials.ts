@@ -2,6 +2,7 @@
 // for in-cluster Jobs a Kubernetes Secret the pods read through secretKeyRef.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { MANAGED_BY } from "./shared/labels";
 
 /** An access key for the bucket; both fields are secret Outputs. */
 export interface S3Credentials {
@@ -15,6 +16,19 @@ export interface S3Target {
   readonly region: string;
   /** @default AWS's own endpoint for the region */
   readonly endpoint?: string;
+}
+
+/**
+ * Where the aws CLI sends a script's requests, as its env: the region, and the endpoint only
+ * when one is set (an empty one would be a URL the CLI refuses).
+ */
+export function awsTargetEnv(
+  target: Pick<S3Target, "region" | "endpoint">,
+): Record<string, string> {
+  return {
+    AWS_DEFAULT_REGION: target.region,
+    ...(target.endpoint ? { AWS_ENDPOINT_URL: target.endpoint } : {}),
+  };
 }
 
 /** The env the scripts read (AWS_* names the aws CLI honours). Values stay secret Outputs. */
@@ -69,7 +83,7 @@ export class AwsCredentialsSecret extends pulumi.ComponentResource {
       {
         metadata: {
           namespace: args.namespace,
-          labels: { "app.kubernetes.io/managed-by": "fragalysis-relocation" },
+          labels: MANAGED_BY,
         },
         type: "Opaque",
         stringData: {

@@ -21,15 +21,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_ENV_DUMP_IMAGE, DEFAULT_JOB_IMAGE, type PodRef } from "./config";
 import {
   AwsCredentialsSecret,
-  SECRET_ACCESS_KEY,
-  SECRET_KEY_ID,
+  accessKeyEnv,
   awsEnvironment,
+  awsTargetEnv,
   type S3Credentials,
   type S3Target,
 } from "./credentials";
 import { envDumpKey, manifestKey } from "./layout";
 import { jobName } from "./job-name";
 import { script } from "./scripts";
+import { NON_ROOT_CONTAINER, podSecurityContext, valueEnv } from "./shared/job-pod";
+import { MANAGED_BY } from "./shared/labels";
 
 export interface PodEnvDumpArgs {
   /** The pods whose `env` to record, e.g. config.envDump.pods. */
@@ -153,7 +155,6 @@ export function parseCaptureResult(stdout: string, what: string): CaptureResult 
   return parsed as CaptureResult;
 }
 
-const LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 const NON_ROOT_ID = 65532;
 
 export class PodEnvDump extends pulumi.ComponentResource {
@@ -267,18 +268,18 @@ export class PodEnvDump extends pulumi.ComponentResource {
       const id = `${name}-${ns}`;
       const account = new k8s.core.v1.ServiceAccount(
         `${id}-sa`,
-        { metadata: { namespace: jobsNamespace, labels: LABELS } },
+        { metadata: { namespace: jobsNamespace, labels: MANAGED_BY } },
         { parent: this },
       );
       const role = new k8s.rbac.v1.Role(
         `${id}-role`,
-        { metadata: { namespace: ns, labels: LABELS }, rules: envDumpRules(pods, manifests) },
+        { metadata: { namespace: ns, labels: MANAGED_BY }, rules: envDumpRules(pods, manifests) },
         { parent: this },
       );
       const binding = new k8s.rbac.v1.RoleBinding(
         `${id}-binding`,
         {
-          metadata: { namespace: ns, labels: LABELS },
+          metadata: { namespace: ns, labels: MANAGED_BY },
           roleRef: {
             apiGroup: "rbac.authorization.k8s.io",
             kind: "Role",
@@ -293,7 +294,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
       const scripts = new k8s.core.v1.ConfigMap(
         `${id}-scripts`,
         {
-          metadata: { namespace: jobsNamespace, labels: LABELS },
+          metadata: { namespace: jobsNamespace, labels: MANAGED_BY },
           data: {
             [dump.name]: dump.text,
             ...(manifests ? { [snapshot.name]: snapshot.text } : {}),
@@ -301,15 +302,6 @@ export class PodEnvDump extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      const secretRef = (key: string) => ({
-        secretKeyRef: { name: credentials.secretName, key },
-      });
-      const readOnly = {
-        runAsNonRoot: true,
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
-        capabilities: { drop: ["ALL"] },
-      };
       const job = new k8s.batch.v1.Job(
         `${id}-job`,
         {
@@ -317,7 +309,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
             // Fixed name + deleteBeforeReplace: never two dumps side by side (job-name.ts).
             name: jobName(`${id}-job`),
             namespace: jobsNamespace,
-            labels: LABELS,
+            labels: MANAGED_BY,
             // A failed Job is replaced (re-run) by the next `up` instead of awaited again.
             annotations: { "pulumi.com/replaceUnready": "true" },
           },
@@ -328,8 +320,10 @@ export class PodEnvDump extends pulumi.ComponentResource {
             // `pulumi refresh` and dumped again by the next `up` (after the quiesce: no pods).
             template: {
               metadata: {
-                labels: LABELS,
-                // An edited script changes the template, which replaces (re-runs) the Job.
+                labels: MANAGED_BY,
+                // An edited script changes the template, which replaces (re-runs) the Job. Not
+                // scriptsAnnotation: with manifests off its value would lose the "-", and that
+                // changed template would re-run every such Job.
                 annotations: {
                   "relocation.fragalysis/scripts-sha256": `${dump.sha256} ${manifests ? snapshot.sha256 : "-"}`,
                 },
@@ -337,12 +331,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
               spec: {
                 serviceAccountName: account.metadata.name,
                 restartPolicy: "Never",
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: NON_ROOT_ID,
-                  runAsGroup: NON_ROOT_ID,
-                  seccompProfile: { type: "RuntimeDefault" },
-                },
+                securityContext: podSecurityContext(NON_ROOT_ID, NON_ROOT_ID),
                 volumes: [
                   {
                     name: "scripts",
@@ -356,7 +345,7 @@ export class PodEnvDump extends pulumi.ComponentResource {
                     name: "kubectl",
                     image: args.image ?? DEFAULT_ENV_DUMP_IMAGE,
                     command: ["sh", "-c", copyKubectlCommand()],
-                    securityContext: readOnly,
+                    securityContext: NON_ROOT_CONTAINER,
                     volumeMounts: [{ name: "tools", mountPath: JOB_TOOLS_DIR }],
                   },
                 ],
@@ -366,20 +355,20 @@ export class PodEnvDump extends pulumi.ComponentResource {
                     image: args.awsImage ?? DEFAULT_JOB_IMAGE,
                     command: ["/bin/bash", "-c", envDumpJobCommand(manifests)],
                     env: [
-                      { name: "NAMESPACE", value: ns },
-                      { name: "PODS", value: pods.join(" ") },
-                      { name: "BUCKET", value: args.target.bucket },
-                      { name: "PREFIX", value: args.prefix },
-                      { name: "AWS_DEFAULT_REGION", value: args.target.region },
-                      ...(args.target.endpoint
-                        ? [{ name: "AWS_ENDPOINT_URL", value: args.target.endpoint }]
-                        : []),
-                      { name: "AWS_ACCESS_KEY_ID", valueFrom: secretRef(SECRET_KEY_ID) },
-                      { name: "AWS_SECRET_ACCESS_KEY", valueFrom: secretRef(SECRET_ACCESS_KEY) },
-                      { name: "PATH", value: `${JOB_TOOLS_DIR}:/usr/local/bin:/usr/bin:/bin` },
-                      { name: "HOME", value: "/tmp" },
+                      ...valueEnv({
+                        NAMESPACE: ns,
+                        PODS: pods.join(" "),
+                        BUCKET: args.target.bucket,
+                        PREFIX: args.prefix,
+                        ...awsTargetEnv(args.target),
+                      }),
+                      ...accessKeyEnv(credentials.secretName),
+                      ...valueEnv({
+                        PATH: `${JOB_TOOLS_DIR}:/usr/local/bin:/usr/bin:/bin`,
+                        HOME: "/tmp",
+                      }),
                     ],
-                    securityContext: readOnly,
+                    securityContext: NON_ROOT_CONTAINER,
                     volumeMounts: [
                       { name: "scripts", mountPath: JOB_SCRIPTS_DIR, readOnly: true },
                       { name: "tools", mountPath: JOB_TOOLS_DIR, readOnly: true },

@@ -17,11 +17,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { jobFromTemplate, MANAGED_BY, REFRESH_OF_LABEL } from "./backup-refresh";
+import { jobFromTemplate, REFRESH_OF_LABEL } from "./backup-refresh";
 import { FingerprintFailed, judgeFingerprint } from "./fingerprint-verdict";
 import { OperatorError } from "./operator-error";
-import { script } from "./scripts";
+import { script, type Script } from "./scripts";
 import { judgeJob } from "./shared/job-judge";
+import { scriptsAnnotation, valueEnv } from "./shared/job-pod";
+import { MANAGED_BY } from "./shared/labels";
 import type { OldFingerprint } from "./shared/outputs";
 
 export const FINGERPRINT_JOB_PREFIX = "relocation-fp-";
@@ -58,7 +60,8 @@ export function fingerprintJobFromTemplate(
     cronJob: string;
     timeoutSeconds: number;
     configMap: string;
-    scriptsSha256: string;
+    /** The scripts in the ConfigMap: their sha256s go on the pod (scriptsAnnotation). */
+    scripts: readonly Script[];
   },
 ): k8s.types.input.batch.v1.Job {
   type Meta = { labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -85,8 +88,7 @@ export function fingerprintJobFromTemplate(
     env: [
       ...(first.env ?? []),
       // Ours come last: a name the template also sets takes our value.
-      { name: "RESULT_FILE", value: "/dev/termination-log" },
-      { name: "TMPDIR", value: FINGERPRINT_TMP_DIR },
+      ...valueEnv({ RESULT_FILE: "/dev/termination-log", TMPDIR: FINGERPRINT_TMP_DIR }),
     ],
     envFrom: first.envFrom,
     securityContext: first.securityContext,
@@ -119,10 +121,7 @@ export function fingerprintJobFromTemplate(
         metadata: {
           ...podMeta,
           labels: withoutRefresh(podMeta.labels),
-          annotations: {
-            ...podMeta.annotations,
-            "relocation.fragalysis/scripts-sha256": args.scriptsSha256,
-          },
+          annotations: { ...podMeta.annotations, ...scriptsAnnotation(args.scripts) },
         },
         spec: {
           ...pod,
@@ -188,7 +187,7 @@ export class OldSideFingerprint extends pulumi.ComponentResource {
         cronJob: args.cronJobName,
         timeoutSeconds,
         configMap,
-        scriptsSha256: files.map((f) => f.sha256).join(" "),
+        scripts: files,
       }),
     );
     // The Job is declared only once the refresh's verdict is a success (its input waits for it;

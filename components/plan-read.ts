@@ -7,7 +7,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Backup, RelocationConfig } from "./config";
-import type { S3Credentials, S3Target } from "./credentials";
+import { awsTargetEnv, type S3Credentials, type S3Target } from "./credentials";
 import { estimateDowntime, type EstimateInput } from "./downtime-estimate";
 import { shellQuote } from "./nfs-to-s3-copy";
 import {
@@ -264,8 +264,7 @@ export function readPlan(
           BUCKET: s3.target.bucket,
           PREFIXES: s3.prefixes.join(" "),
           WRITE_PROOF: pair ? "none" : "policy",
-          AWS_DEFAULT_REGION: s3.target.region,
-          ...(s3.target.endpoint ? { AWS_ENDPOINT_URL: s3.target.endpoint } : {}),
+          ...awsTargetEnv(s3.target),
           ...(pair ? { AWS_ACCESS_KEY_ID: pair[0], AWS_SECRET_ACCESS_KEY: pair[1] } : {}),
         }).then((out) => parseResult("plan-s3.sh", s3PlanSchema, out)),
         readNfs(c, nfs, s3.target, privateKey, s3Key, dirs),

@@ -22,7 +22,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import { accessKeyEnv, type S3Credentials } from "../credentials";
+import { accessKeyEnv, awsTargetEnv, type S3Credentials } from "../credentials";
 import { OperatorError } from "../operator-error";
 import {
   NON_ROOT_CONTAINER,
@@ -30,13 +30,13 @@ import {
   scriptsAnnotation,
   valueEnv,
 } from "../shared/job-pod";
+import { MANAGED_BY } from "../shared/labels";
 import { dumpEntry, type DumpEntry } from "../shared/outputs";
 import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
 import {
   contractError,
   judgeJobResult,
   parseJobResult,
-  RESTORE_LABELS,
   RESTORE_SCRIPTS_DIR,
   restoreJobInputs,
   restoreJobMetadata,
@@ -50,7 +50,6 @@ export const RESTORE_JOB_USER = 999;
 export { RESTORE_SCRIPTS_DIR };
 export const RESTORE_DUMP_DIR = "/dump";
 export const RESTORE_DUMP_FILE = `${RESTORE_DUMP_DIR}/dump.sql.gz`;
-const LABELS = RESTORE_LABELS;
 /** The scripts restore-dump.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
 export const SCRIPT_FILES = ["copy-common.sh", "restore/restore-dump.sh", "restore/fingerprint.sh"];
 
@@ -283,10 +282,7 @@ export class DumpRestore extends pulumi.ComponentResource {
     );
     const { files, secret } = inputs;
 
-    const aws = {
-      AWS_DEFAULT_REGION: args.region,
-      ...(args.endpoint ? { AWS_ENDPOINT_URL: args.endpoint } : {}),
-    };
+    const aws = awsTargetEnv(args);
     const env = (extra: Record<string, string>) =>
       this.entry.apply((entry) => valueEnv({ ...restoreSettings(entry, db), ...extra }));
     const run = ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-dump.sh`];
@@ -300,7 +296,7 @@ export class DumpRestore extends pulumi.ComponentResource {
           backoffLimit: 0,
           activeDeadlineSeconds: timeoutSeconds,
           template: {
-            metadata: { labels: LABELS, annotations: scriptsAnnotation(files) },
+            metadata: { labels: MANAGED_BY, annotations: scriptsAnnotation(files) },
             spec: {
               restartPolicy: "Never",
               securityContext: podSecurityContext(

@@ -12,7 +12,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
-import { accessKeyEnv, type S3Credentials } from "../credentials";
+import { accessKeyEnv, awsTargetEnv, type S3Credentials } from "../credentials";
 import { OperatorError } from "../operator-error";
 import {
   lockedContainer,
@@ -20,13 +20,13 @@ import {
   scriptsAnnotation,
   valueEnv,
 } from "../shared/job-pod";
+import { MANAGED_BY } from "../shared/labels";
 import { manifests, treeEntry, type TreeEntry } from "../shared/outputs";
 import { type RestoreMedia } from "./config";
 import {
   contractError,
   parseJobResult,
   judgeJobResult,
-  RESTORE_LABELS,
   RESTORE_SCRIPTS_DIR,
   restoreJobInputs,
   restoreJobMetadata,
@@ -50,7 +50,6 @@ export const MEDIA_RETRIES = 2;
  * read (hashed), hard-linked into staging and gets the manifest's mtime.
  */
 export const ROOT_CAPABILITIES = ["DAC_OVERRIDE", "FOWNER"];
-const LABELS = RESTORE_LABELS;
 /** The scripts restore-tree.sh runs, at the paths it finds them (it sources ../copy-common.sh). */
 export const MEDIA_SCRIPT_FILES = ["copy-common.sh", "restore/restore-tree.sh"];
 
@@ -191,8 +190,7 @@ export class MediaRestore extends pulumi.ComponentResource {
     const env = pulumi.all([this.entry, secret.secretName]).apply(([entry, secretName]) => [
       ...valueEnv({
         ...mediaSettings(entry, media),
-        AWS_DEFAULT_REGION: args.region,
-        ...(args.endpoint ? { AWS_ENDPOINT_URL: args.endpoint } : {}),
+        ...awsTargetEnv(args),
       }),
       ...accessKeyEnv(secretName),
     ]);
@@ -207,7 +205,7 @@ export class MediaRestore extends pulumi.ComponentResource {
           backoffLimit: MEDIA_RETRIES,
           activeDeadlineSeconds: timeoutSeconds,
           template: {
-            metadata: { labels: LABELS, annotations: scriptsAnnotation(files) },
+            metadata: { labels: MANAGED_BY, annotations: scriptsAnnotation(files) },
             spec: {
               restartPolicy: "Never",
               // The files belong to this uid/gid (no chown): restore.media[].runAsUser. No

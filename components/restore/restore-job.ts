@@ -12,6 +12,7 @@ import { jobName } from "../job-name";
 import { OperatorError } from "../operator-error";
 import { script, type Script } from "../scripts";
 import { judgeJob } from "../shared/job-judge";
+import { MANAGED_BY } from "../shared/labels";
 import { jobResult } from "./job-outcome";
 
 /** The prefix of every error about one backup's restore. */
@@ -124,8 +125,6 @@ export function judgeJobResult(
   });
 }
 
-/** The label every object of the restore side carries. */
-export const RESTORE_LABELS = { "app.kubernetes.io/managed-by": "fragalysis-relocation" };
 /** Where a restore Job's containers find the scripts (each at its path under scripts/). */
 export const RESTORE_SCRIPTS_DIR = "/scripts";
 
@@ -140,7 +139,7 @@ export function restoreJobMetadata(
   return {
     name: jobName(`${name}-job`),
     namespace,
-    labels: RESTORE_LABELS,
+    labels: MANAGED_BY,
     annotations: { "pulumi.com/skipAwait": "true" },
   };
 }
@@ -179,7 +178,7 @@ export function restoreJobInputs(
   const scripts = new k8s.core.v1.ConfigMap(
     `${name}-scripts`,
     {
-      metadata: { namespace: args.namespace, labels: RESTORE_LABELS },
+      metadata: { namespace: args.namespace, labels: MANAGED_BY },
       data: Object.fromEntries(files.map((s) => [path.basename(s.name), s.text])),
     },
     { parent },
