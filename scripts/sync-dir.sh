@@ -556,13 +556,12 @@ manifest_sha=$(sha256sum <"$WORK_DIR/manifest.jsonl" | cut -c1-64)
 if [[ "$manifest_sha" == "$old_manifest_sha" ]]; then
   log "manifest s3://$DEST_BUCKET/$manifest_key unchanged (sha256 $manifest_sha)"
 else
-  s3 s3api put-object --bucket "$DEST_BUCKET" --key "$manifest_key" --body "$WORK_DIR/manifest.jsonl" \
+  # The answer's ETag is S3's MD5 of what it stored (no second request to ask for it).
+  got=$(s3 s3api put-object --bucket "$DEST_BUCKET" --key "$manifest_key" --body "$WORK_DIR/manifest.jsonl" \
     --content-type application/x-ndjson --metadata "sha256=$manifest_sha" \
     --checksum-algorithm SHA256 --checksum-sha256 "$(hex_bytes "$manifest_sha" | base64 -w0)" \
-    ${PUT_SSE_ARGS[@]+"${PUT_SSE_ARGS[@]}"} --output text >/dev/null ||
+    ${PUT_SSE_ARGS[@]+"${PUT_SSE_ARGS[@]}"} --query ETag --output text) ||
     fail "$(s3_error "store the manifest s3://$DEST_BUCKET/$manifest_key")"
-  got=$(s3 s3api head-object --bucket "$DEST_BUCKET" --key "$manifest_key" --query ETag --output text) ||
-    fail "$(s3_error "check the manifest s3://$DEST_BUCKET/$manifest_key")"
   [[ "${got//\"/}" == "$(md5sum <"$WORK_DIR/manifest.jsonl" | cut -c1-32)" ]] ||
     fail "the manifest s3://$DEST_BUCKET/$manifest_key does not hold what was sent (ETag $got); re-run"
   log "manifest stored: s3://$DEST_BUCKET/$manifest_key (sha256 $manifest_sha)"
