@@ -28,10 +28,11 @@ BEGIN {
   else if (pass == "verify") start_verify()
   else if (pass == "uploads") start_uploads()
   else if (pass == "listing") { RS = "\n"; FS = "\t" }
+  else if (pass == "upload-log") { RS = "\n"; ORS = "\n"; errors = ENVIRON["ERRORS"] }
   else if (pass != "scan" && pass != "pair") fail("unknown PASS " pass)
 }
 
-function fail(msg) { printf "sync-dir.awk: %s\n", msg > "/dev/stderr"; failed = 1; exit 2 }
+function fail(msg) { printf "sync-dir.awk: %s\n", msg > "/dev/stderr"; awk_failed = 1; exit 2 }
 
 # "type/size/mtime/ctime/rel" into type, size, mtime, ctime, rel (rel keeps its own '/').
 function split_record(r,   i) {
@@ -260,12 +261,26 @@ pass == "uploads" {
   next
 }
 
+# --- upload-log: the uploader's output (aws s3 cp or rclone -v) -> "uploaded failed"; with
+# ERRORS, its failures and notices (not the per-file successes) into that file.
+pass == "upload-log" {
+  if (/^upload: / || /: Copied \(/) { uploaded++; next }
+  if (/^upload failed:/) failed++
+  else if (index($0, " ERROR : ")) {
+    if (index($0, "Failed to copy")) failed++
+    $0 = substr($0, index($0, " ERROR : ") + 9)
+  } else if (index($0, " INFO  : ") || index($0, " DEBUG : ")) next
+  if (errors != "") print substr($0, 1, 2000) > errors
+  next
+}
+
 END {
-  if (failed) exit 2
+  if (awk_failed) exit 2
   ORS = "\n"
   if (pass == "scan") printf "%.0f %.0f %s\n", tree_files, tree_bytes, newest
   else if (pass == "shard") printf "%.0f %.0f\n", files, bytes
   else if (pass == "listing") printf "%.0f\n", objects
   else if (pass == "delta") printf "%.0f %.0f %.0f %.0f %.0f\n", hashed, hashed_bytes, in_s3, in_s3_bytes, prev_entries
   else if (pass == "todo") printf "%.0f %.0f %.0f\n", planned, planned_bytes, line_breaks
+  else if (pass == "upload-log") printf "%.0f %.0f\n", uploaded, failed
 }

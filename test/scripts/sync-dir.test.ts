@@ -378,6 +378,30 @@ describe("sync-dir.sh with rclone", () => {
     );
   });
 
+  it("manifest answered with another ETag than its bytes' MD5 = exit 1 naming it", async () => {
+    const root = tempDir("media");
+    writeManyFiles(root, 3, 1000);
+    // A stand-in aws: the manifest's put-object is stored, but S3's answer names other content.
+    const bin = tempDir("etag-bin");
+    writeFileSync(
+      path.join(bin, "aws"),
+      [
+        "#!/bin/bash",
+        `if [[ " $* " == *" put-object "* && " $* " == *".relocation-manifest/"* ]]; then`,
+        `  '${which("aws")}' "$@" >/dev/null || exit; echo '"0123456789abcdef0123456789abcdef"'; exit 0`,
+        "fi",
+        `exec '${which("aws")}' "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const line = failure(await syncDir(root, "etag/", { PATH: `${bin}:${process.env.PATH}` }));
+    assert.match(
+      line,
+      /the manifest s3:\/\/relocation-media\/etag\/\.relocation-manifest\/shard-0-of-1\.jsonl does not hold what was sent \(ETag "0123456789abcdef0123456789abcdef"\); re-run/,
+    );
+  });
+
   it("no awk on PATH = exit 1 naming it, before any request", async () => {
     const root = tempDir("media");
     writeManyFiles(root, 3, 1000);
