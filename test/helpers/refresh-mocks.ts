@@ -51,6 +51,9 @@ export function backupTemplate(secret: string, pvc: string) {
   };
 }
 
+/** The StatefulSets production quiesces, with their live replica counts. */
+export const PRODUCTION_STATEFULSETS = { "production-stack/stack": 3, "im-infra/keycloak": 1 };
+
 export const CRON_JOBS: NonNullable<MockOptions["cronJobs"]> = {
   "im-infra/postgres-backup-hourly": backupTemplate("im-postgres", "pg-bu"),
   "production-stack/postgres-backup-hourly": backupTemplate("database", "database-backup"),
@@ -99,9 +102,24 @@ export function productionStdout(name: string, inputs: Record<string, unknown>):
  */
 export function useProductionMocks(): Promise<Recorder> {
   return useMocks({
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
+    statefulSets: PRODUCTION_STATEFULSETS,
     cronJobs: CRON_JOBS,
     volumes: VOLUMES,
     commandStdout: productionStdout,
+  });
+}
+
+/**
+ * Preview mocks for index.ts against the same production cluster: no Command has run, so none
+ * has a stdout. `invoke` answers the plan's local.run reads (default: every script all well).
+ */
+export function usePreviewMocks(invoke?: MockOptions["invoke"]): Promise<Recorder> {
+  return useMocks({
+    preview: true,
+    statefulSets: PRODUCTION_STATEFULSETS,
+    cronJobs: CRON_JOBS,
+    volumes: VOLUMES,
+    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
+    invoke,
   });
 }
