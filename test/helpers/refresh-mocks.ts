@@ -3,6 +3,7 @@
 // and what the refresh, quiesce and copy Commands print on a successful run.
 import { JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
 import { useMocks, type MockOptions, type Recorder } from "./mocks";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "./stack";
 
 export const SHA = "a".repeat(64);
 export const QUIESCED_AT = "2026-11-25T10:00:00Z";
@@ -59,6 +60,12 @@ export const CRON_JOBS: NonNullable<MockOptions["cronJobs"]> = {
   "production-stack/postgres-backup-hourly": backupTemplate("database", "database-backup"),
 };
 
+/** The backups the production stack file refreshes, each with its CronJob's namespace. */
+export const REFRESHED = [
+  ["keycloak-db", "im-infra"],
+  ["stack-db", "production-stack"],
+] as const;
+
 export const VOLUMES: NonNullable<MockOptions["volumes"]> = {
   "production-stack/media": {
     pv: "pvc-0c3e",
@@ -106,6 +113,31 @@ export function useProductionMocks(): Promise<Recorder> {
     cronJobs: CRON_JOBS,
     volumes: VOLUMES,
     commandStdout: productionStdout,
+  });
+}
+
+/** index.ts under useProductionMocks with the production stack file (and a test SSH key). */
+export async function runProductionStack(): Promise<{ recorder: Recorder; stack: BackupOutputs }> {
+  const recorder = await useProductionMocks();
+  useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
+  return { recorder, stack: await importBackupStack() };
+}
+
+/**
+ * Per refreshed backup, the Job `<prefix>-<backup>-job` the program registered (its metadata and
+ * spec inputs) and the spec of the jobTemplate it was made from (its CronJob's).
+ */
+export function refreshedJobs(recorder: Recorder, prefix: "refresh" | "fingerprint") {
+  return REFRESHED.map(([backup, namespace]) => {
+    const job = recorder.named(`${prefix}-${backup}-job`);
+    return {
+      backup,
+      namespace,
+      job,
+      meta: job.inputs.metadata as Record<string, any>,
+      spec: job.inputs.spec as Record<string, any>,
+      template: CRON_JOBS[`${namespace}/postgres-backup-hourly`]!.spec as Record<string, any>,
+    };
   });
 }
 
