@@ -1,6 +1,7 @@
 // What the production cluster holds for the refresh, as the mocks answer it: the two backup
 // CronJobs (their jobTemplate shaped like the sql-backup charts'), the media PVC and its NFS PV;
-// and what the refresh, quiesce and copy Commands print on a successful run.
+// what the refresh, quiesce and copy Commands print on a successful run; and the mocks (up and
+// preview) and the program run that the whole-program tests start from.
 import { JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
 import { useMocks, type MockOptions, type Recorder } from "./mocks";
 import { type BackupOutputs, importBackupStack, useStackConfig } from "./stack";
