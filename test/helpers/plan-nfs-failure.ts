@@ -1,7 +1,7 @@
 // Shared by the plan-nfs failure tests: a production preview (nfs.hostKey pinned, a handed S3
 // key) whose plan-nfs.sh invoke prints `nfsStdout`; resolves the plan output's rejection.
-import { planStdout, settle, useMocks, type Recorder } from "./mocks";
-import { CRON_JOBS, VOLUMES } from "./refresh-mocks";
+import { planStdout, settle, type Recorder } from "./mocks";
+import { usePreviewMocks } from "./refresh-mocks";
 import { importBackupStack, useStackConfig } from "./stack";
 
 export const HOST_KEY =
@@ -10,16 +10,9 @@ export const HOST_KEY =
 export async function previewWithNfs(
   nfsStdout: string,
 ): Promise<{ recorder: Recorder; failure: Error | undefined }> {
-  const recorder = await useMocks({
-    preview: true,
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
-    invoke: (_token, inputs) => ({
-      stdout: String(inputs.command).includes("plan-nfs.sh") ? nfsStdout : planStdout({}, inputs),
-    }),
-  });
+  const recorder = await usePreviewMocks((_token, inputs) => ({
+    stdout: String(inputs.command).includes("plan-nfs.sh") ? nfsStdout : planStdout({}, inputs),
+  }));
   useStackConfig("production", {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfailure-test\n",
     nfs: JSON.stringify({ host: "192.168.253.39", user: "root", hostKey: HOST_KEY }),

@@ -1,8 +1,10 @@
 // What the production cluster holds for the refresh, as the mocks answer it: the two backup
 // CronJobs (their jobTemplate shaped like the sql-backup charts'), the media PVC and its NFS PV;
-// and what the refresh, quiesce and copy Commands print on a successful run.
+// what the refresh, quiesce and copy Commands print on a successful run; and the mocks (up and
+// preview) and the program run that the whole-program tests start from.
 import { JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
 import { useMocks, type MockOptions, type Recorder } from "./mocks";
+import { type BackupOutputs, importBackupStack, useStackConfig } from "./stack";
 
 export const SHA = "a".repeat(64);
 export const QUIESCED_AT = "2026-11-25T10:00:00Z";
@@ -51,10 +53,19 @@ export function backupTemplate(secret: string, pvc: string) {
   };
 }
 
+/** The StatefulSets production quiesces, with their live replica counts. */
+export const PRODUCTION_STATEFULSETS = { "production-stack/stack": 3, "im-infra/keycloak": 1 };
+
 export const CRON_JOBS: NonNullable<MockOptions["cronJobs"]> = {
   "im-infra/postgres-backup-hourly": backupTemplate("im-postgres", "pg-bu"),
   "production-stack/postgres-backup-hourly": backupTemplate("database", "database-backup"),
 };
+
+/** The backups the production stack file refreshes, each with its CronJob's namespace. */
+export const REFRESHED = [
+  ["keycloak-db", "im-infra"],
+  ["stack-db", "production-stack"],
+] as const;
 
 export const VOLUMES: NonNullable<MockOptions["volumes"]> = {
   "production-stack/media": {
@@ -99,9 +110,49 @@ export function productionStdout(name: string, inputs: Record<string, unknown>):
  */
 export function useProductionMocks(): Promise<Recorder> {
   return useMocks({
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
+    statefulSets: PRODUCTION_STATEFULSETS,
     cronJobs: CRON_JOBS,
     volumes: VOLUMES,
     commandStdout: productionStdout,
+  });
+}
+
+/** index.ts under useProductionMocks with the production stack file (and a test SSH key). */
+export async function runProductionStack(): Promise<{ recorder: Recorder; stack: BackupOutputs }> {
+  const recorder = await useProductionMocks();
+  useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
+  return { recorder, stack: await importBackupStack() };
+}
+
+/**
+ * Per refreshed backup, the Job `<prefix>-<backup>-job` the program registered (its metadata and
+ * spec inputs) and the spec of the jobTemplate it was made from (its CronJob's).
+ */
+export function refreshedJobs(recorder: Recorder, prefix: "refresh" | "fingerprint") {
+  return REFRESHED.map(([backup, namespace]) => {
+    const job = recorder.named(`${prefix}-${backup}-job`);
+    return {
+      backup,
+      namespace,
+      job,
+      meta: job.inputs.metadata as Record<string, any>,
+      spec: job.inputs.spec as Record<string, any>,
+      template: CRON_JOBS[`${namespace}/postgres-backup-hourly`]!.spec as Record<string, any>,
+    };
+  });
+}
+
+/**
+ * Preview mocks for index.ts against the same production cluster: no Command has run, so none
+ * has a stdout. `invoke` answers the plan's local.run reads (default: every script all well).
+ */
+export function usePreviewMocks(invoke?: MockOptions["invoke"]): Promise<Recorder> {
+  return useMocks({
+    preview: true,
+    statefulSets: PRODUCTION_STATEFULSETS,
+    cronJobs: CRON_JOBS,
+    volumes: VOLUMES,
+    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
+    invoke,
   });
 }

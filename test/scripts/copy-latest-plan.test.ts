@@ -3,32 +3,22 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { useCopyLatestBench } from "../helpers/copy-latest";
 import {
-  SCRIPTS,
   backupName,
-  createBucket,
   isoTime,
   listObjects,
   putObject,
-  snapshotTree,
   writeBackup,
   writeCorruptBackup,
 } from "../helpers/fixtures";
-import { lastJson, oneErrorLine, run, type RunResult } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { lastJson, oneErrorLine } from "../helpers/run";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-plan";
 const SECRET = "never-printed-secret-plan-0123456789";
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env, AWS_SECRET_ACCESS_KEY: SECRET };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const { env, copyLatest } = useCopyLatestBench(BUCKET, SECRET);
 
 interface PlanLine {
   name: string;
@@ -38,17 +28,6 @@ interface PlanLine {
   ageSeconds: number;
   sourceTime: string;
   inS3: string;
-}
-
-/** Runs the script; SOURCE_DIR must be unchanged after it and no secret printed. */
-async function copyLatest(source: string, settings: Record<string, string>): Promise<RunResult> {
-  const before = snapshotTree(source);
-  const r = await run("bash", [path.join(SCRIPTS, "copy-latest.sh")], {
-    env: { ...env, SOURCE_DIR: source, ...settings },
-  });
-  assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET), "secret printed");
-  assert.deepEqual(snapshotTree(source), before, "the run changed SOURCE_DIR");
-  return r;
 }
 
 async function plan(source: string, prefix: string): Promise<PlanLine> {

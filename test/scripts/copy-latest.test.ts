@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { useCopyLatestBench } from "../helpers/copy-latest";
 import {
   SCRIPTS,
   backupName,
@@ -14,24 +15,15 @@ import {
   putObject,
   setAge,
   sha256,
-  snapshotTree,
   writeBackup,
   writeCorruptBackup,
 } from "../helpers/fixtures";
 import { lastJson, run, type RunResult } from "../helpers/run";
-import { freePort, startMoto, tempDir, type Moto } from "../helpers/servers";
+import { freePort, startMoto, tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-test";
 const SECRET = "never-printed-secret-0123456789abcdef";
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env, AWS_SECRET_ACCESS_KEY: SECRET };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const { env, copyLatest } = useCopyLatestBench(BUCKET, SECRET);
 
 interface Result {
   bucket: string;
@@ -40,21 +32,6 @@ interface Result {
   sha256: string;
   source: string;
   sourceTime: string;
-}
-
-/** Runs the script; checks what must hold for every run (no secret printed, source untouched). */
-async function copyLatest(
-  source: string,
-  settings: Record<string, string>,
-  extraEnv: Record<string, string> = {},
-): Promise<RunResult> {
-  const before = snapshotTree(source);
-  const r = await run("bash", [path.join(SCRIPTS, "copy-latest.sh")], {
-    env: { ...env, SOURCE_DIR: source, ...settings, ...extraEnv },
-  });
-  assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET), "secret printed");
-  assert.deepEqual(snapshotTree(source), before, "the run changed SOURCE_DIR");
-  return r;
 }
 
 /** A failed run: exit 1, and its last stderr line is its only ERROR line. */

@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Backup } from "../../components/config";
 import { parsePlanNfs, planNfsStdin, type PlannedRead } from "../../components/plan-nfs";
 import { script } from "../../components/scripts";
+import { backupFixture } from "../helpers/copy-fixtures";
 import {
   backupName,
-  createBucket,
   isoTime,
   listObjects,
   snapshotTree,
@@ -17,35 +17,16 @@ import {
   writeMediaTree,
 } from "../helpers/fixtures";
 import { run, type RunResult } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
-import { startSshd, type Sshd } from "../helpers/sshd";
+import { useNfsBench } from "../helpers/nfs-bench";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-plan-nfs";
 const KEY_ID = "AKIAPLANNFSKEYID0001";
 const SECRET = "plan-nfs-secret-only-on-stdin-0123";
-let moto: Moto;
-let sshd: Sshd;
-
-before(async () => {
-  [moto, sshd] = await Promise.all([startMoto(), startSshd()]);
-  await createBucket(moto.env, BUCKET);
-});
-after(async () => {
-  await Promise.all([moto.stop(), sshd.stop()]);
-});
+const bench = useNfsBench(BUCKET);
 
 function latest(sourceDir: string): Backup {
-  return {
-    name: "keycloak-db",
-    kind: "latest",
-    sourceDir,
-    prefix: "production-keycloak-db/",
-    executor: "ssh",
-    pattern: "backup-*-dumpall.sql.gz",
-    minAgeSeconds: 120,
-    preSync: false,
-    shards: 1,
-  };
+  return backupFixture({ sourceDir, preSync: false });
 }
 
 function tree(sourceDir: string): Backup {
@@ -57,8 +38,8 @@ async function planNfs(
   reads: PlannedRead[],
   over: { hostKey?: string; privateKey?: string } = {},
 ): Promise<RunResult> {
-  const target = { bucket: BUCKET, region: "eu-central-1", endpoint: moto.endpoint };
-  const stdin = planNfsStdin(over.privateKey ?? sshd.privateKey, reads, target, {
+  const target = { bucket: BUCKET, region: "eu-central-1", endpoint: bench.moto.endpoint };
+  const stdin = planNfsStdin(over.privateKey ?? bench.sshd.privateKey, reads, target, {
     AWS_ACCESS_KEY_ID: KEY_ID,
     AWS_SECRET_ACCESS_KEY: SECRET,
   });
@@ -67,9 +48,9 @@ async function planNfs(
     input: stdin,
     env: {
       NFS_HOST: "127.0.0.1",
-      NFS_PORT: String(sshd.port),
+      NFS_PORT: String(bench.sshd.port),
       NFS_USER: "root",
-      NFS_HOST_KEY: over.hostKey ?? sshd.hostKey,
+      NFS_HOST_KEY: over.hostKey ?? bench.sshd.hostKey,
       TMPDIR: localTmp,
     },
   });
@@ -113,11 +94,11 @@ describe("plan-nfs.sh against a real sshd", () => {
     assert.equal((m.json as { deltaFiles: number }).deltaFiles, files.length);
 
     assert.deepEqual([snapshotTree(hourly), snapshotTree(media)], before, "NFS files changed");
-    assert.deepEqual(await listObjects(moto.env, BUCKET, ""), [], "the plan wrote to S3");
+    assert.deepEqual(await listObjects(bench.moto.env, BUCKET, ""), [], "the plan wrote to S3");
   });
 
   it("a key without its final newline (as `pulumi config set --secret` stores it) = still logs in", async () => {
-    const r = await planNfs([], { privateKey: sshd.privateKey.replace(/\n+$/, "") });
+    const r = await planNfs([], { privateKey: bench.sshd.privateKey.replace(/\n+$/, "") });
     assert.equal(r.code, 0, r.stderr);
     const parsed = parsePlanNfs(r.stdout, "root@127.0.0.1");
     assert.equal(parsed.ssh.ok, true, parsed.ssh.message);

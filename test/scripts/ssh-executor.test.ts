@@ -2,7 +2,7 @@
 // NfsToS3Copy Commands send them (same command text, same stdin), against moto.
 import assert from "node:assert/strict";
 import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Backup } from "../../components/config";
 import { remoteDir, remoteInvocation, shellQuote } from "../../components/nfs-to-s3-copy";
 import { script } from "../../components/scripts";
@@ -13,53 +13,28 @@ import {
   scriptFiles,
   scriptFor,
 } from "../../components/copy-result";
-import {
-  createBucket,
-  isoTime,
-  listObjects,
-  writeBackup,
-  writeMediaTree,
-} from "../helpers/fixtures";
+import { backupFixture } from "../helpers/copy-fixtures";
+import { isoTime, listObjects, writeBackup, writeMediaTree } from "../helpers/fixtures";
+import { useNfsBench } from "../helpers/nfs-bench";
+import { tempDir } from "../helpers/servers";
 
 /** Objects under a prefix without the manifests sync-dir.sh writes next to the tree. */
 const treeObjects = async (...args: Parameters<typeof listObjects>) =>
   (await listObjects(...args)).filter((o) => !o.Key.includes(".relocation-manifest/"));
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
-import { startSshd, type Sshd } from "../helpers/sshd";
 
 const BUCKET = "relocation-ssh";
 const KEY_ID = "AKIASSHTESTKEYID0001";
 const SECRET = "ssh-stdin-secret-never-on-a-command-line";
-let moto: Moto;
-let sshd: Sshd;
-
-before(async () => {
-  [moto, sshd] = await Promise.all([startMoto(), startSshd()]);
-  await createBucket(moto.env, BUCKET);
-});
-after(async () => {
-  await Promise.all([moto.stop(), sshd.stop()]);
-});
+const bench = useNfsBench(BUCKET);
 
 function backup(over: Partial<Backup>): Backup {
-  return {
-    name: "keycloak-db",
-    kind: "latest",
-    sourceDir: "/",
-    prefix: "production-keycloak-db/",
-    executor: "ssh",
-    pattern: "backup-*-dumpall.sql.gz",
-    minAgeSeconds: 120,
-    preSync: false,
-    shards: 1,
-    ...over,
-  };
+  return backupFixture({ sourceDir: "/", preSync: false, ...over });
 }
 
 /** What the NfsToS3Copy Command sends: the runner as command text, settings and scripts on stdin. */
 async function deployAndRun(b: Backup, scriptDir: string) {
   const dir = remoteDir(scriptDir, b.name);
-  const target = { bucket: BUCKET, region: "eu-central-1", endpoint: moto.endpoint };
+  const target = { bucket: BUCKET, region: "eu-central-1", endpoint: bench.moto.endpoint };
   const invocation = remoteInvocation(
     dir,
     scriptFor(b.kind),
@@ -72,7 +47,7 @@ async function deployAndRun(b: Backup, scriptDir: string) {
     scriptFiles(b.kind).map((f) => script(f)),
   );
   assert.ok(!invocation.command.includes(SECRET) && !invocation.command.includes(KEY_ID));
-  return { dir, invocation, result: await sshd.ssh(invocation.command, invocation.stdin) };
+  return { dir, invocation, result: await bench.sshd.ssh(invocation.command, invocation.stdin) };
 }
 
 describe("ssh executor against a real sshd", () => {
@@ -88,10 +63,12 @@ describe("ssh executor against a real sshd", () => {
     const parsed = parseLatestResult(result.stdout, b.name);
     assert.equal(parsed.key, `production-keycloak-db/backup-${time}-dumpall.sql.gz`);
     assert.equal(parsed.sourceTime, time);
-    const keys = (await treeObjects(moto.env, BUCKET, "production-keycloak-db/")).map((o) => o.Key);
+    const keys = (await treeObjects(bench.moto.env, BUCKET, "production-keycloak-db/")).map(
+      (o) => o.Key,
+    );
     assert.deepEqual(keys, [parsed.key]);
     // The sshd logged the command it ran: the secret is not in it.
-    assert.ok(!sshd.log().includes(SECRET));
+    assert.ok(!bench.sshd.log().includes(SECRET));
   });
 
   it("media tree over SSH = synced and verified", async () => {
@@ -103,11 +80,11 @@ describe("ssh executor against a real sshd", () => {
     const parsed = parseTreeResult(result.stdout, b.name);
     assert.equal(parsed.files, files.length);
     assert.equal(parsed.uploaded, files.length);
-    assert.equal((await treeObjects(moto.env, BUCKET, "media/")).length, files.length);
+    assert.equal((await treeObjects(bench.moto.env, BUCKET, "media/")).length, files.length);
   });
 
   it("settings sent as SSH Setenv = refused by a Debian-like sshd (why stdin is used)", async () => {
-    const r = await sshd.ssh('echo "${AWS_SECRET_ACCESS_KEY:-unset} ${LANG:-unset}"', "", [
+    const r = await bench.sshd.ssh('echo "${AWS_SECRET_ACCESS_KEY:-unset} ${LANG:-unset}"', "", [
       "-o",
       `SetEnv=AWS_SECRET_ACCESS_KEY=${SECRET} LANG=C.UTF-8`,
     ]);
@@ -128,7 +105,7 @@ describe("ssh executor against a real sshd", () => {
   it("unknown setting on stdin = runner refuses, value not echoed", async () => {
     const dir = remoteDir(tempDir("scripts"), "keycloak-db");
     const inv = remoteInvocation(dir, "copy-latest.sh", { LD_PRELOAD: SECRET });
-    const r = await sshd.ssh(inv.command, inv.stdin);
+    const r = await bench.sshd.ssh(inv.command, inv.stdin);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /remote-run: ERROR: unknown setting 'LD_PRELOAD' on stdin/);
     assert.ok(!r.stderr.includes(SECRET));
@@ -167,7 +144,7 @@ describe("ssh executor against a real sshd", () => {
     const dir = remoteDir(tempDir("scripts"), "keycloak-db");
     const good = script("copy-latest.sh");
     const inv = remoteInvocation(dir, "copy-latest.sh", {}, [{ ...good, sha256: "0".repeat(64) }]);
-    const r = await sshd.ssh(inv.command, inv.stdin);
+    const r = await bench.sshd.ssh(inv.command, inv.stdin);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /copy-latest\.sh: content does not match its SHA-256/);
   });
@@ -178,7 +155,7 @@ describe("ssh executor against a real sshd", () => {
     mkdirSync(dir);
     chownSync(dir, 65534, 65534);
     const inv = remoteInvocation(dir, "copy-latest.sh", {}, [script("copy-latest.sh")]);
-    const r = await sshd.ssh(inv.command, inv.stdin);
+    const r = await bench.sshd.ssh(inv.command, inv.stdin);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /is not owned by root/);
   });
@@ -188,13 +165,13 @@ describe("nfs-check.sh over SSH", () => {
   const check = () => `bash -c ${shellQuote(script("nfs-check.sh").text)} nfs-check`;
 
   it("bash and the aws CLI on the session's PATH = one ok line", async () => {
-    const r = await sshd.ssh(check());
+    const r = await bench.sshd.ssh(check());
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout.trim(), /^nfs-check: ok: root@\S+ bash \d+\.\d+.*aws-cli\//);
   });
 
   it("aws CLI missing = one line naming it and the PATH, exit 1", async () => {
-    const r = await sshd.ssh(
+    const r = await bench.sshd.ssh(
       // bash re-reads ~/.bashrc (and its PATH) when it sees SSH_CLIENT; hide it to narrow PATH.
       `env -u SSH_CLIENT PATH=/usr/bin:/bin ${check()}`,
     );

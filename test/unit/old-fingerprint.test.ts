@@ -8,23 +8,21 @@ import { FingerprintFailed, judgeFingerprint } from "../../components/fingerprin
 import { parseFingerprintsOutput } from "../../components/shared/outputs";
 import { JOB_BACKOFF, JOB_COMPLETE, judgeOutput, pod } from "../fixtures/refresh/shapes";
 import { valueOf, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, OLD_FINGERPRINT, useProductionMocks } from "../helpers/refresh-mocks";
-import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
+import {
+  OLD_FINGERPRINT,
+  REFRESHED,
+  refreshedJobs,
+  runProductionStack,
+} from "../helpers/refresh-mocks";
+import type { BackupOutputs } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: BackupOutputs;
 
 before(async () => {
-  recorder = await useProductionMocks();
-  useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await importBackupStack();
+  ({ recorder, stack } = await runProductionStack());
   await Promise.all([valueOf(stack.rpo), valueOf(stack.fingerprints)]);
 });
-
-const REFRESHED = [
-  ["keycloak-db", "im-infra"],
-  ["stack-db", "production-stack"],
-] as const;
 
 describe("old side's fingerprint (production stack)", () => {
   it("one Job per refreshed dump = the jobTemplate's image and env, our command, no TTL, fixed name, replaced by delete first", () => {
@@ -35,14 +33,10 @@ describe("old side's fingerprint (production stack)", () => {
       "fingerprint-keycloak-db-job",
       "fingerprint-stack-db-job",
     ]);
-    for (const [backup, namespace] of REFRESHED) {
-      const job = recorder.named(`fingerprint-${backup}-job`);
-      const meta = job.inputs.metadata as Record<string, any>;
-      const spec = job.inputs.spec as Record<string, any>;
-      const template = CRON_JOBS[`${namespace}/postgres-backup-hourly`]!.spec as Record<
-        string,
-        any
-      >;
+    for (const { backup, namespace, job, meta, spec, template } of refreshedJobs(
+      recorder,
+      "fingerprint",
+    )) {
       const original = template.template.spec.containers[0];
       assert.equal(meta.name, `relocation-fp-${backup}`);
       assert.equal(meta.namespace, namespace);

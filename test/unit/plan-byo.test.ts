@@ -2,21 +2,15 @@
 // write is not proven without writing, and the plan output is not secret (the key is not in it).
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { isSecret, settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
+import { isSecret, settle, valueOf, type Recorder } from "../helpers/mocks";
+import { usePreviewMocks } from "../helpers/refresh-mocks";
 import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: BackupOutputs;
 
 before(async () => {
-  recorder = await useMocks({
-    preview: true,
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
-  });
+  recorder = await usePreviewMocks();
   useStackConfig("production", {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
     aws: JSON.stringify({ manage: false, region: "eu-central-1" }),

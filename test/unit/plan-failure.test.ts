@@ -2,8 +2,8 @@
 // one line naming what failed: the `plan` output rejects with the script's ERROR line.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { planStdout, settle, useMocks, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
+import { planStdout, settle, type Recorder } from "../helpers/mocks";
+import { usePreviewMocks } from "../helpers/refresh-mocks";
 import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
@@ -18,19 +18,12 @@ const FAILED = [
 ].join("\n");
 
 before(async () => {
-  recorder = await useMocks({
-    preview: true,
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
-    // The SDK turns the provider's gRPC error into `new Error(err.details)`.
-    invoke: (_token, inputs) => {
-      if (String(inputs.command).includes("plan-s3.sh")) {
-        return { stdout: planStdout({}, inputs) };
-      }
-      throw Object.assign(new Error(FAILED), { details: FAILED });
-    },
+  // The SDK turns the provider's gRPC error into `new Error(err.details)`.
+  recorder = await usePreviewMocks((_token, inputs) => {
+    if (String(inputs.command).includes("plan-s3.sh")) {
+      return { stdout: planStdout({}, inputs) };
+    }
+    throw Object.assign(new Error(FAILED), { details: FAILED });
   });
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
   stack = await importBackupStack();

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { planSchema, planText } from "../../components/plan";
-import { isSecret, settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, MEDIA_DIR, VOLUMES } from "../helpers/refresh-mocks";
+import { isSecret, settle, valueOf, type Recorder } from "../helpers/mocks";
+import { MEDIA_DIR, usePreviewMocks } from "../helpers/refresh-mocks";
 import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nplan-nfs-ssh-secret\n";
@@ -16,13 +16,7 @@ let recorder: Recorder;
 let stack: BackupOutputs;
 
 before(async () => {
-  recorder = await useMocks({
-    preview: true,
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
-  });
+  recorder = await usePreviewMocks();
   useStackConfig("production", {
     sshPrivateKey: SSH_KEY,
     nfs: JSON.stringify({ host: "192.168.253.39", user: "root", hostKey: HOST_KEY }),

@@ -13,8 +13,8 @@ import {
   planText,
 } from "../../components/plan";
 import { failureLine } from "../../components/plan-read";
-import { settle, useMocks, valueOf, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
+import { settle, valueOf, type Recorder } from "../helpers/mocks";
+import { usePreviewMocks } from "../helpers/refresh-mocks";
 import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY----- plan-test-secret";
@@ -22,13 +22,7 @@ let recorder: Recorder;
 let stack: BackupOutputs;
 
 before(async () => {
-  recorder = await useMocks({
-    preview: true,
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
-  });
+  recorder = await usePreviewMocks();
   useStackConfig("production", { sshPrivateKey: KEY });
   stack = await importBackupStack();
   for (let i = 0; i < 20; i++) await settle();

@@ -3,21 +3,14 @@
 // still be shown, the copies with settings that are not known yet.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { settle, useMocks, type Recorder } from "../helpers/mocks";
-import { CRON_JOBS, VOLUMES } from "../helpers/refresh-mocks";
+import { settle, type Recorder } from "../helpers/mocks";
+import { usePreviewMocks } from "../helpers/refresh-mocks";
 import { useStackConfig } from "../helpers/stack";
 
 let recorder: Recorder;
 
 before(async () => {
-  recorder = await useMocks({
-    preview: true,
-    statefulSets: { "production-stack/stack": 3, "im-infra/keycloak": 1 },
-    cronJobs: CRON_JOBS,
-    volumes: VOLUMES,
-    // What preview knows of a Command that has not run: no stdout.
-    state: (type) => (type.startsWith("command:") ? { stdout: undefined } : {}),
-  });
+  recorder = await usePreviewMocks();
   useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
   await import("../../index");
   for (let i = 0; i < 20; i++) await settle();

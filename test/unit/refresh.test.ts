@@ -6,21 +6,20 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { valueOf, type Recorder, type Registered } from "../helpers/mocks";
 import {
-  CRON_JOBS,
   MEDIA_DIR,
   QUIESCED_AT,
   REFRESH_STARTED,
-  useProductionMocks,
+  REFRESHED,
+  refreshedJobs,
+  runProductionStack,
 } from "../helpers/refresh-mocks";
-import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
+import type { BackupOutputs } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: BackupOutputs;
 
 before(async () => {
-  recorder = await useProductionMocks();
-  useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await importBackupStack();
+  ({ recorder, stack } = await runProductionStack());
   await valueOf(stack.rpo);
 });
 
@@ -30,11 +29,6 @@ function stdinOf(r: Registered): string {
   const text = typeof v === "string" ? v : String((v as { value?: unknown })?.value ?? "");
   return text.split(/^#file /m)[0]!;
 }
-
-const REFRESHED = [
-  ["keycloak-db", "im-infra"],
-  ["stack-db", "production-stack"],
-] as const;
 
 describe("refresh (production stack)", () => {
   it("preflight = reads both CronJobs, the media PVC and its PV, before anything changes", () => {
@@ -65,14 +59,10 @@ describe("refresh (production stack)", () => {
       "refresh-keycloak-db-job",
       "refresh-stack-db-job",
     ]);
-    for (const [backup, namespace] of REFRESHED) {
-      const job = recorder.named(`refresh-${backup}-job`);
-      const meta = job.inputs.metadata as Record<string, any>;
-      const spec = job.inputs.spec as Record<string, any>;
-      const template = CRON_JOBS[`${namespace}/postgres-backup-hourly`]!.spec as Record<
-        string,
-        any
-      >;
+    for (const { backup, namespace, job, meta, spec, template } of refreshedJobs(
+      recorder,
+      "refresh",
+    )) {
       assert.equal(meta.namespace, namespace);
       assert.equal(meta.name, `relocation-refresh-${backup}`);
       assert.equal(meta.labels["relocation.fragalysis/refresh-of"], "postgres-backup-hourly");

@@ -4,16 +4,14 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { sourceOutput } from "../../components/restore/source";
 import { valueOf, type Recorder } from "../helpers/mocks";
-import { useProductionMocks } from "../helpers/refresh-mocks";
-import { type BackupOutputs, importBackupStack, useStackConfig } from "../helpers/stack";
+import { runProductionStack } from "../helpers/refresh-mocks";
+import type { BackupOutputs } from "../helpers/stack";
 
 let recorder: Recorder;
 let stack: BackupOutputs;
 
 before(async () => {
-  recorder = await useProductionMocks();
-  useStackConfig("production", { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-  stack = await importBackupStack();
+  ({ recorder, stack } = await runProductionStack());
   await valueOf(stack.originalReplicas);
   // Refreshed dumps' copies register once their verdict is in.
   await valueOf(stack.backups);
