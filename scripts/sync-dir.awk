@@ -29,10 +29,11 @@ BEGIN {
   else if (pass == "uploads") start_uploads()
   else if (pass == "listing") { RS = "\n"; FS = "\t" }
   else if (pass == "upload-log") { RS = "\n"; ORS = "\n"; errors = ENVIRON["ERRORS"] }
+  else if (pass == "openssl-sha") start_openssl_sha()
   else if (pass != "scan" && pass != "pair") fail("unknown PASS " pass)
 }
 
-function fail(msg) { printf "sync-dir.awk: %s\n", msg > "/dev/stderr"; awk_failed = 1; exit 2 }
+function fail(msg) { printf "sync-dir.awk: %s\n", msg > "/dev/stderr"; awk_failed = 2; exit 2 }
 
 # "type/size/mtime/ctime/rel" into type, size, mtime, ctime, rel (rel keeps its own '/').
 function split_record(r,   i) {
@@ -195,6 +196,29 @@ pass == "pair" {
   next
 }
 
+# --- openssl-sha (in a hash stream): `openssl dgst -sha256 -r` of the names (main input, in
+# that order) -> `sha256sum -z` records "hex  name". OpenSSL prints "hex *name", or, for a name
+# with a newline, "\" first and each newline as "\n": each line must be exactly what the next
+# name gives, or the pass exits 3 (the caller then hashes the batch with sha256sum).
+function start_openssl_sha() {
+  out = ""
+  if ((getline out < ENVIRON["OPENSSL_OUT"]) < 0) { awk_failed = 3; exit 3 }
+  at = 1
+}
+pass == "openssl-sha" {
+  marked = substr(out, at, 1) == "\\"
+  shown = $0
+  if (marked) gsub(/\n/, "\\n", shown)
+  hex = substr(out, at + marked, 64)
+  tail = " *" shown "\n"
+  if (hex !~ /^[0-9a-f]+$/ || length(hex) != 64 || substr(out, at + marked + 64, length(tail)) != tail) {
+    awk_failed = 3; exit 3
+  }
+  print hex "  " $0
+  at += marked + 64 + length(tail)
+  next
+}
+
 # --- todo: every file with its digests; those whose object lacks that size or ETag are sent.
 function start_todo() {
   read_remote(work "/remote")
@@ -275,7 +299,7 @@ pass == "upload-log" {
 }
 
 END {
-  if (awk_failed) exit 2
+  if (awk_failed) exit awk_failed
   ORS = "\n"
   if (pass == "scan") printf "%.0f %.0f %s\n", tree_files, tree_bytes, newest
   else if (pass == "shard") printf "%.0f %.0f\n", files, bytes

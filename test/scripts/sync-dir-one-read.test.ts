@@ -112,7 +112,9 @@ for (const tool of ["aws", "rclone"]) {
         // B in place (mtime restored), hashes, and writes A back: a second read of the file after
         // MD5's would see B, the upload A. find shows a.txt's ctime as unchanging, as an NFS
         // attribute cache or a write to an already dirty shared mmap page do.
+        // No openssl: the copies' SHA-256 by sha256sum, whose first call opens the window.
         const bin = wrappers({
+          openssl: "exit 127",
           md5sum: `"$REAL" "$@"; rc=$?; : >"${state}/md5-done"; exit "$rc"`,
           sha256sum: [
             `if [[ -e "${state}/flipped" ]]; then exec "$REAL" "$@"; fi`,
