@@ -23,24 +23,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
 import { accessKeyEnv, awsTargetEnv, type S3Credentials } from "../credentials";
-import { OperatorError } from "../operator-error";
-import {
-  NON_ROOT_CONTAINER,
-  podSecurityContext,
-  scriptsAnnotation,
-  valueEnv,
-} from "../shared/job-pod";
-import { MANAGED_BY } from "../shared/labels";
+import { NON_ROOT_CONTAINER, podSecurityContext, valueEnv } from "../shared/job-pod";
 import { dumpEntry, type DumpEntry } from "../shared/outputs";
 import { DEFAULT_PSQL_IMAGE, type RestoreDatabase } from "./config";
 import {
+  checkedRestoreResult,
+  checkedSourceEntry,
   contractError,
-  judgeJobResult,
   parseJobResult,
+  RESTORE_CONTAINER_RESOURCES,
   RESTORE_SCRIPTS_DIR,
+  restoreJob,
   restoreJobInputs,
-  restoreJobMetadata,
-  restoreJobOptions,
+  type RestoreJobArgs,
   restoreOf,
   sourceEntry,
 } from "./restore-job";
@@ -228,15 +223,9 @@ export function parseRestoreResult(
   return result;
 }
 
-export interface DumpRestoreArgs {
+export interface DumpRestoreArgs extends RestoreJobArgs {
   /** The database to restore into (restore.databases[i]). */
   readonly database: RestoreDatabase;
-  /** The source stack's `backups` output (e.g. StackReference.getOutput("backups")). */
-  readonly backups: pulumi.Input<unknown>;
-  /** Region and, for S3-compatible stores, the endpoint of the bucket the entry names. */
-  readonly region: string;
-  /** @default AWS's own endpoint for the region */
-  readonly endpoint?: string;
   /** Put into a Secret in the database's namespace; the fetch reads it through secretKeyRef. */
   readonly credentials: S3Credentials;
   /** Image of the `fetch` init container (bash, the aws CLI). @default DEFAULT_JOB_IMAGE */
@@ -245,12 +234,6 @@ export interface DumpRestoreArgs {
   readonly psqlImage?: string;
   /** activeDeadlineSeconds of the Job. @default 14400 */
   readonly timeoutSeconds?: number;
-  /** kubeconfig context for reading the result back. @default the current context */
-  readonly kubeContext?: string;
-  /** false: destroy leaves the Job (its record) in the cluster. @default false */
-  readonly deleteDataOnDestroy?: boolean;
-  /** Resources that must finish before the Job is created (the preflight). @default [] */
-  readonly runAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 export class DumpRestore extends pulumi.ComponentResource {
@@ -266,136 +249,99 @@ export class DumpRestore extends pulumi.ComponentResource {
     const namespace = db.namespace;
     const timeoutSeconds = args.timeoutSeconds ?? 14400;
 
-    const backups = pulumi.output(args.backups) as pulumi.Output<unknown>;
-    this.entry = backups.apply((value) => {
-      try {
-        return dumpFor(db.backup, value);
-      } catch (err) {
-        throw new OperatorError((err as Error).message, this);
-      }
-    });
+    this.entry = checkedSourceEntry(args.backups, (backups) => dumpFor(db.backup, backups), this);
 
     const inputs = restoreJobInputs(
       name,
       { namespace, credentials: args.credentials, scriptFiles: SCRIPT_FILES },
       this,
     );
-    const { files, secret } = inputs;
 
     const aws = awsTargetEnv(args);
     const env = (extra: Record<string, string>) =>
       this.entry.apply((entry) => valueEnv({ ...restoreSettings(entry, db), ...extra }));
     const run = ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-dump.sh`];
 
-    this.job = new k8s.batch.v1.Job(
-      `${name}-job`,
+    // skipAwait (restoreJob): the judge below waits and says why a restore failed (file top).
+    this.job = restoreJob(
+      name,
+      { namespace, inputs, backoffLimit: 0, timeoutSeconds, component: args },
       {
-        // skipAwait: the judge below waits and says why a restore failed (see the top of this file).
-        metadata: restoreJobMetadata(name, namespace),
-        spec: {
-          backoffLimit: 0,
-          activeDeadlineSeconds: timeoutSeconds,
-          template: {
-            metadata: { labels: MANAGED_BY, annotations: scriptsAnnotation(files) },
-            spec: {
-              restartPolicy: "Never",
-              securityContext: podSecurityContext(
-                RESTORE_JOB_USER,
-                RESTORE_JOB_USER,
-                RESTORE_JOB_USER,
-              ),
-              volumes: [
-                ...inputs.volumes,
-                {
-                  name: "dump",
-                  emptyDir: { sizeLimit: this.entry.apply((e) => dumpVolumeLimit(e.size)) },
-                },
-              ],
-              initContainers: [
-                {
-                  name: "fetch",
-                  image: args.image ?? DEFAULT_JOB_IMAGE,
-                  command: run,
-                  env: pulumi
-                    .all([env({ FETCH_ONLY: "true", ...aws }), secret.secretName])
-                    .apply(([plain, secretName]) => [...plain, ...accessKeyEnv(secretName)]),
-                  // Both images allow a read-only filesystem: the scripts write only to /tmp, /dump.
-                  securityContext: NON_ROOT_CONTAINER,
-                  // Its log's tail ends with restore-dump.sh's ERROR line: the judge reports it.
-                  terminationMessagePolicy: "FallbackToLogsOnError",
-                  volumeMounts: [...inputs.mounts, { name: "dump", mountPath: RESTORE_DUMP_DIR }],
-                  resources: {
-                    requests: { cpu: "250m", memory: "256Mi" },
-                    limits: { memory: "1Gi" },
-                  },
-                },
-              ],
-              containers: [
-                {
-                  name: "restore",
-                  image: args.psqlImage ?? DEFAULT_PSQL_IMAGE,
-                  command: run,
-                  env: env({
-                    RESULT_FILE: "/dev/termination-log",
-                    PGHOST: db.host,
-                    PGPORT: String(db.port),
-                    PGUSER: db.user,
-                    PGCONNECT_TIMEOUT: "30",
-                  }).apply((plain) => [
-                    ...plain,
-                    {
-                      name: "PGPASSWORD",
-                      valueFrom: {
-                        secretKeyRef: { name: db.passwordSecret.name, key: db.passwordSecret.key },
-                      },
-                    },
-                    ...loginEnv(db.logins),
-                    ...databaseEnv(db.database),
-                  ]),
-                  securityContext: NON_ROOT_CONTAINER,
-                  terminationMessagePolicy: "FallbackToLogsOnError",
-                  volumeMounts: [
-                    ...inputs.mounts,
-                    { name: "dump", mountPath: RESTORE_DUMP_DIR, readOnly: true },
-                  ],
-                  resources: {
-                    requests: { cpu: "500m", memory: "512Mi" },
-                    limits: { memory: "2Gi" },
-                  },
-                },
-              ],
+        securityContext: podSecurityContext(RESTORE_JOB_USER, RESTORE_JOB_USER, RESTORE_JOB_USER),
+        volumes: [
+          ...inputs.volumes,
+          {
+            name: "dump",
+            emptyDir: { sizeLimit: this.entry.apply((e) => dumpVolumeLimit(e.size)) },
+          },
+        ],
+        initContainers: [
+          {
+            name: "fetch",
+            image: args.image ?? DEFAULT_JOB_IMAGE,
+            command: run,
+            env: pulumi
+              .all([env({ FETCH_ONLY: "true", ...aws }), inputs.secret.secretName])
+              .apply(([plain, secretName]) => [...plain, ...accessKeyEnv(secretName)]),
+            // Both images allow a read-only filesystem: the scripts write only to /tmp, /dump.
+            securityContext: NON_ROOT_CONTAINER,
+            // Its log's tail ends with restore-dump.sh's ERROR line: the judge reports it.
+            terminationMessagePolicy: "FallbackToLogsOnError",
+            volumeMounts: [...inputs.mounts, { name: "dump", mountPath: RESTORE_DUMP_DIR }],
+            resources: {
+              requests: { cpu: "250m", memory: "256Mi" },
+              limits: { memory: "1Gi" },
             },
           },
-        },
-      },
-      restoreJobOptions(this, inputs, {
-        timeoutSeconds,
-        runAfter: args.runAfter,
-        deleteDataOnDestroy: args.deleteDataOnDestroy,
-      }),
-    );
-
-    const message = judgeJobResult(
-      `${name}-result`,
-      this.job,
-      {
-        backup: db.backup,
-        namespace,
-        container: "restore",
-        timeoutSeconds,
-        timeoutSetting: "restore.restoreTimeoutSeconds",
-        kubeContext: args.kubeContext,
+        ],
+        containers: [
+          {
+            name: "restore",
+            image: args.psqlImage ?? DEFAULT_PSQL_IMAGE,
+            command: run,
+            env: env({
+              RESULT_FILE: "/dev/termination-log",
+              PGHOST: db.host,
+              PGPORT: String(db.port),
+              PGUSER: db.user,
+              PGCONNECT_TIMEOUT: "30",
+            }).apply((plain) => [
+              ...plain,
+              {
+                name: "PGPASSWORD",
+                valueFrom: {
+                  secretKeyRef: { name: db.passwordSecret.name, key: db.passwordSecret.key },
+                },
+              },
+              ...loginEnv(db.logins),
+              ...databaseEnv(db.database),
+            ]),
+            securityContext: NON_ROOT_CONTAINER,
+            terminationMessagePolicy: "FallbackToLogsOnError",
+            volumeMounts: [
+              ...inputs.mounts,
+              { name: "dump", mountPath: RESTORE_DUMP_DIR, readOnly: true },
+            ],
+            resources: RESTORE_CONTAINER_RESOURCES,
+          },
+        ],
       },
       this,
     );
 
-    this.result = pulumi.all([message, this.entry]).apply(([out, entry]) => {
-      try {
-        return parseRestoreResult(out, db.backup, entry, db.logins, db.database);
-      } catch (err) {
-        throw new OperatorError((err as Error).message, this);
-      }
-    });
+    this.result = checkedRestoreResult(
+      name,
+      this.job,
+      {
+        backup: db.backup,
+        namespace,
+        timeoutSeconds,
+        kubeContext: args.kubeContext,
+        entry: this.entry,
+      },
+      (stdout, entry) => parseRestoreResult(stdout, db.backup, entry, db.logins, db.database),
+      this,
+    );
     this.registerOutputs({ entry: this.entry, result: this.result });
   }
 }

@@ -13,24 +13,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_JOB_IMAGE } from "../config";
 import { accessKeyEnv, awsTargetEnv, type S3Credentials } from "../credentials";
-import { OperatorError } from "../operator-error";
-import {
-  lockedContainer,
-  podSecurityContext,
-  scriptsAnnotation,
-  valueEnv,
-} from "../shared/job-pod";
-import { MANAGED_BY } from "../shared/labels";
+import { lockedContainer, podSecurityContext, valueEnv } from "../shared/job-pod";
 import { manifests, treeEntry, type TreeEntry } from "../shared/outputs";
 import { type RestoreMedia } from "./config";
 import {
+  checkedRestoreResult,
+  checkedSourceEntry,
   contractError,
   parseJobResult,
-  judgeJobResult,
+  RESTORE_CONTAINER_RESOURCES,
   RESTORE_SCRIPTS_DIR,
+  restoreJob,
   restoreJobInputs,
-  restoreJobMetadata,
-  restoreJobOptions,
+  type RestoreJobArgs,
   restoreOf,
   sourceEntry,
 } from "./restore-job";
@@ -132,29 +127,17 @@ export function parseMediaResult(stdout: string, backup: string, entry: TreeEntr
   return result;
 }
 
-export interface MediaRestoreArgs {
+export interface MediaRestoreArgs extends RestoreJobArgs {
   /** The tree and the volume (restore.media[i]). */
   readonly media: RestoreMedia;
   /** The setting naming the backup, for messages. @default "restore.media[].backup" */
   readonly key?: string;
-  /** The source stack's `backups` output (e.g. StackReference.getOutput("backups")). */
-  readonly backups: pulumi.Input<unknown>;
-  /** Region and, for S3-compatible stores, the endpoint of the bucket the entry names. */
-  readonly region: string;
-  /** @default AWS's own endpoint for the region */
-  readonly endpoint?: string;
   /** Put into a Secret in the PVC's namespace; the script reads it through secretKeyRef. */
   readonly credentials: S3Credentials;
   /** Image of the `restore` container (bash, the aws CLI, coreutils, findutils). @default DEFAULT_JOB_IMAGE */
   readonly image?: string;
   /** activeDeadlineSeconds of the Job (all attempts). @default 14400 */
   readonly timeoutSeconds?: number;
-  /** kubeconfig context for reading the result back. @default the current context */
-  readonly kubeContext?: string;
-  /** false: destroy leaves the Job (its record) in the cluster. @default false */
-  readonly deleteDataOnDestroy?: boolean;
-  /** Resources that must finish before the Job is created (the preflight). @default [] */
-  readonly runAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 export class MediaRestore extends pulumi.ComponentResource {
@@ -171,23 +154,18 @@ export class MediaRestore extends pulumi.ComponentResource {
     const key = args.key ?? "restore.media[].backup";
     const timeoutSeconds = args.timeoutSeconds ?? 14400;
 
-    const backups = pulumi.output(args.backups) as pulumi.Output<unknown>;
-    this.entry = backups.apply((value) => {
-      try {
-        return treeFor(media.backup, value, key);
-      } catch (err) {
-        throw new OperatorError((err as Error).message, this);
-      }
-    });
+    this.entry = checkedSourceEntry(
+      args.backups,
+      (backups) => treeFor(media.backup, backups, key),
+      this,
+    );
 
     const inputs = restoreJobInputs(
       name,
       { namespace, credentials: args.credentials, scriptFiles: MEDIA_SCRIPT_FILES },
       this,
     );
-    const { files, secret } = inputs;
-
-    const env = pulumi.all([this.entry, secret.secretName]).apply(([entry, secretName]) => [
+    const env = pulumi.all([this.entry, inputs.secret.secretName]).apply(([entry, secretName]) => [
       ...valueEnv({
         ...mediaSettings(entry, media),
         ...awsTargetEnv(args),
@@ -196,76 +174,52 @@ export class MediaRestore extends pulumi.ComponentResource {
     ]);
     const root = media.runAsUser === 0;
 
-    this.job = new k8s.batch.v1.Job(
-      `${name}-job`,
+    // skipAwait (restoreJob): the judge waits and says why a restore failed (judgeJobResult).
+    this.job = restoreJob(
+      name,
+      { namespace, inputs, backoffLimit: MEDIA_RETRIES, timeoutSeconds, component: args },
       {
-        // skipAwait: the judge waits and says why a restore failed (restore-job.ts judgeJobResult).
-        metadata: restoreJobMetadata(name, namespace),
-        spec: {
-          backoffLimit: MEDIA_RETRIES,
-          activeDeadlineSeconds: timeoutSeconds,
-          template: {
-            metadata: { labels: MANAGED_BY, annotations: scriptsAnnotation(files) },
-            spec: {
-              restartPolicy: "Never",
-              // The files belong to this uid/gid (no chown): restore.media[].runAsUser. No
-              // fsGroup: it would re-own the whole volume at every mount, and NFS ignores it.
-              securityContext: podSecurityContext(media.runAsUser, media.runAsGroup),
-              volumes: [
-                ...inputs.volumes,
-                { name: "media", persistentVolumeClaim: { claimName: media.pvc } },
-              ],
-              containers: [
-                {
-                  name: "restore",
-                  image: args.image ?? DEFAULT_JOB_IMAGE,
-                  command: ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-tree.sh`],
-                  env,
-                  // The image's filesystem stays read-only (the script writes to /tmp and the
-                  // volume only). Root keeps only what the stack's root uses on these files:
-                  // a file already in the volume that another uid owns is hard-linked into
-                  // staging and gets the manifest's mtime when kept, which needs FOWNER (and
-                  // DAC_OVERRIDE to hash it); without them root fails there like any other uid.
-                  securityContext: lockedContainer(root ? ROOT_CAPABILITIES : []),
-                  terminationMessagePolicy: "FallbackToLogsOnError",
-                  volumeMounts: [...inputs.mounts, { name: "media", mountPath: MEDIA_DIR }],
-                  resources: {
-                    requests: { cpu: "500m", memory: "512Mi" },
-                    limits: { memory: "2Gi" },
-                  },
-                },
-              ],
-            },
+        // The files belong to this uid/gid (no chown): restore.media[].runAsUser. No
+        // fsGroup: it would re-own the whole volume at every mount, and NFS ignores it.
+        securityContext: podSecurityContext(media.runAsUser, media.runAsGroup),
+        volumes: [
+          ...inputs.volumes,
+          { name: "media", persistentVolumeClaim: { claimName: media.pvc } },
+        ],
+        containers: [
+          {
+            name: "restore",
+            image: args.image ?? DEFAULT_JOB_IMAGE,
+            command: ["bash", `${RESTORE_SCRIPTS_DIR}/restore/restore-tree.sh`],
+            env,
+            // The image's filesystem stays read-only (the script writes to /tmp and the
+            // volume only). Root keeps only what the stack's root uses on these files:
+            // a file already in the volume that another uid owns is hard-linked into
+            // staging and gets the manifest's mtime when kept, which needs FOWNER (and
+            // DAC_OVERRIDE to hash it); without them root fails there like any other uid.
+            securityContext: lockedContainer(root ? ROOT_CAPABILITIES : []),
+            terminationMessagePolicy: "FallbackToLogsOnError",
+            volumeMounts: [...inputs.mounts, { name: "media", mountPath: MEDIA_DIR }],
+            resources: RESTORE_CONTAINER_RESOURCES,
           },
-        },
+        ],
       },
-      restoreJobOptions(this, inputs, {
-        timeoutSeconds,
-        runAfter: args.runAfter,
-        deleteDataOnDestroy: args.deleteDataOnDestroy,
-      }),
+      this,
     );
 
-    const readBack = judgeJobResult(
-      `${name}-result`,
+    this.result = checkedRestoreResult(
+      name,
       this.job,
       {
         backup: media.backup,
         namespace,
-        container: "restore",
         timeoutSeconds,
-        timeoutSetting: "restore.restoreTimeoutSeconds",
         kubeContext: args.kubeContext,
+        entry: this.entry,
       },
+      (stdout, entry) => parseMediaResult(stdout, media.backup, entry),
       this,
     );
-    this.result = pulumi.all([readBack, this.entry]).apply(([out, entry]) => {
-      try {
-        return parseMediaResult(out, media.backup, entry);
-      } catch (err) {
-        throw new OperatorError((err as Error).message, this);
-      }
-    });
     this.registerOutputs({ entry: this.entry, result: this.result });
   }
 }

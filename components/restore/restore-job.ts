@@ -1,8 +1,9 @@
-// What every restore Job shares around its pod (DumpRestore, MediaRestore): finding the source
-// stack's entry for a backup, the Job's metadata, its inputs (Secret, scripts ConfigMap) and the
-// volumes and mounts they make, its options, judging the finished Job (its result from the
-// termination message, or why it failed) and parsing that JSON line with zod. Each
-// failure is one line starting "restore of backup <name>:".
+// What every restore Job shares around its pod (DumpRestore, MediaRestore): the arguments both
+// components take, finding the source stack's entry for a backup, the Job's inputs (Secret,
+// scripts ConfigMap) and the volumes and mounts they make, the Job itself (metadata, options),
+// its `restore` container's resources, judging the finished Job (its result from the
+// termination message, or why it failed) and parsing that JSON line with zod. Each failure is
+// one line starting "restore of backup <name>:".
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
@@ -12,6 +13,7 @@ import { jobName } from "../job-name";
 import { OperatorError } from "../operator-error";
 import { script, type Script } from "../scripts";
 import { judgeJob } from "../shared/job-judge";
+import { scriptsAnnotation } from "../shared/job-pod";
 import { MANAGED_BY } from "../shared/labels";
 import { jobResult } from "./job-outcome";
 
@@ -125,6 +127,92 @@ export function judgeJobResult(
   });
 }
 
+/** The arguments both restore components (DumpRestoreArgs, MediaRestoreArgs) take alike. */
+export interface RestoreJobArgs {
+  /** The source stack's `backups` output (e.g. StackReference.getOutput("backups")). */
+  readonly backups: pulumi.Input<unknown>;
+  /** Region and, for S3-compatible stores, the endpoint of the bucket the entry names. */
+  readonly region: string;
+  /** @default AWS's own endpoint for the region */
+  readonly endpoint?: string;
+  /** kubeconfig context for reading the result back. @default the current context */
+  readonly kubeContext?: string;
+  /** false: destroy leaves the Job (its record) in the cluster. @default false */
+  readonly deleteDataOnDestroy?: boolean;
+  /** Resources that must finish before the Job is created (the preflight). @default [] */
+  readonly runAfter?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** `check`'s value; what it throws reaches the operator as written (an OperatorError of `parent`). */
+function forOperator<T>(parent: pulumi.Resource, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw new OperatorError((err as Error).message, parent);
+  }
+}
+
+/**
+ * A restore Job's source entry: its backup's entry of the source stack's `backups` output, as
+ * `check` (dumpFor, treeFor) finds and checks it; a failure reaches the operator as written.
+ */
+export function checkedSourceEntry<E>(
+  backups: pulumi.Input<unknown>,
+  check: (backups: unknown) => E,
+  parent: pulumi.Resource,
+): pulumi.Output<E> {
+  return (pulumi.output(backups) as pulumi.Output<unknown>).apply((value) =>
+    forOperator(parent, () => check(value)),
+  );
+}
+
+/**
+ * A restore Job's result: its `restore` container's termination message, read back by the
+ * judge `${name}-result` (judgeJobResult; a timeout names restore.restoreTimeoutSeconds) and
+ * checked by `check` against the source entry; a failure reaches the operator as written.
+ */
+export function checkedRestoreResult<E, R>(
+  name: string,
+  job: k8s.batch.v1.Job,
+  args: {
+    readonly backup: string;
+    readonly namespace: string;
+    /** The Job's activeDeadlineSeconds. */
+    readonly timeoutSeconds: number;
+    readonly kubeContext?: string;
+    /** The source entry restored (checkedSourceEntry). */
+    readonly entry: pulumi.Output<E>;
+  },
+  check: (stdout: string, entry: pulumi.Unwrap<E>) => R,
+  parent: pulumi.Resource,
+): pulumi.Output<R> {
+  const stdout = judgeJobResult(
+    `${name}-result`,
+    job,
+    {
+      backup: args.backup,
+      namespace: args.namespace,
+      container: "restore",
+      timeoutSeconds: args.timeoutSeconds,
+      timeoutSetting: "restore.restoreTimeoutSeconds",
+      kubeContext: args.kubeContext,
+    },
+    parent,
+  );
+  return pulumi
+    .all([stdout, args.entry])
+    .apply(([out, entry]) => forOperator(parent, () => check(out, entry)));
+}
+
+/**
+ * What the `restore` container of a restore Job (the one that writes the target and leaves the
+ * result) may use, in both kinds: the dump's psql and the media's download and hashing.
+ */
+export const RESTORE_CONTAINER_RESOURCES = {
+  requests: { cpu: "500m", memory: "512Mi" },
+  limits: { memory: "2Gi" },
+};
+
 /** Where a restore Job's containers find the scripts (each at its path under scripts/). */
 export const RESTORE_SCRIPTS_DIR = "/scripts";
 
@@ -132,10 +220,7 @@ export const RESTORE_SCRIPTS_DIR = "/scripts";
  * A restore Job's metadata: a fixed name (job-name.ts) and `pulumi.com/skipAwait`, so the judge
  * (judgeJobResult) waits and says why a restore failed, not the provider.
  */
-export function restoreJobMetadata(
-  name: string,
-  namespace: string,
-): k8s.types.input.meta.v1.ObjectMeta {
+function restoreJobMetadata(name: string, namespace: string): k8s.types.input.meta.v1.ObjectMeta {
   return {
     name: jobName(`${name}-job`),
     namespace,
@@ -203,26 +288,60 @@ export function restoreJobInputs(
 }
 
 /**
+ * A restore Job `${name}-job` running `pod` (its volumes starting with inputs.volumes): its
+ * metadata (restoreJobMetadata), `backoffLimit` retries within one deadline of `timeoutSeconds`
+ * for all attempts, no TTL, pods never restarted in place and carrying the scripts' hash (an
+ * edited script replaces the Job), and restoreJobOptions.
+ */
+export function restoreJob(
+  name: string,
+  args: {
+    readonly namespace: string;
+    readonly inputs: RestoreJobInputs;
+    readonly backoffLimit: number;
+    /** The Job's activeDeadlineSeconds. */
+    readonly timeoutSeconds: number;
+    /** The component's own arguments. */
+    readonly component: Pick<RestoreJobArgs, "runAfter" | "deleteDataOnDestroy">;
+  },
+  pod: Omit<k8s.types.input.core.v1.PodSpec, "restartPolicy">,
+  parent: pulumi.Resource,
+): k8s.batch.v1.Job {
+  return new k8s.batch.v1.Job(
+    `${name}-job`,
+    {
+      metadata: restoreJobMetadata(name, args.namespace),
+      spec: {
+        backoffLimit: args.backoffLimit,
+        activeDeadlineSeconds: args.timeoutSeconds,
+        template: {
+          metadata: { labels: MANAGED_BY, annotations: scriptsAnnotation(args.inputs.files) },
+          spec: { restartPolicy: "Never", ...pod },
+        },
+      },
+    },
+    restoreJobOptions(parent, args.inputs, args.timeoutSeconds, args.component),
+  );
+}
+
+/**
  * The options every restore Job has: it starts after `runAfter` and its inputs, may run its
  * deadline plus 5 minutes, goes before its replacement starts (never two at once on one
  * server or volume), and is kept on destroy (the record of what was restored) unless
  * deleteDataOnDestroy.
  */
-export function restoreJobOptions(
+function restoreJobOptions(
   parent: pulumi.Resource,
   inputs: RestoreJobInputs,
-  args: {
-    readonly timeoutSeconds: number;
-    readonly runAfter?: pulumi.Input<pulumi.Resource>[];
-    readonly deleteDataOnDestroy?: boolean;
-  },
+  timeoutSeconds: number,
+  args: Pick<RestoreJobArgs, "runAfter" | "deleteDataOnDestroy">,
 ): pulumi.CustomResourceOptions {
   return {
     parent,
     dependsOn: pulumi
       .output(args.runAfter ?? [])
       .apply((after) => [inputs.secret, inputs.scripts, ...after]),
-    customTimeouts: { create: `${args.timeoutSeconds + 300}s` },
+    customTimeouts: { create: `${timeoutSeconds + 300}s` },
     deleteBeforeReplace: true,
     retainOnDelete: !(args.deleteDataOnDestroy ?? false),
   };

@@ -3,6 +3,7 @@
 // for one, and the cluster's answers to the reads (preflight Secrets, the Jobs' uids).
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { parseRestoreConfig, type RestoreConfig } from "../../components/restore/config";
 import type { MockOptions, Recorder } from "./mocks";
 
 /** restore.source in the destination file. */
@@ -99,6 +100,20 @@ export const restoreJobS3 = () => ({
   image: "amazon/aws-cli:2.31.39",
 });
 
+/**
+ * The restore settings as the config parser fills them in, for a restore Job test: SOURCE, the
+ * tests' region and access key, and the `databases` (and `media`) given.
+ */
+export function restoreConfig(lists: {
+  readonly databases: object[];
+  readonly media?: object[];
+}): RestoreConfig {
+  return parseRestoreConfig(
+    { source: SOURCE, aws: { region: "eu-central-1" }, ...lists },
+    { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
+  );
+}
+
 /** A container env entry: a value, or a reference to a Secret's key. */
 export type EnvEntry = {
   name: string;
@@ -143,4 +158,40 @@ export function assertRestoreJob(
   assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
   assert.equal(job.spec.activeDeadlineSeconds, 14400);
   return job;
+}
+
+/**
+ * Asserts the scripts ConfigMap of restore Job component `name` in `namespace`: each script under
+ * its base name (`keys`, sorted), mounted in the pod of `job` (its inputs) at its path under
+ * scripts/ (`paths`, in order), and the pod annotated with one sha256 per script.
+ */
+export function assertRestoreScripts(
+  rec: Recorder,
+  name: string,
+  namespace: string,
+  job: any,
+  keys: readonly string[],
+  paths: readonly string[],
+): void {
+  const cm = rec.named(`${name}-scripts`).inputs as any;
+  assert.deepEqual(Object.keys(cm.data).sort(), keys);
+  assert.equal(cm.metadata.namespace, namespace);
+  assert.deepEqual(
+    job.spec.template.spec.volumes
+      .find((v: any) => v.name === "scripts")
+      .configMap.items.map((i: any) => i.path),
+    paths,
+  );
+  assert.match(
+    job.spec.template.metadata.annotations["relocation.fragalysis/scripts-sha256"],
+    new RegExp(`^[0-9a-f]{64}( [0-9a-f]{64}){${paths.length - 1}}$`),
+  );
+}
+
+/** Asserts that AWS_SECRET shows in no plain input of component `name`'s resources but its Secret. */
+export function assertSecretOnlyInSecret(rec: Recorder, name: string): void {
+  for (const x of rec.resources.filter((y) => y.name.startsWith(name))) {
+    if (x.name === `${name}-aws-secret`) continue;
+    assert.doesNotMatch(JSON.stringify(x.inputs), new RegExp(AWS_SECRET), x.name);
+  }
 }

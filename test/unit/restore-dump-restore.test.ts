@@ -6,12 +6,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
   assertRestoreJob,
-  AWS_SECRET,
+  assertRestoreScripts,
+  assertSecretOnlyInSecret,
   envOf,
   type EnvEntry,
+  restoreConfig,
   restoreJobS3,
   restoreJobState,
-  SOURCE,
   STACK_DB_RESTORE,
 } from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
@@ -19,7 +20,6 @@ import { collectUnhandledRejections, forgetLeakedPromises, rejection } from "../
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/dump-restore");
-let config: typeof import("../../components/restore/config");
 
 const SHA = "a".repeat(64);
 const ENTRY = {
@@ -112,21 +112,12 @@ before(async () => {
     state: restoreJobState,
   });
   mod = await import("../../components/restore/dump-restore");
-  config = await import("../../components/restore/config");
 });
 
 after(forgetLeakedPromises);
 
 function database(change: Record<string, unknown> = {}) {
-  const c = config.parseRestoreConfig(
-    {
-      source: SOURCE,
-      aws: { region: "eu-central-1" },
-      databases: [{ ...STACK_DB_RESTORE, ...change }],
-    },
-    { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
-  );
-  return c.databases[0]!;
+  return restoreConfig({ databases: [{ ...STACK_DB_RESTORE, ...change }] }).databases[0]!;
 }
 
 function restore(name: string, backups: unknown, opts: Record<string, unknown> = {}) {
@@ -201,20 +192,13 @@ describe("DumpRestore", () => {
     );
 
     // The scripts, at the paths restore-dump.sh sources them from, with their hash in the pod.
-    const cm = rec.named("stack-db-scripts").inputs as any;
-    assert.deepEqual(Object.keys(cm.data).sort(), [
-      "copy-common.sh",
-      "fingerprint.sh",
-      "restore-dump.sh",
-    ]);
-    assert.equal(cm.metadata.namespace, "production-stack");
-    assert.deepEqual(
-      pod.volumes.find((v: any) => v.name === "scripts").configMap.items.map((i: any) => i.path),
+    assertRestoreScripts(
+      rec,
+      "stack-db",
+      "production-stack",
+      job,
+      ["copy-common.sh", "fingerprint.sh", "restore-dump.sh"],
       ["copy-common.sh", "restore/restore-dump.sh", "restore/fingerprint.sh"],
-    );
-    assert.match(
-      job.spec.template.metadata.annotations["relocation.fragalysis/scripts-sha256"],
-      /^[0-9a-f]{64}( [0-9a-f]{64}){2}$/,
     );
 
     const reader = rec.named("stack-db-result").inputs as any;
@@ -227,10 +211,7 @@ describe("DumpRestore", () => {
     assert.ok(rec.waitsFor(rec.named("stack-db-result"), rec.named("stack-db-job")));
 
     // Nothing secret in plain inputs: the access key only in the credentials Secret.
-    for (const x of rec.resources.filter((y) => y.name.startsWith("stack-db"))) {
-      if (x.name === "stack-db-aws-secret") continue;
-      assert.doesNotMatch(JSON.stringify(x.inputs), new RegExp(AWS_SECRET), x.name);
-    }
+    assertSecretOnlyInSecret(rec, "stack-db");
   });
 
   it("logins = names as values, each password only as an optional secretKeyRef, none in fetch; results read back", async () => {

@@ -7,11 +7,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
   assertRestoreJob,
-  AWS_SECRET,
+  assertRestoreScripts,
+  assertSecretOnlyInSecret,
   envOf,
+  restoreConfig,
   restoreJobS3,
   restoreJobState,
-  SOURCE,
   STACK_DB_RESTORE,
 } from "../helpers/destination";
 import { useMocks, valueOf, type Recorder } from "../helpers/mocks";
@@ -20,7 +21,6 @@ import { judgedSuccess } from "../helpers/judged";
 
 let rec: Recorder;
 let mod: typeof import("../../components/restore/media-restore");
-let config: typeof import("../../components/restore/config");
 
 const M1 = "a".repeat(64);
 const M2 = "b".repeat(64);
@@ -76,23 +76,16 @@ before(async () => {
     state: restoreJobState,
   });
   mod = await import("../../components/restore/media-restore");
-  config = await import("../../components/restore/config");
 });
 
 after(forgetLeakedPromises);
 
 /** restore.media[0] as the config parser fills it in. */
 function media(change: Record<string, unknown> = {}) {
-  const c = config.parseRestoreConfig(
-    {
-      source: SOURCE,
-      aws: { region: "eu-central-1" },
-      databases: [STACK_DB_RESTORE],
-      media: [{ backup: "stack-media", namespace: "production-stack", pvc: "media", ...change }],
-    },
-    { awsAccessKeyId: "AKIA", awsSecretAccessKey: AWS_SECRET },
-  );
-  return c.media[0]!;
+  return restoreConfig({
+    databases: [STACK_DB_RESTORE],
+    media: [{ backup: "stack-media", namespace: "production-stack", pvc: "media", ...change }],
+  }).media[0]!;
 }
 
 function restore(name: string, backups: unknown, opts: Record<string, unknown> = {}) {
@@ -168,16 +161,13 @@ describe("MediaRestore", () => {
     assert.equal((awsSecret.inputs as any).metadata.namespace, "production-stack");
 
     // The scripts, at the paths restore-tree.sh sources them from, with their hash in the pod.
-    const cm = rec.named("stack-media-scripts").inputs as any;
-    assert.deepEqual(Object.keys(cm.data).sort(), ["copy-common.sh", "restore-tree.sh"]);
-    assert.equal(cm.metadata.namespace, "production-stack");
-    assert.deepEqual(
-      pod.volumes.find((v: any) => v.name === "scripts").configMap.items.map((i: any) => i.path),
+    assertRestoreScripts(
+      rec,
+      "stack-media",
+      "production-stack",
+      job,
+      ["copy-common.sh", "restore-tree.sh"],
       ["copy-common.sh", "restore/restore-tree.sh"],
-    );
-    assert.match(
-      job.spec.template.metadata.annotations["relocation.fragalysis/scripts-sha256"],
-      /^[0-9a-f]{64} [0-9a-f]{64}$/,
     );
 
     const reader = rec.named("stack-media-result");
@@ -186,10 +176,7 @@ describe("MediaRestore", () => {
     assert.ok(rec.waitsFor(reader, rec.named("stack-media-job")));
 
     // Nothing secret in plain inputs: the access key only in the credentials Secret.
-    for (const x of rec.resources.filter((y) => y.name.startsWith("stack-media"))) {
-      if (x.name === "stack-media-aws-secret") continue;
-      assert.doesNotMatch(JSON.stringify(x.inputs), new RegExp(AWS_SECRET), x.name);
-    }
+    assertSecretOnlyInSecret(rec, "stack-media");
   });
 
   it("runAsUser 1000 = non-root pod; allowOverwrite = ALLOW_OVERWRITE=true; deleteDataOnDestroy = not retained", async () => {
