@@ -6,11 +6,10 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import {
   SCRIPTS,
-  createBucket,
   dumpText,
   getObject,
   headObject,
@@ -20,21 +19,15 @@ import {
   writeBackup,
 } from "../helpers/fixtures";
 import { lastJson, oneErrorLine, run, type RunResult } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-latest-hostile";
-let moto: Moto;
-let env: Record<string, string>;
-before(async () => {
-  moto = await startMoto();
-  env = moto.env;
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET);
 
 const copy = (dir: string, prefix: string, extra: Record<string, string> = {}) =>
   run("bash", [path.join(SCRIPTS, "copy-latest.sh")], {
-    env: { ...env, SOURCE_DIR: dir, DEST_URI: `s3://${BUCKET}/${prefix}`, ...extra },
+    env: { ...s3.env, SOURCE_DIR: dir, DEST_URI: `s3://${BUCKET}/${prefix}`, ...extra },
   });
 const failed = (r: RunResult) => oneErrorLine(r, "copy-latest");
 
@@ -52,7 +45,7 @@ describe("copy-latest.sh checksums of names tools escape", () => {
       assert.equal(r.code, 0, r.stderr);
       const result = lastJson<{ sha256: string; key: string }>(r.stdout);
       assert.equal(result.sha256, sha256(readFileSync(file)));
-      assert.equal((await headObject(env, BUCKET, result.key)).Metadata.sha256, result.sha256);
+      assert.equal((await headObject(s3.env, BUCKET, result.key)).Metadata.sha256, result.sha256);
     });
   }
 });
@@ -173,11 +166,11 @@ describe("copy-latest.sh: dump rewritten between hashing and upload", () => {
       // bytes do not hash to its x-amz-meta-sha256. (The copy identity cannot delete it.) Moto
       // keeps a single PUT whose body misses its x-amz-checksum-sha256 (real S3 refuses it);
       // then the aws CLI's download already refuses it for that checksum.
-      for (const o of await listObjects(env, BUCKET, prefix)) {
-        const meta = (await headObject(env, BUCKET, o.Key)).Metadata as { sha256?: string };
+      for (const o of await listObjects(s3.env, BUCKET, prefix)) {
+        const meta = (await headObject(s3.env, BUCKET, o.Key)).Metadata as { sha256?: string };
         let left: Buffer;
         try {
-          left = await getObject(env, BUCKET, o.Key, path.join(tempDir("left"), "x"));
+          left = await getObject(s3.env, BUCKET, o.Key, path.join(tempDir("left"), "x"));
         } catch (e) {
           assert.match(String(e), /did not match calculated checksum/);
           continue;
@@ -193,9 +186,9 @@ describe("copy-latest.sh: dump rewritten between hashing and upload", () => {
       assert.match(r2.stderr, /torn upload/);
       const result = lastJson<{ key: string; sha256: string }>(r2.stdout);
       assert.equal(result.sha256, sha256(good));
-      const got = await getObject(env, BUCKET, result.key, path.join(tempDir("dl"), "x"));
+      const got = await getObject(s3.env, BUCKET, result.key, path.join(tempDir("dl"), "x"));
       assert.equal(sha256(got), sha256(good));
-      assert.equal((await headObject(env, BUCKET, result.key)).Metadata.sha256, sha256(good));
+      assert.equal((await headObject(s3.env, BUCKET, result.key)).Metadata.sha256, sha256(good));
     });
   }
 });

@@ -14,30 +14,17 @@ import {
   writeFileSync,
 } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
-import {
-  SCRIPTS,
-  createBucket,
-  getObject,
-  listObjects,
-  putObject,
-  writeManyFiles,
-} from "../helpers/fixtures";
+import { describe, it } from "node:test";
+import { SCRIPTS, getObject, listObjects, putObject, writeManyFiles } from "../helpers/fixtures";
 import { scriptFiles } from "../../components/copy-result";
 import { lastJson, oneErrorLine, run, type RunResult } from "../helpers/run";
 import { S3Proxy } from "../helpers/s3-proxy";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-hostile";
 const MULTIPART = { MULTIPART_THRESHOLD_BYTES: "8388608", MULTIPART_CHUNKSIZE_BYTES: "5242880" };
-let moto: Moto;
-let env: Record<string, string>;
-before(async () => {
-  moto = await startMoto();
-  env = moto.env;
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET);
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -45,7 +32,7 @@ const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 function sync(source: string, prefix: string, extra: Record<string, string> = {}) {
   return run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
-      ...env,
+      ...s3.env,
       ...MULTIPART,
       SYNC_TOOL: "aws",
       SOURCE_DIR: source,
@@ -67,7 +54,7 @@ interface ManifestEntry {
 }
 async function manifest(key: string): Promise<ManifestEntry[]> {
   const file = path.join(tempDir("m"), "m.jsonl");
-  const text = (await getObject(env, BUCKET, key, file)).toString("utf8");
+  const text = (await getObject(s3.env, BUCKET, key, file)).toString("utf8");
   return text
     .trim()
     .split("\n")
@@ -106,7 +93,7 @@ for (const tool of ["aws", "rclone"]) {
       const prefix = `names-${tool}/`;
       const result = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
       assert.equal(result.files, HOSTILE.length);
-      const objects = (await listObjects(env, BUCKET, prefix)).filter(
+      const objects = (await listObjects(s3.env, BUCKET, prefix)).filter(
         (o) => !o.Key.includes(".relocation-manifest/"),
       );
       for (const [, name] of HOSTILE) {
@@ -128,7 +115,7 @@ for (const tool of ["aws", "rclone"]) {
       for (const e of entries) assert.equal(e.sha256, sha(local.get(e.path)!), e.path);
       const file = path.join(tempDir("m"), "raw");
       assert.equal(
-        sha(await getObject(env, BUCKET, result.manifestKey, file)),
+        sha(await getObject(s3.env, BUCKET, result.manifestKey, file)),
         result.manifestSha256,
       );
     });
@@ -161,14 +148,14 @@ for (const tool of ["aws", "rclone"]) {
       const result = ok(await sync(root, prefix, { SYNC_TOOL: tool }));
       assert.equal(result.tool, tool);
       assert.equal(result.files, MERGED.length);
-      const objects = (await listObjects(env, BUCKET, prefix)).filter(
+      const objects = (await listObjects(s3.env, BUCKET, prefix)).filter(
         (o) => !o.Key.includes(".relocation-manifest/"),
       );
       assert.deepEqual(objects.map((o) => o.Key).sort(), MERGED.map((n) => `${prefix}${n}`).sort());
       for (const o of objects) {
         const data = local.get(o.Key.slice(prefix.length))!;
         assert.equal(o.ETag, `"${md5(data)}"`, `content of ${JSON.stringify(o.Key)}`);
-        const got = await getObject(env, BUCKET, o.Key, path.join(tempDir("g"), "o"));
+        const got = await getObject(s3.env, BUCKET, o.Key, path.join(tempDir("g"), "o"));
         assert.ok(got.equals(data), `bytes of ${JSON.stringify(o.Key)}`);
       }
       const entries = await manifest(result.manifestKey);
@@ -187,7 +174,7 @@ describe("names S3 cannot hold exactly", () => {
     writeFileSync(path.join(root, "new\nline"), "x\n");
     const r = await sync(root, "newline/");
     if (r.code === 0) {
-      const keys = (await listObjects(env, BUCKET, "newline/")).map((o) => o.Key);
+      const keys = (await listObjects(s3.env, BUCKET, "newline/")).map((o) => o.Key);
       assert.ok(keys.includes("newline/new\nline"), JSON.stringify(keys));
     } else assert.match(failed(r), /new/);
   });
@@ -201,7 +188,7 @@ describe("names S3 cannot hold exactly", () => {
       failed(await sync(root, "toolong/")),
       /1 file\(s\) would get an S3 key over 1024 bytes: 'DDD/,
     );
-    assert.deepEqual(await listObjects(env, BUCKET, "toolong/"), []);
+    assert.deepEqual(await listObjects(s3.env, BUCKET, "toolong/"), []);
   });
 
   it("2000 non-UTF-8 names = one error line under 64 KiB with the count", async () => {
@@ -224,17 +211,17 @@ describe("content, not size", () => {
     ok(await sync(root, "samesize/"));
     const other = path.join(tempDir("x"), "o");
     writeFileSync(other, "ZZZZ");
-    await putObject(env, BUCKET, "samesize/a.txt", other); // the manifest still lists a.txt
+    await putObject(s3.env, BUCKET, "samesize/a.txt", other); // the manifest still lists a.txt
     const r = ok(await sync(root, "samesize/"));
     assert.equal(r.uploaded, 1);
-    const got = await getObject(env, BUCKET, "samesize/a.txt", path.join(tempDir("g"), "a"));
+    const got = await getObject(s3.env, BUCKET, "samesize/a.txt", path.join(tempDir("g"), "a"));
     assert.equal(got.toString(), "AAAA");
     // No manifest (objects from another copier): hashed and compared, still re-sent.
-    await putObject(env, BUCKET, "fresh/a.txt", other);
+    await putObject(s3.env, BUCKET, "fresh/a.txt", other);
     const r2 = ok(await sync(root, "fresh/"));
     assert.equal(r2.uploaded, 2);
     assert.equal(
-      (await getObject(env, BUCKET, "fresh/a.txt", path.join(tempDir("g"), "a"))).toString(),
+      (await getObject(s3.env, BUCKET, "fresh/a.txt", path.join(tempDir("g"), "a"))).toString(),
       "AAAA",
     );
   });
@@ -262,14 +249,14 @@ describe("content, not size", () => {
         line,
         /1 file\(s\) changed or removed while being copied.*'changing\.bin'.*a re-run sends them again/,
       );
-      const keys = (await listObjects(env, BUCKET, prefix)).map((o) => o.Key);
+      const keys = (await listObjects(s3.env, BUCKET, prefix)).map((o) => o.Key);
       assert.ok(!keys.some((k) => k.includes(".relocation-manifest/")), "a manifest was written");
       const r = ok(await sync(root, prefix));
       const now = readFileSync(file);
       const entry = (await manifest(r.manifestKey)).find((e) => e.path === "changing.bin")!;
       assert.equal(entry.sha256, sha(now));
       const obj = await getObject(
-        env,
+        s3.env,
         BUCKET,
         `${prefix}changing.bin`,
         path.join(tempDir("g"), "c"),
@@ -331,7 +318,7 @@ describe("unreadable parts (the Job runs as uid 65534)", () => {
         ],
         {
           env: {
-            ...env,
+            ...s3.env,
             HOME: "/nonexistent",
             PATH: `${path.join(base, "bin")}:/usr/local/bin:/usr/bin:/bin`,
             AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/c",
@@ -439,7 +426,7 @@ describe("settings refused before any request", () => {
       const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
         cwd: base,
         env: {
-          ...env,
+          ...s3.env,
           SYNC_TOOL: "aws",
           SOURCE_DIR: root,
           DEST_URI: `s3://${BUCKET}/tmpdir-${name.length}/`,
@@ -468,11 +455,11 @@ async function interrupted(
 }> {
   const root = tempDir("interrupted");
   writeManyFiles(root, 400, 1024);
-  const proxy = await S3Proxy.start(moto.port, { delayMs: 20 });
+  const proxy = await S3Proxy.start(s3.moto.port, { delayMs: 20 });
   const child = spawn("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
       ...process.env,
-      ...env,
+      ...s3.env,
       SYNC_TOOL: "aws",
       CONCURRENCY: "1",
       PROGRESS_SECONDS: "1",
@@ -542,7 +529,7 @@ async function uploadsIn(prefix: string): Promise<Upload[]> {
   const r = await run(
     "aws",
     ["s3api", "list-multipart-uploads", "--bucket", BUCKET, "--prefix", prefix, "--output", "json"],
-    { env },
+    { env: s3.env },
   );
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim() ? ((JSON.parse(r.stdout) as { Uploads?: Upload[] }).Uploads ?? []) : [];
@@ -552,7 +539,7 @@ async function startUpload(key: string): Promise<void> {
     "aws",
     ["s3api", "create-multipart-upload", "--bucket", BUCKET, "--key", key],
     {
-      env,
+      env: s3.env,
     },
   );
   assert.equal(r.code, 0, r.stderr);
@@ -572,11 +559,11 @@ describe("incomplete multipart uploads", () => {
       const foreign = [`${prefix}not-in-the-tree.bin`, `mpu-${tool}-other/big file é.bin`];
       for (const k of foreign) await startUpload(k);
       // >= 50 ms per chunk: the parts take seconds to send, so the upload is seen in progress.
-      const proxy = await S3Proxy.start(moto.port, { delayMs: 50 });
+      const proxy = await S3Proxy.start(s3.moto.port, { delayMs: 50 });
       const child = spawn("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
         env: {
           ...process.env,
-          ...env,
+          ...s3.env,
           ...MULTIPART,
           SYNC_TOOL: tool,
           SOURCE_DIR: root,
@@ -607,7 +594,7 @@ describe("incomplete multipart uploads", () => {
       assert.equal(r.files, 2);
       const left = [...(await uploadsIn(prefix)), ...(await uploadsIn(`mpu-${tool}-other/`))];
       assert.deepEqual(left.map((u) => u.Key).sort(), [...foreign].sort());
-      const got = await getObject(env, BUCKET, key, path.join(tempDir("g"), "big"));
+      const got = await getObject(s3.env, BUCKET, key, path.join(tempDir("g"), "big"));
       assert.ok(got.equals(big), "the big file, byte-exact");
     });
   }

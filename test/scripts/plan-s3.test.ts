@@ -2,23 +2,17 @@
 // max-keys 0, nothing written, and a bucket that cannot be read fails naming it.
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
-import { createBucket, listObjects } from "../helpers/fixtures";
+import { describe, it } from "node:test";
+import { listObjects } from "../helpers/fixtures";
 import { run, type RunResult } from "../helpers/run";
-import { startMoto, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
 
 const SCRIPT = path.join(__dirname, "..", "..", "scripts", "plan-s3.sh");
 const BUCKET = "relocation-plan";
-let moto: Moto;
-
-before(async () => {
-  moto = await startMoto();
-  await createBucket(moto.env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET);
 
 const plan = (env: Record<string, string>): Promise<RunResult> =>
-  run("bash", [SCRIPT], { env: { ...moto.env, ...env } });
+  run("bash", [SCRIPT], { env: { ...s3.env, ...env } });
 const PREFIXES = "production-stack-db/ production-env/";
 
 describe("plan-s3.sh", () => {
@@ -36,7 +30,7 @@ describe("plan-s3.sh", () => {
       result.stderr,
       /ok: s3:\/\/relocation-plan\/production-env\/ reachable and listable; write: granted by copyPolicy/,
     );
-    assert.deepEqual(await listObjects(moto.env, BUCKET, ""), []);
+    assert.deepEqual(await listObjects(s3.env, BUCKET, ""), []);
   });
 
   it("bring-your-own = write said to be unproven, not failed", async () => {

@@ -4,19 +4,14 @@
 import assert from "node:assert/strict";
 import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
-import { SCRIPTS, createBucket, listObjects } from "../helpers/fixtures";
+import { describe, it } from "node:test";
+import { SCRIPTS, listObjects } from "../helpers/fixtures";
 import { lastJson, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-replica";
-let moto: Moto;
-
-before(async () => {
-  moto = await startMoto();
-  await createBucket(moto.env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET);
 
 /** A two-file tree whose newest file was modified at `newest` (UTC ISO-8601). */
 function replica(newest: string): string {
@@ -37,7 +32,7 @@ function replica(newest: string): string {
 const sync = (dir: string, prefix: string, notBefore: string) =>
   run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
-      ...moto.env,
+      ...s3.env,
       SOURCE_DIR: dir,
       DEST_URI: `s3://${BUCKET}/${prefix}`,
       NOT_BEFORE: notBefore,
@@ -53,7 +48,7 @@ describe("sync-dir.sh NOT_BEFORE", () => {
       r.stderr,
       /sync-dir: ERROR: NOT_BEFORE 2026-11-24T10:00:00Z not met: the newest file in .* is from 2026-11-24T02:04:00Z; nothing copied\n$/,
     );
-    assert.deepEqual(await listObjects(moto.env, BUCKET, "stale/"), []);
+    assert.deepEqual(await listObjects(s3.env, BUCKET, "stale/"), []);
   });
 
   it("newest file within the window = copied, result names the newest mtime", async () => {

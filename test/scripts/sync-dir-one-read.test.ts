@@ -5,46 +5,17 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
-import { SCRIPTS, createBucket, getObject, listObjects, sha256 } from "../helpers/fixtures";
+import { describe, it } from "node:test";
+import { SCRIPTS, getObject, listObjects, sha256 } from "../helpers/fixtures";
 import { oneErrorLine, run, type RunResult } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
-
-const which = (tool: string) =>
-  execFileSync("bash", ["-c", `command -v ${tool}`])
-    .toString()
-    .trim();
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
+import { wrapperBin } from "../helpers/wrapper-bin";
 
 const BUCKET = "relocation-one-read";
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
-
-/** A bin directory of wrappers (bash scripts) to put first on PATH. */
-function wrappers(scripts: Record<string, string>): string {
-  const bin = tempDir("sync-dir-wrappers-");
-  for (const [tool, body] of Object.entries(scripts)) {
-    const file = path.join(bin, tool);
-    writeFileSync(file, `#!/usr/bin/env bash\nset -uo pipefail\nREAL=${which(tool)}\n${body}\n`);
-    chmodSync(file, 0o755);
-  }
-  return bin;
-}
+const s3 = useMotoBucket(BUCKET);
 
 /** Pids of processes (other than ours) that carry this run's marker in their environment. */
 function processesWith(marker: string): number[] {
@@ -75,7 +46,7 @@ async function syncDir(
   }, timeoutMs);
   const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
-      ...env,
+      ...s3.env,
       PATH: `${bin}:${process.env.PATH}`,
       SOURCE_DIR: source,
       DEST_URI: `s3://${BUCKET}/${prefix}`,
@@ -113,7 +84,7 @@ for (const tool of ["aws", "rclone"]) {
         // MD5's would see B, the upload A. find shows a.txt's ctime as unchanging, as an NFS
         // attribute cache or a write to an already dirty shared mmap page do.
         // No openssl: the copies' SHA-256 by sha256sum, whose first call opens the window.
-        const bin = wrappers({
+        const bin = wrapperBin({
           openssl: "exit 127",
           md5sum: `"$REAL" "$@"; rc=$?; : >"${state}/md5-done"; exit "$rc"`,
           sha256sum: [
@@ -138,15 +109,15 @@ for (const tool of ["aws", "rclone"]) {
         assert.ok(existsSync(path.join(state, "flipped")), "the rewrite window never opened");
         assert.equal(r.code, 0, r.stderr);
         // Exit 0: every manifest line describes the stored object, sha256 and ETag.
-        const objects = await listObjects(env, BUCKET, prefix);
+        const objects = await listObjects(s3.env, BUCKET, prefix);
         const manifest = objects.find((o) => o.Key.includes(".relocation-manifest/"))!;
-        const lines = (await getObject(env, BUCKET, manifest.Key, path.join(state, "m")))
+        const lines = (await getObject(s3.env, BUCKET, manifest.Key, path.join(state, "m")))
           .toString()
           .trim()
           .split("\n")
           .map((l) => JSON.parse(l) as { path: string; sha256: string; etag: string });
         assert.equal(lines.length, 1);
-        const stored = await getObject(env, BUCKET, `${prefix}a.txt`, path.join(state, "o"));
+        const stored = await getObject(s3.env, BUCKET, `${prefix}a.txt`, path.join(state, "o"));
         assert.equal(lines[0]!.sha256, sha256(stored), "manifest sha256 is not the object's");
         const object = objects.find((o) => o.Key === `${prefix}a.txt`)!;
         assert.equal(`"${lines[0]!.etag}"`, object.ETag);
@@ -159,7 +130,7 @@ for (const tool of ["aws", "rclone"]) {
         writeFileSync(path.join(root, "b.txt"), "BBBBBBBB");
         const state = tempDir("sync-dir-fifo-state-");
         // The scan (the first find) lists a regular file; then it becomes a FIFO nobody writes.
-        const bin = wrappers({
+        const bin = wrapperBin({
           find: [
             `if [[ -e "${state}/swapped" ]]; then exec "$REAL" "$@"; fi`,
             `: >"${state}/swapped"`,
@@ -179,7 +150,7 @@ for (const tool of ["aws", "rclone"]) {
         for (const pid of left) process.kill(pid, "SIGKILL"); // leftovers: ours
         assert.match(oneErrorLine(r, "sync-dir"), /d\/a\.txt is no longer a regular file/);
         assert.deepEqual(left, [], "processes of the run still alive");
-        assert.deepEqual(await listObjects(env, BUCKET, `fifo-${tool}-${kind}/`), []);
+        assert.deepEqual(await listObjects(s3.env, BUCKET, `fifo-${tool}-${kind}/`), []);
       });
     });
   }

@@ -3,28 +3,15 @@
 import assert from "node:assert/strict";
 import { appendFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
-import {
-  SCRIPTS,
-  createBucket,
-  listObjects,
-  snapshotTree,
-  writeMediaTree,
-} from "../helpers/fixtures";
+import { describe, it } from "node:test";
+import { SCRIPTS, listObjects, snapshotTree, writeMediaTree } from "../helpers/fixtures";
 import { lastJson, oneErrorLine, run, type RunResult } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-media-plan";
 const SECRET = "never-printed-secret-sync-plan-4242";
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env, AWS_SECRET_ACCESS_KEY: SECRET, SYNC_TOOL: "aws" };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET, { AWS_SECRET_ACCESS_KEY: SECRET, SYNC_TOOL: "aws" });
 
 interface PlanLine {
   treeFiles: number;
@@ -41,7 +28,7 @@ interface PlanLine {
 async function syncDir(source: string, settings: Record<string, string>): Promise<RunResult> {
   const before = snapshotTree(source);
   const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
-    env: { ...env, SOURCE_DIR: source, DEST_URI: `s3://${BUCKET}/media/`, ...settings },
+    env: { ...s3.env, SOURCE_DIR: source, DEST_URI: `s3://${BUCKET}/media/`, ...settings },
   });
   assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET), "secret printed");
   assert.deepEqual(snapshotTree(source), before, "the run changed SOURCE_DIR");
@@ -50,10 +37,10 @@ async function syncDir(source: string, settings: Record<string, string>): Promis
 
 /** A plan run: S3 exactly as before it (keys and ETags), nothing hashed. */
 async function plan(source: string): Promise<PlanLine> {
-  const objects = await listObjects(env, BUCKET, "");
+  const objects = await listObjects(s3.env, BUCKET, "");
   const r = await syncDir(source, { PLAN_ONLY: "true" });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(await listObjects(env, BUCKET, ""), objects, "the plan wrote to S3");
+  assert.deepEqual(await listObjects(s3.env, BUCKET, ""), objects, "the plan wrote to S3");
   assert.doesNotMatch(r.stderr, /hashing|uploading/);
   const { treeFiles, treeBytes, files, bytes, inS3Files, inS3Bytes, recordedFiles } =
     lastJson<PlanLine>(r.stdout);

@@ -3,32 +3,21 @@
 // ones), so no timing decides anything. Real aws CLI, rclone and moto.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { createHash } from "node:crypto";
-import { SCRIPTS, createBucket, getObject, putObject } from "../helpers/fixtures";
+import { SCRIPTS, getObject, putObject } from "../helpers/fixtures";
 import { lastJson, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
-
-const which = (tool: string) =>
-  execFileSync("bash", ["-c", `command -v ${tool}`])
-    .toString()
-    .trim();
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
+import { wrapperBin } from "../helpers/wrapper-bin";
 
 const BUCKET = "relocation-rerun";
 // 12 MiB goes multipart (3 parts of 5 MiB): the dd path; the rest the batch copy (cp) path.
 const MULTIPART = { MULTIPART_THRESHOLD_BYTES: "8388608", MULTIPART_CHUNKSIZE_BYTES: "5242880" };
 const BIG = 12 * 1024 * 1024;
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET);
 
 /**
  * Wrappers that append each file they are asked to read to `log` (NUL-separated, as the script
@@ -36,8 +25,7 @@ after(() => moto.stop());
  * hashing (-R); dd's if=./<rel>.
  */
 function readCounter(log: string): string {
-  const bin = tempDir("sync-dir-rerun-bin-");
-  const tools: Record<string, string> = {
+  return wrapperBin({
     cp: [
       `if [[ " $* " == *" -R "* ]]; then`,
       `  seen=0`,
@@ -54,13 +42,7 @@ function readCounter(log: string): string {
       `done`,
       `exec "$REAL" "$@"`,
     ].join("\n"),
-  };
-  for (const [tool, body] of Object.entries(tools)) {
-    const file = path.join(bin, tool);
-    writeFileSync(file, `#!/usr/bin/env bash\nset -uo pipefail\nREAL=${which(tool)}\n${body}\n`);
-    chmodSync(file, 0o755);
-  }
-  return bin;
+  });
 }
 
 interface Result {
@@ -87,7 +69,7 @@ async function unfinished(prefix: string): Promise<string[]> {
       "--query",
       "Uploads[].Key",
     ],
-    { env },
+    { env: s3.env },
   );
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout.trim() || "null") as string[] | null) ?? [];
@@ -106,7 +88,7 @@ for (const tool of ["aws", "rclone"]) {
       writeFileSync(log, "");
       const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
         env: {
-          ...env,
+          ...s3.env,
           ...MULTIPART,
           PATH: `${bin}:${process.env.PATH}`,
           SYNC_TOOL: tool,
@@ -118,7 +100,7 @@ for (const tool of ["aws", "rclone"]) {
       assert.equal(r.code, 0, r.stderr);
       const result = lastJson<Result>(r.stdout);
       const reads = readFileSync(log, "latin1").split("\0").filter(Boolean).sort();
-      const manifest = await getObject(env, BUCKET, result.manifestKey, path.join(work, "m"));
+      const manifest = await getObject(s3.env, BUCKET, result.manifestKey, path.join(work, "m"));
       return { result, reads, manifest, stderr: r.stderr };
     }
 
@@ -173,7 +155,7 @@ for (const tool of ["aws", "rclone"]) {
         .map((l) => JSON.parse(l) as { path: string; etag: string })
         .find((e) => e.path === "d/b.txt")!;
       assert.equal(entry.etag, md5("XXXXXXXX"));
-      const stored = await getObject(env, BUCKET, `${prefix}d/b.txt`, path.join(work, "b"));
+      const stored = await getObject(s3.env, BUCKET, `${prefix}d/b.txt`, path.join(work, "b"));
       assert.equal(stored.toString(), "XXXXXXXX");
     });
 
@@ -191,7 +173,7 @@ for (const tool of ["aws", "rclone"]) {
       const created = await run(
         "aws",
         ["s3api", "create-multipart-upload", "--bucket", BUCKET, "--key", `${prefix}a.txt`],
-        { env },
+        { env: s3.env },
       );
       assert.equal(created.code, 0, created.stderr);
       assert.deepEqual(await unfinished(prefix), [`${prefix}a.txt`]);
@@ -208,7 +190,7 @@ for (const tool of ["aws", "rclone"]) {
       // One byte more (a corrupted or edited copy) under the SHA-256 of what was stored.
       const forged = path.join(work, "forged");
       writeFileSync(forged, Buffer.concat([current.manifest, Buffer.from("\n")]));
-      await putObject(env, BUCKET, current.result.manifestKey, forged, [
+      await putObject(s3.env, BUCKET, current.result.manifestKey, forged, [
         "--metadata",
         `sha256=${sha}`,
       ]);

@@ -6,21 +6,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
-import { SCRIPTS, createBucket, getObject, listObjects, sha256 } from "../helpers/fixtures";
+import { describe, it } from "node:test";
+import { SCRIPTS, getObject, listObjects, sha256 } from "../helpers/fixtures";
 import { run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-sha";
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET);
 
 /**
  * Names sha256sum and openssl could print differently or misread (moto cannot store a newline
@@ -58,7 +51,7 @@ function opensslWrapper(body: string): string {
 async function manifestSha256s(root: string, prefix: string, PATH: string) {
   const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
-      ...env,
+      ...s3.env,
       PATH,
       SYNC_TOOL: "aws",
       SOURCE_DIR: root,
@@ -68,10 +61,10 @@ async function manifestSha256s(root: string, prefix: string, PATH: string) {
     },
   });
   assert.equal(r.code, 0, r.stderr);
-  const key = (await listObjects(env, BUCKET, prefix)).find((o) =>
+  const key = (await listObjects(s3.env, BUCKET, prefix)).find((o) =>
     o.Key.includes(".relocation-manifest/"),
   )!.Key;
-  const lines = (await getObject(env, BUCKET, key, path.join(tempDir("sha-m-"), "m")))
+  const lines = (await getObject(s3.env, BUCKET, key, path.join(tempDir("sha-m-"), "m")))
     .toString()
     .trim()
     .split("\n")

@@ -4,10 +4,9 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, existsSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   SCRIPTS,
-  createBucket,
   listObjects,
   putObject,
   snapshotTree,
@@ -17,7 +16,8 @@ import {
 } from "../helpers/fixtures";
 import { lastJson, run, type RunResult } from "../helpers/run";
 import { S3Proxy } from "../helpers/s3-proxy";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 /** Where a tool is on PATH (synchronously: run() can race a command that exits at once). */
 const which = (tool: string) =>
@@ -29,15 +29,7 @@ const BUCKET = "relocation-media";
 const SECRET = "never-printed-secret-fedcba9876543210";
 // Small multipart settings so the 12 MiB fixture file goes multipart (3 parts).
 const MULTIPART = { MULTIPART_THRESHOLD_BYTES: "8388608", MULTIPART_CHUNKSIZE_BYTES: "5242880" };
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env, AWS_SECRET_ACCESS_KEY: SECRET };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET, { AWS_SECRET_ACCESS_KEY: SECRET });
 
 interface Result {
   bucket: string;
@@ -68,7 +60,7 @@ async function syncDir(
   const before = snapshotTree(source);
   const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
-      ...env,
+      ...s3.env,
       ...MULTIPART,
       SYNC_TOOL: "aws", // the Job image's tool; rclone has its own cases below
       SOURCE_DIR: source,
@@ -101,7 +93,7 @@ async function stored(prefix: string): Promise<string[]> {
 
 /** The tree's objects under a prefix, without the manifests. */
 async function treeObjects(prefix: string) {
-  return (await listObjects(env, BUCKET, prefix)).filter(
+  return (await listObjects(s3.env, BUCKET, prefix)).filter(
     (o) => !o.Key.startsWith(`${prefix}.relocation-manifest/`),
   );
 }
@@ -137,7 +129,7 @@ describe("sync-dir.sh", () => {
       /not copied: 2 symbolic link\(s\) \(not followed\): 'deep\/link-in-tree', 'link-out-of-tree'|not copied: 2 symbolic link\(s\) \(not followed\): 'link-out-of-tree', 'deep\/link-in-tree'/,
     );
     assert.match(r.stderr, /verified: all 6 file\(s\)/);
-    const big = (await listObjects(env, BUCKET, "media/big/"))[0]!;
+    const big = (await listObjects(s3.env, BUCKET, "media/big/"))[0]!;
     assert.match(big.ETag, /-3"$/, "the 12 MiB file went up in 3 parts");
   });
 
@@ -145,7 +137,7 @@ describe("sync-dir.sh", () => {
     const root = tempDir("media");
     const files = writeMediaTree(root, 1024);
     success(await syncDir(root, "rerun/"));
-    const before = await listObjects(env, BUCKET, "rerun/");
+    const before = await listObjects(s3.env, BUCKET, "rerun/");
     await new Promise((r) => setTimeout(r, 1100)); // a re-upload would change LastModified
     const result = success(await syncDir(root, "rerun/"));
     assert.equal(result.uploaded, 0);
@@ -155,7 +147,7 @@ describe("sync-dir.sh", () => {
       0,
       "the manifest spared the reads",
     );
-    assert.deepEqual(await listObjects(env, BUCKET, "rerun/"), before);
+    assert.deepEqual(await listObjects(s3.env, BUCKET, "rerun/"), before);
   });
 
   it("changed and new files = only those sent; objects not in the source kept", async () => {
@@ -164,7 +156,7 @@ describe("sync-dir.sh", () => {
     success(await syncDir(root, "delta/"));
     const leftover = path.join(tempDir("x"), "old");
     writeFileSync(leftover, "from an earlier copy");
-    await putObject(env, BUCKET, "delta/removed-since.txt", leftover);
+    await putObject(s3.env, BUCKET, "delta/removed-since.txt", leftover);
     appendFileSync(path.join(root, "deep/a/b/c/d.txt"), "grown\n");
     writeFileSync(path.join(root, "new file.txt"), "new\n");
     const result = success(await syncDir(root, "delta/"));
@@ -182,7 +174,7 @@ describe("sync-dir.sh", () => {
       line,
       /has no regular files; an NFS export that failed to mount .*ALLOW_EMPTY_TREE=true/,
     );
-    assert.deepEqual(await listObjects(env, BUCKET, "empty-refused/"), []);
+    assert.deepEqual(await listObjects(s3.env, BUCKET, "empty-refused/"), []);
   });
 
   it("empty source with ALLOW_EMPTY_TREE=true = success with zero files, a warning", async () => {
@@ -207,7 +199,7 @@ describe("sync-dir.sh", () => {
       line,
       /1 file name\(s\) are not valid UTF-8.*'bad-\\xff-name\.txt'|1 file name\(s\) are not valid UTF-8.*'bad-.-name\.txt'/,
     );
-    assert.deepEqual(await listObjects(env, BUCKET, "badname/"), []);
+    assert.deepEqual(await listObjects(s3.env, BUCKET, "badname/"), []);
   });
 
   it("sync that misses a file and mangles another = verification fails naming both", async () => {
@@ -252,7 +244,7 @@ describe("sync-dir.sh", () => {
     const root = tempDir("many");
     const files = writeManyFiles(root, 120, 2048);
     // 60 requests per connection at >= 50 ms each: the upload lasts >= 3 s on any machine.
-    const slow = await S3Proxy.start(moto.port, { delayMs: 50 });
+    const slow = await S3Proxy.start(s3.moto.port, { delayMs: 50 });
     try {
       const r = await syncDir(root, "progress/", {
         AWS_ENDPOINT_URL: slow.endpoint,
@@ -307,7 +299,7 @@ describe("sync-dir.sh with rclone", () => {
     assert.deepEqual(await stored("rclone-media/"), expected(files));
     assert.match(r.stderr, /verified: all 6 file\(s\)/);
     assert.match(r.stderr, /not copied: 2 symbolic link\(s\)/);
-    const big = (await listObjects(env, BUCKET, "rclone-media/big/"))[0]!;
+    const big = (await listObjects(s3.env, BUCKET, "rclone-media/big/"))[0]!;
     assert.match(big.ETag, /-3"$/, "the 12 MiB file went up in 3 parts of 5 MiB");
     // The aws CLI, run after, finds nothing to send: both tools leave the same objects.
     const again = success(await syncDir(root, "rclone-media/", { SYNC_TOOL: "aws" }));
@@ -419,9 +411,9 @@ describe("sync-dir.sh interrupted by an S3 outage", () => {
     const root = tempDir("many");
     const files = writeManyFiles(root, 400);
     // >= 20 ms a request, one at a time: 400 files last >= 8 s, far past the first progress line.
-    const outage = await S3Proxy.start(moto.port, { delayMs: 20 });
+    const outage = await S3Proxy.start(s3.moto.port, { delayMs: 20 });
     const settings = {
-      ...env,
+      ...s3.env,
       SOURCE_DIR: root,
       DEST_URI: `s3://${BUCKET}/outage/`,
       AWS_ENDPOINT_URL: outage.endpoint,
@@ -455,7 +447,7 @@ describe("sync-dir.sh interrupted by an S3 outage", () => {
     assert.equal(stdout, "");
     assert.match(stderr.trim().split("\n").pop()!, /^sync-dir: ERROR: .*Re-run to resume/);
 
-    const present = await listObjects(env, BUCKET, "outage/"); // straight to moto
+    const present = await listObjects(s3.env, BUCKET, "outage/"); // straight to moto
     assert.ok(present.length > 0 && present.length < files.length, `${present.length} present`);
 
     // S3 is back (same endpoint, same objects); re-run.

@@ -5,15 +5,16 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { mergeShardResults, type ShardResult } from "../../components/copy-result";
-import { SCRIPTS, createBucket, listObjects, setAge, type TreeFile } from "../helpers/fixtures";
+import { SCRIPTS, listObjects, setAge, type TreeFile } from "../helpers/fixtures";
 
 /** Objects under a prefix without the manifests sync-dir.sh writes next to the tree. */
 const treeObjects = async (...args: Parameters<typeof listObjects>) =>
   (await listObjects(...args)).filter((o) => !o.Key.includes(".relocation-manifest/"));
 import { lastJson, run, type RunResult } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 /** Where a tool is on PATH (synchronously: run() can race a command that exits at once). */
 const which = (tool: string) =>
@@ -22,8 +23,7 @@ const which = (tool: string) =>
     .trim();
 
 const BUCKET = "relocation-shards";
-let moto: Moto;
-let env: Record<string, string>;
+const s3 = useMotoBucket(BUCKET);
 let root: string;
 let files: TreeFile[];
 
@@ -44,19 +44,15 @@ function writeUnevenTree(dir: string): TreeFile[] {
   return out;
 }
 
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env };
-  await createBucket(env, BUCKET);
+before(() => {
   root = tempDir("shards");
   files = writeUnevenTree(root);
 });
-after(() => moto.stop());
 
 function syncDir(prefix: string, extra: Record<string, string>): Promise<RunResult> {
   return run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
     env: {
-      ...env,
+      ...s3.env,
       SYNC_TOOL: "aws",
       SOURCE_DIR: root,
       DEST_URI: `s3://${BUCKET}/${prefix}`,
@@ -71,7 +67,7 @@ function ok(r: RunResult): ShardResult & { tool: string } {
 }
 
 async function keys(prefix: string): Promise<string[]> {
-  return (await treeObjects(env, BUCKET, prefix)).map(
+  return (await treeObjects(s3.env, BUCKET, prefix)).map(
     (o) => `${o.Key.slice(prefix.length)} ${o.Size}`,
   );
 }

@@ -3,32 +3,19 @@
 import assert from "node:assert/strict";
 import { appendFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { mergeShardResults, type ShardResult } from "../../components/copy-result";
-import {
-  SCRIPTS,
-  createBucket,
-  listObjects,
-  writeManyFiles,
-  type S3Object,
-} from "../helpers/fixtures";
+import { SCRIPTS, listObjects, writeManyFiles, type S3Object } from "../helpers/fixtures";
 
 /** Objects under a prefix without the manifests sync-dir.sh writes next to the tree. */
 const treeObjects = async (...args: Parameters<typeof listObjects>) =>
   (await listObjects(...args)).filter((o) => !o.Key.includes(".relocation-manifest/"));
 import { lastJson, run } from "../helpers/run";
-import { startMoto, tempDir, type Moto } from "../helpers/servers";
+import { useMotoBucket } from "../helpers/moto-bucket";
+import { tempDir } from "../helpers/servers";
 
 const BUCKET = "relocation-two-phase";
-let moto: Moto;
-let env: Record<string, string>;
-
-before(async () => {
-  moto = await startMoto();
-  env = { ...moto.env };
-  await createBucket(env, BUCKET);
-});
-after(() => moto.stop());
+const s3 = useMotoBucket(BUCKET);
 
 async function sync(
   root: string,
@@ -36,7 +23,7 @@ async function sync(
   extra: Record<string, string>,
 ): Promise<ShardResult & { tool: string }> {
   const r = await run("bash", [path.join(SCRIPTS, "sync-dir.sh")], {
-    env: { ...env, SOURCE_DIR: root, DEST_URI: `s3://${BUCKET}/${prefix}`, ...extra },
+    env: { ...s3.env, SOURCE_DIR: root, DEST_URI: `s3://${BUCKET}/${prefix}`, ...extra },
   });
   assert.equal(r.code, 0, r.stderr);
   return lastJson(r.stdout);
@@ -61,7 +48,7 @@ for (const tool of ["aws", "rclone"]) {
       const prefix = `${tool}/`;
       const pre = await sync(root, prefix, { SYNC_TOOL: tool });
       assert.deepEqual([pre.uploaded, pre.skipped, pre.tool], [50, 0, tool]);
-      const afterPre = byKey(await treeObjects(env, BUCKET, prefix));
+      const afterPre = byKey(await treeObjects(s3.env, BUCKET, prefix));
       await new Promise((r) => setTimeout(r, 1100)); // a re-upload would change LastModified
 
       const delta = change(root);
@@ -71,7 +58,7 @@ for (const tool of ["aws", "rclone"]) {
       assert.equal(final.skipped, files.length - 3);
       assert.ok(final.verifiedAt >= pre.verifiedAt);
 
-      const now = await treeObjects(env, BUCKET, prefix);
+      const now = await treeObjects(s3.env, BUCKET, prefix);
       assert.equal(now.length, files.length + 2);
       for (const o of now) {
         const rel = o.Key.slice(prefix.length);
@@ -106,6 +93,6 @@ describe("two-phase sync in 2 shards", () => {
     const final = mergeShardResults(await shards({}), 2, "media");
     assert.equal(final.uploaded, delta.length);
     assert.equal(final.files, 42);
-    assert.equal((await treeObjects(env, BUCKET, "sharded/")).length, 42);
+    assert.equal((await treeObjects(s3.env, BUCKET, "sharded/")).length, 42);
   });
 });
