@@ -108,6 +108,26 @@ export const PRODUCTION_TARGET: Target = {
     "no public figure of the dumps' sizes (shared/notes/fragalysis-production.md): each kept at the size measured here; set --prod-dump-mib",
 };
 
+/** `--prod-dump-mib`'s value, "keycloak=MiB,stack=MiB" (the dumps' gzip sizes), as MiB by name. */
+export function parseDumpMiB(value: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const kv of value.split(",")) {
+    const m = /^(keycloak|stack)=(\d+(?:\.\d+)?)$/.exec(kv);
+    if (!m)
+      throw new Error(`--prod-dump-mib wants keycloak=MiB,stack=MiB (gzip sizes), got '${kv}'`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Production's target with the dumps' sizes given in MiB (the others kept as measured). */
+export function productionTarget(dumpMiB: Record<string, number>): Target {
+  return {
+    ...PRODUCTION_TARGET,
+    dumpBytes: Object.fromEntries(Object.entries(dumpMiB).map(([k, v]) => [k, v * MIB])),
+  };
+}
+
 export interface ProjectedPhase {
   sequence: "runbook" | "two-phase";
   name: string;
@@ -118,7 +138,12 @@ export interface ProjectedPhase {
   production: { files: number; bytes: number; treeFiles: number };
   model: string; // the cost's parts and where they come from
   scale: number; // measured seconds / the model at the fixture's figures
-  seconds: number; // scale * the model at production's figures
+  /**
+   * scale * the model at production's figures; for a two-phase phase slower than its model
+   * (scale > 1: it shared the cores with the other lanes) at most the model plus the seconds it
+   * lost, stretched as the other lanes are (see project()).
+   */
+  seconds: number;
 }
 
 export interface Projection {
@@ -276,6 +301,7 @@ export function project(
       });
     }
   }
+  shareCores(phases.filter((p) => p.sequence === "two-phase"));
   const runbookSeconds = phases
     .filter((p) => p.sequence === "runbook")
     .reduce((s, p) => s + p.seconds, 0);
@@ -302,12 +328,46 @@ export function project(
         "each phase: a cost model (dumps and dump copies per MiB of gzip; the runbook's tree copy per file + per MiB fitted " +
         "through its full copies of both fixtures; the final sync a scan per tree file fitted through the re-runs plus " +
         "sending per file + per MiB fitted through the tool's full copies), scaled by measured / model at the fixture, " +
-        "evaluated at production's figures; runbook = sum of its phases, two-phase = slowest lane (each database's dump " +
-        "then copy, the media's final sync)",
+        "evaluated at production's figures (a two-phase phase slowed by sharing the cores with the other lanes: its model " +
+        "plus the seconds it lost, stretched as the other lanes are, at most the scaled figure); runbook = sum of its phases, " +
+        "two-phase = slowest lane (each database's dump then copy, the media's final sync)",
     },
     phases,
     runbookSeconds,
     twoPhaseSeconds,
     ratio: runbookSeconds > 0 ? twoPhaseSeconds / runbookSeconds : 0,
   };
+}
+
+/**
+ * The two-phase's lanes run at once on the same cores, so a phase there can be slower than its
+ * model (scale > 1) for sharing them. That loss lasts while the other lanes run, and their length
+ * does not follow this phase's figures: multiplying all of a long final sync by it would charge
+ * the dumps' competition for the whole sync. So such a phase is its model at production plus the
+ * seconds it lost at the fixture, times the other lanes' projected / measured length, and never
+ * more than scale x the model (the loss held for the whole phase).
+ */
+function shareCores(twoPhase: ProjectedPhase[]): void {
+  const laneOf = (p: ProjectedPhase) => p.db;
+  const laneSums = (pick: (p: ProjectedPhase) => number) => {
+    const sums = new Map<string, number>();
+    for (const p of twoPhase) sums.set(laneOf(p), (sums.get(laneOf(p)) ?? 0) + pick(p));
+    return sums;
+  };
+  const measured = laneSums((p) => p.measuredSeconds);
+  const projected = laneSums((p) => p.seconds);
+  for (const p of twoPhase) {
+    if (!(p.scale > 1)) continue;
+    const others = [...measured.keys()].filter((lane) => lane !== laneOf(p));
+    const otherMeasured = Math.max(0, ...others.map((lane) => measured.get(lane)!));
+    if (otherMeasured <= 0) continue; // alone: its slowness is its own, scaled as it is
+    const otherProjected = Math.max(0, ...others.map((lane) => projected.get(lane)!));
+    const stretch = otherProjected / otherMeasured;
+    const model = p.seconds / p.scale;
+    const lost = p.measuredSeconds - p.measuredSeconds / p.scale;
+    const shared = model + lost * stretch;
+    if (shared >= p.seconds) continue;
+    p.model += `; shared the cores: ${f1(lost)} s lost at the fixture x ${stretch.toFixed(2)} (the other lanes' projected / measured length) added to the model, not x ${p.scale.toFixed(2)} (${f1(p.seconds)} s)`;
+    p.seconds = shared;
+  }
 }

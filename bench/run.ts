@@ -26,7 +26,7 @@ import { startCluster, PG_BIN, type Cluster } from "../test/helpers/postgres";
 import { startMoto, startVersitygw, tempDir, toolCacheBin } from "../test/helpers/servers";
 import { measureCeiling } from "./ceiling";
 import { findServerPid, measure } from "./measure";
-import { PRODUCTION_TARGET, project, type Phase } from "./projection";
+import { parseDumpMiB, productionTarget, project, type Phase } from "./projection";
 import {
   contender,
   bestOf,
@@ -101,14 +101,8 @@ export function parseArgs(argv: string[]): Options {
     else if (a === "--ceiling-seconds") {
       o.ceilingSeconds = num();
       if (o.ceilingSeconds < 0.5) throw new Error("--ceiling-seconds needs a number >= 0.5");
-    } else if (a === "--prod-dump-mib") {
-      for (const kv of value().split(",")) {
-        const m = /^(keycloak|stack)=(\d+(?:\.\d+)?)$/.exec(kv);
-        if (!m)
-          throw new Error(`--prod-dump-mib wants keycloak=MiB,stack=MiB (gzip sizes), got '${kv}'`);
-        o.prodDumpMiB[m[1]!] = Number(m[2]);
-      }
-    } else if (a === "--sync-env") {
+    } else if (a === "--prod-dump-mib") Object.assign(o.prodDumpMiB, parseDumpMiB(value()));
+    else if (a === "--sync-env") {
       for (const kv of value().split(",")) {
         const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(kv);
         if (!m) throw new Error(`--sync-env wants NAME=value[,NAME=value], got '${kv}'`);
@@ -693,12 +687,7 @@ async function main(): Promise<void> {
     for (const r of [s.rerun, p.rerun]) if (r) all.push(r);
     const down: Downtime = {
       ...measuredDown,
-      projection: project(measuredDown, all, {
-        ...PRODUCTION_TARGET,
-        dumpBytes: Object.fromEntries(
-          Object.entries(options.prodDumpMiB).map(([k, v]) => [k, v * MIB]),
-        ),
-      }),
+      projection: project(measuredDown, all, productionTarget(options.prodDumpMiB)),
     };
     const worst = [small.name, prod.name]
       .map((fx) => ({ fx, r: rerunFraction(all, fx) }))
