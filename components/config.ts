@@ -261,7 +261,7 @@ const planRates = z
       treeFilesPerSecond: rate(DEFAULT_PLAN_RATES.treeFilesPerSecond, "files/s"),
       scanFilesPerSecond: rate(DEFAULT_PLAN_RATES.scanFilesPerSecond, "files/s"),
     },
-    { error: hint("an object such as {dumpMiBPerSecond: 16.3, treeMiBPerSecond: 78.9}") },
+    { error: hint("an object such as {dumpMiBPerSecond: 21.6, treeMiBPerSecond: 112.9}") },
   )
   .default({ ...DEFAULT_PLAN_RATES });
 

@@ -3,23 +3,23 @@
 // redo the sum. `up` starts every backup's copy (after its refresh) once the quiesce is done, all
 // at once, so the window is the slowest backup's, not the sum.
 
-/** Copy rates (config `planRates`); the defaults are bench/README.md's measured figures. */
+/** Copy rates (config `planRates`); the defaults are bench/README.md's last run (2026-12-07). */
 export interface PlanRates {
-  /** copy-latest.sh, one dump: 83.0 MiB in 5.1 s (bench "two-phase", copy-latest.sh keycloak). */
+  /** copy-latest.sh, one dump: 83.0 MiB in 3.8 s (bench "two-phase", copy-latest.sh keycloak). */
   readonly dumpMiBPerSecond: number;
-  /** sync-dir.sh bytes: 78.9 MiB/s (bench production fixture, sync-dir.sh rclone 1.76). */
+  /** sync-dir.sh bytes: 112.9 MiB/s (bench production fixture, sync-dir.sh rclone 1.76). */
   readonly treeMiBPerSecond: number;
-  /** sync-dir.sh files sent: 488.3 files/s (bench small fixture, sync-dir.sh rclone 1.76). */
+  /** sync-dir.sh files sent: 551.7 files/s (bench small fixture, sync-dir.sh rclone 1.76). */
   readonly treeFilesPerSecond: number;
-  /** sync-dir.sh scan and listing of the whole tree: 3174.6 files/s (bench small re-run). */
+  /** sync-dir.sh scan and listing of the whole tree: 6584.7 files/s (bench small re-run). */
   readonly scanFilesPerSecond: number;
 }
 
 export const DEFAULT_PLAN_RATES: PlanRates = {
-  dumpMiBPerSecond: 16.3,
-  treeMiBPerSecond: 78.9,
-  treeFilesPerSecond: 488.3,
-  scanFilesPerSecond: 3174.6,
+  dumpMiBPerSecond: 21.6,
+  treeMiBPerSecond: 112.9,
+  treeFilesPerSecond: 551.7,
+  scanFilesPerSecond: 6584.7,
 };
 
 /** A dump backup: the bytes to copy and, when refreshed, the CronJob's last run (null: unknown). */
@@ -53,7 +53,7 @@ export interface BackupEstimate {
   readonly name: string;
   /** null when a part of it is unknown. */
   readonly seconds: number | null;
-  /** The sum written out, e.g. "refresh 312 s + 830.0 MiB / 16.3 MiB/s = 51 s". */
+  /** The sum written out, e.g. "refresh 312 s (the CronJob's last run) + copy 830.0 MiB / 21.6 MiB/s = 350 s". */
   readonly how: string;
 }
 

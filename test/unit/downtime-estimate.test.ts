@@ -101,12 +101,13 @@ describe("estimateDowntime", () => {
 
   it("defaults to bench/README.md's measured rates", () => {
     assert.deepEqual(DEFAULT_PLAN_RATES, {
-      dumpMiBPerSecond: 16.3,
-      treeMiBPerSecond: 78.9,
-      treeFilesPerSecond: 488.3,
-      scanFilesPerSecond: 3174.6,
+      dumpMiBPerSecond: 21.6,
+      treeMiBPerSecond: 112.9,
+      treeFilesPerSecond: 551.7,
+      scanFilesPerSecond: 6584.7,
     });
-    const e = estimateDowntime([{ kind: "latest", name: "db", bytes: 163 * MiB }]);
+    // 216 MiB at 21.6 MiB/s
+    const e = estimateDowntime([{ kind: "latest", name: "db", bytes: 216 * MiB }]);
     assert.equal(e.seconds, 10);
   });
 });

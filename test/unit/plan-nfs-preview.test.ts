@@ -86,13 +86,13 @@ describe("the plan's NFS part in preview", () => {
     const media = plan.backups["stack-media"]!;
     assert.equal(media.directory, MEDIA_DIR);
     assert.equal(media.tree?.deltaFiles, 10);
-    // The refresh's last run (240 s) + 100 MiB at 16.3 MiB/s: the slowest of the three.
-    assert.equal(plan.downtime.seconds, 246);
+    // The refresh's last run (240 s) + 100 MiB at 21.6 MiB/s (4.6 s): the slowest of the three.
+    assert.equal(plan.downtime.seconds, 245);
     assert.deepEqual(
       plan.downtime.backups.map((b) => [b.name, b.seconds]),
       [
-        ["keycloak-db", 246],
-        ["stack-db", 246],
+        ["keycloak-db", 245],
+        ["stack-db", 245],
         ["stack-media", 0],
       ],
     );
@@ -113,7 +113,7 @@ describe("the plan's NFS part in preview", () => {
     assert.match(text, /estimated downtime .*: 4 min/);
     assert.match(
       text,
-      /stack-media: 10\.0 MiB \/ 78\.9 MiB\/s \+ 10 files \/ 488\.3 files\/s \+ scan 1000 files/,
+      /stack-media: 10\.0 MiB \/ 112\.9 MiB\/s \+ 10 files \/ 551\.7 files\/s \+ scan 1000 files/,
     );
   });
 });
