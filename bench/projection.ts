@@ -301,14 +301,12 @@ export function project(
       });
     }
   }
-  shareCores(phases.filter((p) => p.sequence === "two-phase"));
+  const twoPhase = phases.filter((p) => p.sequence === "two-phase");
+  shareCores(twoPhase);
   const runbookSeconds = phases
     .filter((p) => p.sequence === "runbook")
     .reduce((s, p) => s + p.seconds, 0);
-  const lanes = new Map<string, number>();
-  for (const p of phases.filter((x) => x.sequence === "two-phase"))
-    lanes.set(p.db, (lanes.get(p.db) ?? 0) + p.seconds);
-  const twoPhaseSeconds = Math.max(0, ...lanes.values());
+  const twoPhaseSeconds = Math.max(0, ...laneSeconds(twoPhase, (p) => p.seconds).values());
   return {
     assumptions: {
       media: {
@@ -348,17 +346,11 @@ export function project(
  * more than scale x the model (the loss held for the whole phase).
  */
 function shareCores(twoPhase: ProjectedPhase[]): void {
-  const laneOf = (p: ProjectedPhase) => p.db;
-  const laneSums = (pick: (p: ProjectedPhase) => number) => {
-    const sums = new Map<string, number>();
-    for (const p of twoPhase) sums.set(laneOf(p), (sums.get(laneOf(p)) ?? 0) + pick(p));
-    return sums;
-  };
-  const measured = laneSums((p) => p.measuredSeconds);
-  const projected = laneSums((p) => p.seconds);
+  const measured = laneSeconds(twoPhase, (p) => p.measuredSeconds);
+  const projected = laneSeconds(twoPhase, (p) => p.seconds);
   for (const p of twoPhase) {
     if (!(p.scale > 1)) continue;
-    const others = [...measured.keys()].filter((lane) => lane !== laneOf(p));
+    const others = [...measured.keys()].filter((lane) => lane !== p.db);
     const otherMeasured = Math.max(0, ...others.map((lane) => measured.get(lane)!));
     if (otherMeasured <= 0) continue; // alone: its slowness is its own, scaled as it is
     const otherProjected = Math.max(0, ...others.map((lane) => projected.get(lane)!));
@@ -370,4 +362,14 @@ function shareCores(twoPhase: ProjectedPhase[]): void {
     p.model += `; shared the cores: ${f1(lost)} s lost at the fixture x ${stretch.toFixed(2)} (the other lanes' projected / measured length) added to the model, not x ${p.scale.toFixed(2)} (${f1(p.seconds)} s)`;
     p.seconds = shared;
   }
+}
+
+/** Each two-phase lane's seconds (a database's dump then copy, or the media's ""): `pick` summed. */
+function laneSeconds(
+  twoPhase: ProjectedPhase[],
+  pick: (p: ProjectedPhase) => number,
+): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const p of twoPhase) sums.set(p.db, (sums.get(p.db) ?? 0) + pick(p));
+  return sums;
 }

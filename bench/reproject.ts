@@ -26,6 +26,9 @@ export function readResult(file: string): BenchResult {
   return JSON.parse(line) as BenchResult;
 }
 
+const USAGE =
+  "usage: bench/reproject.ts RESULT.json [--prod-dump-mib keycloak=MiB,stack=MiB] [--json]";
+
 function main(argv: string[]): void {
   let file: string | undefined;
   let dumpMiB: Record<string, number> = {};
@@ -35,15 +38,9 @@ function main(argv: string[]): void {
     if (a === "--json") json = true;
     else if (a === "--prod-dump-mib") dumpMiB = parseDumpMiB(argv[++i] ?? "");
     else if (!a.startsWith("--") && file === undefined) file = a;
-    else
-      throw new Error(
-        `unknown argument '${a}'; usage: bench/reproject.ts RESULT.json [--prod-dump-mib keycloak=MiB,stack=MiB] [--json]`,
-      );
+    else throw new Error(`unknown argument '${a}'; ${USAGE}`);
   }
-  if (!file)
-    throw new Error(
-      "usage: bench/reproject.ts RESULT.json [--prod-dump-mib keycloak=MiB,stack=MiB] [--json]",
-    );
+  if (!file) throw new Error(USAGE);
   const result = reproject(readResult(file), dumpMiB);
   process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${table(result)}\n`);
 }
